@@ -1,0 +1,1 @@
+//! ALRM routing plugins after the Anypoint paper's upcalls.

@@ -1,0 +1,1 @@
+//! Cuckoo placement of connection-table entries, computed on the host.

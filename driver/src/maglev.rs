@@ -1,0 +1,1 @@
+//! Weighted Maglev-style filling of a power-of-two indirection table, with minimal disruption.

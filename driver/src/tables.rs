@@ -1,0 +1,1 @@
+//! Table manager: shadow copy of every table and the ordered register writes that change them.
