@@ -1,0 +1,39 @@
+# Anypoint: `make demo` runs the main job, `make test` runs every test.
+SHELL := /bin/bash
+CARGO ?= cargo
+# Debian packages the build and tests need (installed when missing; see scripts/ensure-deps.sh).
+DEB_PACKAGES := gcc libc6-dev make
+
+.PHONY: all demo test deps lint check-generated generate bench
+
+all: test
+
+deps:
+	@scripts/ensure-deps.sh $(DEB_PACKAGES)
+
+# Replays examples/demo.pcap through the model with examples/cluster.toml.
+demo: deps
+	$(CARGO) build --release -q -p anypoint-ctl
+	target/release/anypoint-ctl replay --config examples/cluster.toml --in 0:examples/demo.pcap --out-dir target/demo
+	@echo "output captures: target/demo/port0.pcap target/demo/port1.pcap target/demo/host.pcap"
+
+test: deps lint check-generated
+	$(CARGO) test --workspace
+
+lint:
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+# Fails when a generated file differs from what its generator writes now.
+check-generated:
+	$(CARGO) run -q -p regmap-gen -- --check
+	$(CARGO) run -q -p anypoint-ctl --example gen_demo_pcap -- --check examples/demo.pcap
+
+# Rewrites every generated file.
+generate:
+	$(CARGO) run -q -p regmap-gen
+	$(CARGO) run -q -p anypoint-ctl --example gen_demo_pcap -- examples/demo.pcap
+
+# Criterion benchmark of the model (packets per second on one core).
+bench:
+	$(CARGO) bench -p anypoint-model --bench pipeline

@@ -1,0 +1,641 @@
+//! The TOML cluster configuration (`docs/config.md`): parsed field by field so that every error names
+//! the file, the field (e.g. `service[1].members[0].out_port`) and the reason.
+
+use anypoint_driver::{MemberConfig, PolicyKind, PortConfig, Proto, ServiceConfig};
+use anypoint_model::HashKey;
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+use toml::{Table, Value};
+
+/// Indirection slots per service unless the service sets `indirection_slots`.
+pub const DEFAULT_INDIR_LOG2: u8 = 12;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// `None`: pick a random key at start.
+    pub hash_key: Option<HashKey>,
+    pub ports: Vec<PortConfig>,
+    pub services: Vec<ServiceEntry>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServiceEntry {
+    pub service: ServiceConfig,
+    pub members: Vec<MemberConfig>,
+}
+
+/// A configuration error: `FILE: FIELD: REASON`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub file: PathBuf,
+    pub field: String,
+    pub reason: String,
+}
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.field.is_empty() {
+            write!(f, "{}: {}", self.file.display(), self.reason)
+        } else {
+            write!(
+                f,
+                "{}: {}: {}",
+                self.file.display(),
+                self.field,
+                self.reason
+            )
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// An error before the file is attached.
+struct FieldError {
+    field: String,
+    reason: String,
+}
+
+type Res<T> = Result<T, FieldError>;
+
+fn err<T>(field: &str, reason: impl Into<String>) -> Res<T> {
+    Err(FieldError {
+        field: field.to_string(),
+        reason: reason.into(),
+    })
+}
+
+impl Config {
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            file: path.to_path_buf(),
+            field: String::new(),
+            reason: format!("cannot read: {e}"),
+        })?;
+        Config::parse(&text).map_err(|e| ConfigError {
+            file: path.to_path_buf(),
+            field: e.0,
+            reason: e.1,
+        })
+    }
+
+    /// Parses config text; the error is (field, reason).
+    pub fn parse(text: &str) -> Result<Config, (String, String)> {
+        let root: Table = text.parse().map_err(|e: toml::de::Error| {
+            (
+                String::new(),
+                format!("not valid TOML: {}", e.message().trim()) + &line_of(text, e.span()),
+            )
+        })?;
+        parse_root(&root).map_err(|e| (e.field, e.reason))
+    }
+}
+
+fn line_of(text: &str, span: Option<std::ops::Range<usize>>) -> String {
+    span.map(|s| {
+        format!(
+            " (line {})",
+            text[..s.start.min(text.len())].lines().count().max(1)
+        )
+    })
+    .unwrap_or_default()
+}
+
+/// A TOML table being read, with its path for error messages and a check for unknown keys.
+struct Fields<'a> {
+    path: String,
+    table: &'a Table,
+}
+
+impl<'a> Fields<'a> {
+    fn new(path: String, value: &'a Value) -> Res<Fields<'a>> {
+        match value.as_table() {
+            Some(table) => Ok(Fields { path, table }),
+            None => err(&path, "expected a table"),
+        }
+    }
+
+    fn field(&self, key: &str) -> String {
+        if self.path.is_empty() {
+            key.to_string()
+        } else {
+            format!("{}.{key}", self.path)
+        }
+    }
+
+    fn deny_unknown(&self, known: &[&str]) -> Res<()> {
+        match self.table.keys().find(|k| !known.contains(&k.as_str())) {
+            Some(k) => err(
+                &self.field(k),
+                format!("unknown key (expected one of: {})", known.join(", ")),
+            ),
+            None => Ok(()),
+        }
+    }
+
+    fn opt(&self, key: &str) -> Option<&'a Value> {
+        self.table.get(key)
+    }
+
+    fn req(&self, key: &str) -> Res<&'a Value> {
+        match self.table.get(key) {
+            Some(v) => Ok(v),
+            None => err(&self.field(key), "missing"),
+        }
+    }
+
+    fn str(&self, key: &str) -> Res<Option<&'a str>> {
+        match self.opt(key) {
+            None => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s)),
+            Some(other) => err(
+                &self.field(key),
+                format!("expected a string, found {}", other.type_str()),
+            ),
+        }
+    }
+
+    fn req_str(&self, key: &str) -> Res<&'a str> {
+        self.req(key)?;
+        Ok(self.str(key)?.unwrap())
+    }
+
+    fn int(&self, key: &str, min: i64, max: i64) -> Res<Option<i64>> {
+        match self.opt(key) {
+            None => Ok(None),
+            Some(Value::Integer(i)) if (min..=max).contains(i) => Ok(Some(*i)),
+            Some(Value::Integer(i)) => err(
+                &self.field(key),
+                format!("{i} is out of range {min}..={max}"),
+            ),
+            Some(other) => err(
+                &self.field(key),
+                format!("expected an integer, found {}", other.type_str()),
+            ),
+        }
+    }
+
+    fn req_int(&self, key: &str, min: i64, max: i64) -> Res<i64> {
+        self.req(key)?;
+        Ok(self.int(key, min, max)?.unwrap())
+    }
+
+    fn parsed<T>(
+        &self,
+        key: &str,
+        what: &str,
+        parse: impl Fn(&str) -> Option<T>,
+    ) -> Res<Option<T>> {
+        match self.str(key)? {
+            None => Ok(None),
+            Some(s) => match parse(s) {
+                Some(v) => Ok(Some(v)),
+                None => err(&self.field(key), format!("`{s}` is not {what}")),
+            },
+        }
+    }
+
+    fn array(&self, key: &str) -> Res<&'a [Value]> {
+        match self.opt(key) {
+            None => Ok(&[]),
+            Some(Value::Array(a)) => Ok(a),
+            Some(other) => err(
+                &self.field(key),
+                format!("expected an array, found {}", other.type_str()),
+            ),
+        }
+    }
+}
+
+/// `02:00:00:00:00:10` (or with `-`).
+pub fn parse_mac(s: &str) -> Option<[u8; 6]> {
+    let parts: Vec<&str> = s.split([':', '-']).collect();
+    if parts.len() != 6 {
+        return None;
+    }
+    let mut mac = [0u8; 6];
+    for (b, p) in mac.iter_mut().zip(parts) {
+        if p.len() != 2 {
+            return None;
+        }
+        *b = u8::from_str_radix(p, 16).ok()?;
+    }
+    Some(mac)
+}
+
+/// 32 hex digits.
+pub fn parse_hash_key(s: &str) -> Option<HashKey> {
+    if s.len() != 32 || !s.is_ascii() {
+        return None;
+    }
+    let mut b = [0u8; 16];
+    for (i, byte) in b.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(&s[2 * i..2 * i + 2], 16).ok()?;
+    }
+    Some(HashKey::from_bytes(b))
+}
+
+pub fn parse_proto(s: &str) -> Option<Proto> {
+    match s {
+        "tcp" => Some(Proto::Tcp),
+        "udp" => Some(Proto::Udp),
+        _ => None,
+    }
+}
+
+fn parse_root(root: &Table) -> Res<Config> {
+    let top = Fields {
+        path: String::new(),
+        table: root,
+    };
+    top.deny_unknown(&["switch", "port", "service"])?;
+    let hash_key = match top.opt("switch") {
+        None => None,
+        Some(v) => {
+            let sw = Fields::new("switch".into(), v)?;
+            sw.deny_unknown(&["hash_key"])?;
+            sw.parsed("hash_key", "32 hex digits", parse_hash_key)?
+        }
+    };
+    let mut ports = Vec::new();
+    for (i, v) in top.array("port")?.iter().enumerate() {
+        let p = parse_port(Fields::new(format!("port[{i}]"), v)?)?;
+        if ports.iter().any(|q: &PortConfig| q.id == p.id) {
+            return err(
+                &format!("port[{i}].id"),
+                format!("port {} is defined twice", p.id),
+            );
+        }
+        ports.push(p);
+    }
+    if ports.is_empty() {
+        return err("port", "at least one [[port]] is needed");
+    }
+    let mut services: Vec<ServiceEntry> = Vec::new();
+    for (i, v) in top.array("service")?.iter().enumerate() {
+        let s = parse_service(Fields::new(format!("service[{i}]"), v)?, &ports)?;
+        let sc = &s.service;
+        if services.iter().any(|o| o.service.name == sc.name) {
+            return err(
+                &format!("service[{i}].name"),
+                format!("service `{}` is defined twice", sc.name),
+            );
+        }
+        if services.iter().any(|o| {
+            (o.service.vip, o.service.port, o.service.proto) == (sc.vip, sc.port, sc.proto)
+        }) {
+            return err(
+                &format!("service[{i}].vip"),
+                "another service has the same vip, port and proto",
+            );
+        }
+        services.push(s);
+    }
+    Ok(Config {
+        hash_key,
+        ports,
+        services,
+    })
+}
+
+fn parse_port(f: Fields) -> Res<PortConfig> {
+    f.deny_unknown(&["id", "mac", "next_hop_mac", "no_service"])?;
+    let id = f.req_int("id", 0, 7)? as u8;
+    f.req("mac")?;
+    let mac = f
+        .parsed("mac", "a MAC address like 02:00:00:00:00:10", parse_mac)?
+        .unwrap();
+    let next_hop_mac = f.parsed(
+        "next_hop_mac",
+        "a MAC address like 02:00:00:00:00:01",
+        parse_mac,
+    )?;
+    let no_service_drop = match f.str("no_service")? {
+        None | Some("host") => false,
+        Some("drop") => true,
+        Some(other) => {
+            return err(
+                &f.field("no_service"),
+                format!("`{other}` is not `host` or `drop`"),
+            )
+        }
+    };
+    Ok(PortConfig {
+        id,
+        mac,
+        next_hop_mac,
+        no_service_drop,
+    })
+}
+
+fn parse_service(f: Fields, ports: &[PortConfig]) -> Res<ServiceEntry> {
+    f.deny_unknown(&[
+        "name",
+        "vip",
+        "port",
+        "proto",
+        "policy",
+        "members",
+        "key",
+        "peer_port",
+        "indirection_slots",
+    ])?;
+    let name = f.req_str("name")?.to_string();
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+    {
+        return err(
+            &f.field("name"),
+            "use letters, digits, `-`, `_` and `.` only",
+        );
+    }
+    f.req("vip")?;
+    let vip = f
+        .parsed("vip", "an IPv4 address", |s| s.parse::<Ipv4Addr>().ok())?
+        .unwrap();
+    let port = f.req_int("port", 1, 65535)? as u16;
+    f.req("proto")?;
+    let proto = f.parsed("proto", "`tcp` or `udp`", parse_proto)?.unwrap();
+    f.req("policy")?;
+    let policy = f
+        .parsed(
+            "policy",
+            "one of maglev, key-hash, round-robin, least-conn",
+            PolicyKind::from_name,
+        )?
+        .unwrap();
+    let key = match f.opt("key") {
+        None => None,
+        Some(v) => {
+            let k = Fields::new(f.field("key"), v)?;
+            k.deny_unknown(&["offset", "len"])?;
+            let offset = k.req_int("offset", 0, 63)?;
+            let len = k.req_int("len", 1, 16)?;
+            if offset + len > 64 {
+                return err(&k.field("len"), "offset + len must be at most 64");
+            }
+            Some((offset as u8, len as u8))
+        }
+    };
+    match (policy, proto, key) {
+        (PolicyKind::KeyHash, Proto::Udp, Some(_)) => {}
+        (PolicyKind::KeyHash, Proto::Tcp, _) => {
+            return err(&f.field("proto"), "key-hash needs proto = \"udp\"")
+        }
+        (PolicyKind::KeyHash, _, None) => {
+            return err(&f.field("key"), "key-hash needs key = { offset, len }")
+        }
+        (_, _, Some(_)) => return err(&f.field("key"), "only a key-hash service takes a key"),
+        _ => {}
+    }
+    let peer_port = match f.int("peer_port", 0, 7)? {
+        Some(p) => p as u8,
+        // Replies go towards the peers: the first port with a next hop, else the first port.
+        None => {
+            ports
+                .iter()
+                .find(|p| p.next_hop_mac.is_some())
+                .unwrap_or(&ports[0])
+                .id
+        }
+    };
+    if !ports.iter().any(|p| p.id == peer_port) {
+        return err(
+            &f.field("peer_port"),
+            format!("port {peer_port} is not configured"),
+        );
+    }
+    let indir_log2 = match f.int("indirection_slots", 1, 65536)? {
+        None => DEFAULT_INDIR_LOG2,
+        Some(n) if (n as u64).is_power_of_two() => n.trailing_zeros() as u8,
+        Some(n) => {
+            return err(
+                &f.field("indirection_slots"),
+                format!("{n} is not a power of two"),
+            )
+        }
+    };
+    let mut members: Vec<MemberConfig> = Vec::new();
+    for (i, v) in f.array("members")?.iter().enumerate() {
+        let m = parse_member(Fields::new(f.field(&format!("members[{i}]")), v)?, ports)?;
+        if members.iter().any(|o| (o.addr, o.port) == (m.addr, m.port)) {
+            return err(
+                &f.field(&format!("members[{i}]")),
+                format!("member {}:{} is listed twice", m.addr, m.port),
+            );
+        }
+        members.push(m);
+    }
+    Ok(ServiceEntry {
+        service: ServiceConfig {
+            name,
+            vip,
+            port,
+            proto,
+            policy,
+            key,
+            peer_port,
+            indir_log2,
+        },
+        members,
+    })
+}
+
+fn parse_member(f: Fields, ports: &[PortConfig]) -> Res<MemberConfig> {
+    f.deny_unknown(&["addr", "port", "mac", "out_port", "weight"])?;
+    f.req("addr")?;
+    let addr = f
+        .parsed("addr", "an IPv4 address", |s| s.parse::<Ipv4Addr>().ok())?
+        .unwrap();
+    let port = f.req_int("port", 1, 65535)? as u16;
+    let mac = f.parsed("mac", "a MAC address like 02:00:00:00:01:01", parse_mac)?;
+    let out_port = f.req_int("out_port", 0, 7)? as u8;
+    if !ports.iter().any(|p| p.id == out_port) {
+        return err(
+            &f.field("out_port"),
+            format!("port {out_port} is not configured"),
+        );
+    }
+    let weight = f.int("weight", 0, 65535)?.unwrap_or(1) as u32;
+    Ok(MemberConfig {
+        addr,
+        port,
+        mac,
+        out_port,
+        weight,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+        [switch]
+        hash_key = "00112233445566778899aabbccddeeff"
+        [[port]]
+        id = 0
+        mac = "02:00:00:00:00:10"
+        next_hop_mac = "02:00:00:00:00:01"
+        [[port]]
+        id = 1
+        mac = "02:00:00:00:00:11"
+        [[service]]
+        name = "web"
+        vip = "10.0.0.100"
+        port = 80
+        proto = "tcp"
+        policy = "maglev"
+        members = [ { addr = "10.0.1.1", port = 8080, mac = "02:00:00:00:01:01", out_port = 1, weight = 1 } ]
+        [[service]]
+        name = "game"
+        vip = "10.0.0.100"
+        port = 9000
+        proto = "udp"
+        policy = "key-hash"
+        key = { offset = 0, len = 8 }
+    "#;
+
+    #[test]
+    fn parses_the_documented_shape() {
+        let c = Config::parse(GOOD).unwrap();
+        assert_eq!(
+            c.hash_key,
+            Some(HashKey::from_bytes([
+                0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd,
+                0xee, 0xff
+            ]))
+        );
+        assert_eq!(c.ports.len(), 2);
+        assert_eq!(c.ports[0].next_hop_mac, Some([2, 0, 0, 0, 0, 1]));
+        assert_eq!(c.ports[1].next_hop_mac, None);
+        let web = &c.services[0];
+        assert_eq!(web.service.vip, Ipv4Addr::new(10, 0, 0, 100));
+        assert_eq!(web.service.policy, PolicyKind::Maglev);
+        assert_eq!(
+            web.service.peer_port, 0,
+            "defaults to the port with a next hop"
+        );
+        assert_eq!(web.service.indir_log2, DEFAULT_INDIR_LOG2);
+        assert_eq!(
+            web.members,
+            vec![MemberConfig {
+                addr: Ipv4Addr::new(10, 0, 1, 1),
+                port: 8080,
+                mac: Some([2, 0, 0, 0, 1, 1]),
+                out_port: 1,
+                weight: 1
+            }]
+        );
+        assert_eq!(c.services[1].service.key, Some((0, 8)));
+        assert_eq!(c.services[1].service.proto, Proto::Udp);
+    }
+
+    fn error_of(edit: (&str, &str)) -> (String, String) {
+        assert!(GOOD.contains(edit.0), "test edit must apply: {}", edit.0);
+        Config::parse(&GOOD.replacen(edit.0, edit.1, 1)).unwrap_err()
+    }
+
+    #[test]
+    fn errors_name_the_field_and_reason() {
+        let cases = [
+            (
+                ("vip = \"10.0.0.100\"", "vip = \"10.0.0.300\""),
+                "service[0].vip",
+                "not an IPv4 address",
+            ),
+            (
+                ("out_port = 1", "out_port = 5"),
+                "service[0].members[0].out_port",
+                "not configured",
+            ),
+            (
+                ("policy = \"maglev\"", "policy = \"random\""),
+                "service[0].policy",
+                "one of maglev",
+            ),
+            (
+                ("port = 80", "port = 70000"),
+                "service[0].port",
+                "out of range",
+            ),
+            (
+                ("port = 80", "port = \"80\""),
+                "service[0].port",
+                "expected an integer",
+            ),
+            (
+                ("mac = \"02:00:00:00:00:10\"", "mac = \"02:00:00\""),
+                "port[0].mac",
+                "not a MAC",
+            ),
+            (
+                (
+                    "hash_key = \"00112233445566778899aabbccddeeff\"",
+                    "hash_key = \"0011\"",
+                ),
+                "switch.hash_key",
+                "32 hex",
+            ),
+            (
+                (
+                    "key = { offset = 0, len = 8 }",
+                    "key = { offset = 0, len = 17 }",
+                ),
+                "service[1].key.len",
+                "out of range",
+            ),
+            (
+                ("key = { offset = 0, len = 8 }", ""),
+                "service[1].key",
+                "needs key",
+            ),
+            (
+                ("name = \"game\"", "name = \"web\""),
+                "service[1].name",
+                "defined twice",
+            ),
+            (
+                ("weight = 1", "weight = 1, colour = 2"),
+                "service[0].members[0].colour",
+                "unknown key",
+            ),
+            (("id = 1", "id = 0"), "port[1].id", "defined twice"),
+            (
+                ("proto = \"tcp\"", "proto = \"sctp\""),
+                "service[0].proto",
+                "`tcp` or `udp`",
+            ),
+        ];
+        for (edit, field, reason) in cases {
+            let (f, r) = error_of(edit);
+            assert_eq!(f, field, "for edit {edit:?}: {r}");
+            assert!(
+                r.contains(reason),
+                "for edit {edit:?}: `{r}` lacks `{reason}`"
+            );
+        }
+    }
+
+    #[test]
+    fn syntax_errors_give_the_line() {
+        let (field, reason) = Config::parse("[[port]]\nid = 0\nmac = \n").unwrap_err();
+        assert_eq!(field, "");
+        assert!(
+            reason.contains("not valid TOML") && reason.contains("line 3"),
+            "{reason}"
+        );
+    }
+
+    #[test]
+    fn load_names_the_file() {
+        let e = Config::load(Path::new("/nonexistent/cluster.toml")).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("/nonexistent/cluster.toml: cannot read"),
+            "{e}"
+        );
+    }
+}
