@@ -20,7 +20,7 @@ pub struct Field {
 impl Field {
     /// The field's bits within its word.
     pub const fn mask(self) -> u32 {
-        ((((1u64 << self.width) - 1) as u32) << self.lsb) as u32
+        (((1u64 << self.width) - 1) as u32) << self.lsb
     }
 
     /// The field's value in `word`.

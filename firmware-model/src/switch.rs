@@ -1,5 +1,23 @@
 //! The switch: register file, tables, counters and the per-frame step.
 
+mod checksum;
+mod counters;
+mod decide;
+mod lookup;
+mod parse;
+mod pipeline;
+mod regfile;
+mod rewrite;
+mod tables;
+
+use std::collections::VecDeque;
+
+use crate::hostrec::{InjectHeader, InjectMode};
+use crate::regs::{ctr, reg};
+use crate::HashKey;
+use counters::Counters;
+use tables::Tables;
+
 /// Table sizes, fixed when the switch is built and read back through the capability registers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Geometry {
@@ -23,12 +41,37 @@ impl Default for Geometry {
     }
 }
 
+/// Largest geometry the register map has room for.
+const MAX_PORTS: u8 = ctr::port::COUNT as u8;
+const MAX_SERVICES: u16 = ctr::service::COUNT as u16;
+const MAX_MEMBERS: u16 = ctr::member::COUNT as u16;
+/// The `ACT` region holds one bit per connection entry: 2 banks x 2^16 buckets x 4 ways.
+const MAX_CONN_BUCKETS_LOG2: u8 = 16;
+/// The `INDIR` region holds one word per slot.
+const MAX_INDIR_SLOTS_LOG2: u8 = 16;
+
 /// What the pipeline did with one frame.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Outcome {
     Forward { port: u8 },
     Host { reason: u8 },
     Drop { reason: u8 },
+}
+
+/// A frame that is not forwarded: to the host or dropped, with its reason code.
+#[derive(Clone, Copy, Debug)]
+enum Punt {
+    Host(u8),
+    Drop(u8),
+}
+
+impl Punt {
+    fn outcome(self) -> Outcome {
+        match self {
+            Punt::Host(reason) => Outcome::Host { reason },
+            Punt::Drop(reason) => Outcome::Drop { reason },
+        }
+    }
 }
 
 /// Result of [`Switch::step`]; reused across calls so the hot path does not allocate.
@@ -49,39 +92,98 @@ pub enum InjectError {
     Port(u8),
 }
 
-pub struct Switch {}
+pub struct Switch {
+    geometry: Geometry,
+    max_frame: u32,
+    hash_key: HashKey,
+    tables: Tables,
+    counters: Counters,
+    egress: VecDeque<(u8, Vec<u8>)>,
+    host: VecDeque<Vec<u8>>,
+}
 
 impl Switch {
+    /// A switch in its reset state: every table, counter and the hash key zero.
+    ///
+    /// # Panics
+    /// If `geometry` exceeds what the register map can address (`MAX_*`).
     pub fn new(geometry: Geometry) -> Switch {
-        todo!()
+        assert!(
+            geometry.ports <= MAX_PORTS
+                && geometry.services <= MAX_SERVICES
+                && geometry.members <= MAX_MEMBERS
+                && geometry.conn_buckets_log2 <= MAX_CONN_BUCKETS_LOG2
+                && geometry.indir_slots_log2 <= MAX_INDIR_SLOTS_LOG2,
+            "geometry {geometry:?} exceeds the register map"
+        );
+        Switch {
+            geometry,
+            max_frame: reg::MAX_FRAME_RESET,
+            hash_key: HashKey::default(),
+            tables: Tables::new(&geometry),
+            counters: Counters::new(),
+            egress: VecDeque::new(),
+            host: VecDeque::new(),
+        }
     }
     pub fn geometry(&self) -> Geometry {
-        todo!()
+        self.geometry
     }
     pub fn read32(&mut self, offset: u32) -> u32 {
-        todo!()
+        self.reg_read(offset)
     }
     pub fn write32(&mut self, offset: u32, value: u32) {
-        todo!()
+        self.reg_write(offset, value)
     }
     /// The pure pipeline step: one frame from `port` (`injected`: host inject in pipeline mode).
+    ///
+    /// A `port` the switch does not have leaves `out.outcome` `None` and counts nothing.
     pub fn step(&mut self, port: u8, frame: &[u8], injected: bool, out: &mut StepOutput) {
-        todo!()
+        self.run_step(port, frame, injected, out)
     }
     /// A frame arrives on Ethernet port `port`; results queue on the egress and host queues.
+    /// A frame on a port the switch does not have is ignored.
     pub fn receive(&mut self, port: u8, frame: &[u8]) {
-        todo!()
+        self.step_and_queue(port, frame, false)
     }
     /// A host inject record (4-byte header + frame).
     pub fn inject(&mut self, record: &[u8]) -> Result<(), InjectError> {
-        todo!()
+        let (hdr, frame) = InjectHeader::decode(record)?;
+        if hdr.port >= self.geometry.ports {
+            return Err(InjectError::Port(hdr.port));
+        }
+        match hdr.mode {
+            InjectMode::Pipeline => self.step_and_queue(hdr.port, frame, true),
+            // Direct frames bypass every check, the port's `enabled` flag included.
+            InjectMode::Direct => {
+                self.counters.port_tx(hdr.port, frame.len());
+                self.egress.push_back((hdr.port, frame.to_vec()));
+            }
+        }
+        Ok(())
     }
     /// Next frame leaving an Ethernet port, in the order the pipeline emitted them.
     pub fn pop_egress(&mut self) -> Option<(u8, Vec<u8>)> {
-        todo!()
+        self.egress.pop_front()
     }
     /// Next host-queue record (header + frame).
     pub fn pop_host(&mut self) -> Option<Vec<u8>> {
-        todo!()
+        self.host.pop_front()
+    }
+
+    /// Steps a frame and queues what it produced: a forwarded frame on egress, a host record or a
+    /// learn record on the host queue.
+    fn step_and_queue(&mut self, port: u8, frame: &[u8], injected: bool) {
+        // A fresh output: its buffer moves into the queue, so reusing one would not save anything.
+        let mut out = StepOutput::default();
+        self.step(port, frame, injected, &mut out);
+        match out.outcome {
+            Some(Outcome::Forward { port }) => self.egress.push_back((port, out.bytes)),
+            Some(Outcome::Host { .. }) => self.host.push_back(out.bytes),
+            Some(Outcome::Drop { .. }) | None => {}
+        }
+        if let Some(learn) = out.learn {
+            self.host.push_back(learn.to_vec());
+        }
     }
 }

@@ -1,0 +1,757 @@
+`default_nettype none
+// anypoint_decide: the fixed-latency decision pipeline of one ingress source (docs/pipeline.md
+// sections 2-5 and 7): parse and validate, service and member match, key extraction, the 5-tuple and
+// key SipHash-1-3, connection-table and indirection lookup, the decision and the rewrite with RFC 1624
+// incremental checksums.
+//
+// One frame descriptor (the first HDR_BYTES bytes of the frame, its length) may enter every cycle;
+// its result leaves LATENCY cycles later. The pipeline never stalls: the caller reserves room for
+// every result before it admits a frame.
+//
+// The pipeline keeps its own copy of every table it reads (ports, services and members in registers,
+// the connection table and the indirection memory in block RAM). All copies are written by the same
+// table write bus in one cycle, a whole entry at a time, so a lookup never sees a half-written entry.
+//
+// Parameters:
+//   NUM_PORTS         - Ethernet ports (1-8).
+//   NUM_SERVICES      - service table entries (1-64).
+//   NUM_MEMBERS       - member table entries (1-1024).
+//   CONN_BUCKETS_LOG2 - log2 of the buckets per connection-table bank (two banks of 4 ways).
+//   INDIR_SLOTS_LOG2  - log2 of the indirection slots.
+//   HDR_BYTES         - bytes of the frame head available to the parser (128).
+module anypoint_decide #(
+    parameter int NUM_PORTS = 4,
+    parameter int NUM_SERVICES = 16,
+    parameter int NUM_MEMBERS = 64,
+    parameter int CONN_BUCKETS_LOG2 = 4,
+    parameter int INDIR_SLOTS_LOG2 = 12,
+    parameter int HDR_BYTES = 128,
+    localparam int CONN_IDX_W = CONN_BUCKETS_LOG2 + 3
+) (
+    input wire clk,
+    input wire rst,
+    // HASH_KEY3..0
+    input wire [127:0] hash_key,
+    // Table write bus (whole entries; clear = write of zeros).
+    input wire tw_valid,
+    input wire [3:0] tw_table,
+    input wire [23:0] tw_index,
+    input wire [159:0] tw_data,
+    input wire iw_valid,
+    input wire [15:0] iw_index,
+    input wire [31:0] iw_data,
+    // Frame descriptor in.
+    input wire in_valid,
+    input wire [8*HDR_BYTES-1:0] in_hdr,
+    input wire [16:0] in_len,
+    input wire in_oversize,
+    input wire [2:0] in_port,
+    input wire in_inj,
+    input wire in_direct,
+    input wire [15:0] in_beats,
+    // Result: action 0 = drop, 1 = forward, 2 = host record.
+    output logic out_valid,
+    output logic [1:0] out_action,
+    output logic [2:0] out_port,
+    output logic out_learn,
+    output logic [511:0] out_rw_data,
+    output logic [63:0] out_rw_mask,
+    output logic [255:0] out_hhdr,
+    output logic [16:0] out_len,
+    output logic [15:0] out_beats,
+    // Counter event for the same frame.
+    output logic ev_valid,
+    output logic ev_rx,
+    output logic [2:0] ev_in_port,
+    output logic [1:0] ev_action,
+    output logic [2:0] ev_out_port,
+    output logic [4:0] ev_reason,
+    output logic ev_learn,
+    output logic ev_outbound,
+    output logic [15:0] ev_service,
+    output logic [15:0] ev_member,
+    output logic [16:0] ev_len,
+    // Connection-table hit (activity bitmap).
+    output logic act_valid,
+    output logic [CONN_IDX_W-1:0] act_index
+);
+  `include "anypoint_regmap.svh"
+
+`define F(e, NAME) e[32*NAME``_WORD + NAME``_LSB +: NAME``_W]
+
+  localparam int BUCKETS = 1 << CONN_BUCKETS_LOG2;
+  localparam int INDIR_SLOTS = 1 << INDIR_SLOTS_LOG2;
+  localparam int HASH_LAT = 7;
+  localparam logic [1:0] ACT_DROP = 2'd0;
+  localparam logic [1:0] ACT_FWD = 2'd1;
+  localparam logic [1:0] ACT_HOST = 2'd2;
+
+  // ---------------------------------------------------------------------------------------------
+  // Table copies.
+  logic [127:0] ports_q[NUM_PORTS];
+  logic [127:0] svcs_q[NUM_SERVICES];
+  logic [127:0] mems_q[NUM_MEMBERS];
+  logic [159:0] conn_mem[8][BUCKETS];
+  logic [16:0] indir_mem[INDIR_SLOTS];
+
+  always_ff @(posedge clk) begin
+    if (tw_valid) begin
+      case (tw_table)
+        4'(TBL_PORT_ID): if (tw_index < 24'(NUM_PORTS)) ports_q[tw_index[2:0]] <= tw_data[127:0];
+        4'(TBL_SERVICE_ID):
+        if (tw_index < 24'(NUM_SERVICES)) svcs_q[tw_index[5:0]] <= tw_data[127:0];
+        4'(TBL_MEMBER_ID):
+        if (tw_index < 24'(NUM_MEMBERS)) mems_q[tw_index[9:0]] <= tw_data[127:0];
+        default: ;
+      endcase
+    end
+  end
+
+  logic [2:0] tw_way;
+  logic [CONN_BUCKETS_LOG2-1:0] tw_bucket;
+  assign tw_way = {tw_index[CONN_BUCKETS_LOG2+2], tw_index[1:0]};
+  assign tw_bucket = tw_index[CONN_BUCKETS_LOG2+1:2];
+
+  for (genvar w = 0; w < 8; w++) begin : g_conn_wr
+    always_ff @(posedge clk) begin
+      if (tw_valid && tw_table == 4'(TBL_CONN_ID) && tw_index < 24'(2 * 4 * BUCKETS) &&
+          tw_way == 3'(w))
+        conn_mem[w][tw_bucket] <= tw_data;
+    end
+  end
+
+  always_ff @(posedge clk) begin
+    if (iw_valid && iw_index < 16'(INDIR_SLOTS - 1) + 16'd1)
+      indir_mem[iw_index[INDIR_SLOTS_LOG2-1:0]] <= {iw_data[31], iw_data[15:0]};
+  end
+
+  // Entry `id` of a table, all zero beyond it.
+  function automatic logic [127:0] port_e(input logic [2:0] id);
+    port_e = (32'(id) < NUM_PORTS) ? ports_q[id] : '0;
+  endfunction
+  function automatic logic [127:0] svc_e(input logic [15:0] id);
+    svc_e = (32'(id) < NUM_SERVICES) ? svcs_q[id[5:0]] : '0;
+  endfunction
+  function automatic logic [127:0] mem_e(input logic [15:0] id);
+    mem_e = (32'(id) < NUM_MEMBERS) ? mems_q[id[9:0]] : '0;
+  endfunction
+
+  function automatic logic [15:0] be16(input logic [8*HDR_BYTES-1:0] h, input int at);
+    be16 = {h[8*at+:8], h[8*(at+1)+:8]};
+  endfunction
+
+  // ---------------------------------------------------------------------------------------------
+  // Stage 1: parse and validate (section 2).
+  logic [15:0] et12, et16, ethertype;
+  logic vlan0;
+  logic [16:0] l3_0;
+  logic [159:0] ip0;  // IPv4 header bytes, byte i at 8i
+  logic [159:0] l40;  // first 20 L4 bytes
+  logic [16:0] avail0;
+  logic [15:0] total0;
+  logic [19:0] csum_sum;
+  logic [15:0] csum_fold;
+  logic [16:0] csum_s1;
+  logic [3:0] ihl0;
+  logic [7:0] proto0;
+  logic [16:0] l4len0;
+  logic [3:0] doff0;
+  logic [15:0] ulen0;
+  logic [4:0] p_reason;
+  logic p_host, p_fail, p_l3known;
+
+  function automatic logic [15:0] b16(input logic [159:0] v, input int at);
+    b16 = {v[8*at+:8], v[8*(at+1)+:8]};
+  endfunction
+
+  always_comb begin
+    et12 = be16(in_hdr, 12);
+    et16 = be16(in_hdr, 16);
+    vlan0 = (in_len >= 17'd14) && (et12 == 16'h8100);
+    l3_0 = vlan0 ? 17'd18 : 17'd14;
+    ethertype = vlan0 ? et16 : et12;
+    ip0 = vlan0 ? in_hdr[8*18+:160] : in_hdr[8*14+:160];
+    l40 = vlan0 ? in_hdr[8*38+:160] : in_hdr[8*34+:160];
+    avail0 = in_len - l3_0;
+    total0 = b16(ip0, 2);
+    csum_sum = '0;
+    for (int i = 0; i < 10; i++) csum_sum = csum_sum + 20'(b16(ip0, 2 * i));
+    csum_s1 = {1'b0, csum_sum[15:0]} + {13'd0, csum_sum[19:16]};
+    csum_fold = csum_s1[15:0] + {15'd0, csum_s1[16]};
+    ihl0 = ip0[3:0];
+    proto0 = ip0[8*9+:8];
+    l4len0 = {1'b0, total0} - 17'd20;
+    doff0 = l40[8*12+4+:4];
+    ulen0 = b16(l40, 4);
+    p_fail = 1'b1;
+    p_host = 1'b0;
+    p_l3known = 1'b0;
+    p_reason = 5'd0;
+    if (in_len < l3_0) p_reason = 5'(REASON_RUNT);
+    else if (in_oversize) p_reason = 5'(REASON_OVERSIZE);
+    else if (ethertype == 16'h0806) begin
+      p_reason = 5'(REASON_ARP);
+      p_host = 1'b1;
+    end else if (ethertype != 16'h0800) begin
+      p_reason = 5'(REASON_NON_IPV4);
+      p_host = 1'b1;
+    end else begin
+      p_l3known = 1'b1;
+      if (avail0 < 17'd20) p_reason = 5'(REASON_IP_TRUNCATED);
+      else if (ip0[7:4] != 4'd4) p_reason = 5'(REASON_IP_VERSION);
+      else if (ihl0 < 4'd5) p_reason = 5'(REASON_IP_IHL);
+      else if (ihl0 > 4'd5) begin
+        p_reason = 5'(REASON_IP_OPTIONS);
+        p_host = 1'b1;
+      end else if ({1'b0, total0} > avail0 || total0 < 16'd20) p_reason = 5'(REASON_IP_TOTAL_LEN);
+      else if (csum_fold != 16'hffff) p_reason = 5'(REASON_IP_CHECKSUM);
+      else if ((b16(ip0, 6) & 16'h3fff) != 16'd0) begin
+        p_reason = 5'(REASON_IP_FRAGMENT);
+        p_host = 1'b1;
+      end else if (proto0 != 8'd6 && proto0 != 8'd17) begin
+        p_reason = 5'(REASON_L4_OTHER);
+        p_host = 1'b1;
+      end else if (proto0 == 8'd6) begin
+        if (l4len0 < 17'd20 || doff0 < 4'd5 || {11'd0, doff0, 2'b00} > l4len0)
+          p_reason = 5'(REASON_L4_TRUNCATED);
+        else p_fail = 1'b0;
+      end else begin
+        if (l4len0 < 17'd8 || ulen0 < 16'd8 || {1'b0, ulen0} > l4len0)
+          p_reason = 5'(REASON_L4_TRUNCATED);
+        else p_fail = 1'b0;
+      end
+    end
+  end
+
+  // Parsed fields carried down the pipeline.
+  typedef struct packed {
+    logic [2:0] in_port;
+    logic inj;
+    logic direct;
+    logic [16:0] len;
+    logic [15:0] beats;
+    logic fail;  // a parse rule matched
+    logic host;  // ... and it sends the frame to the host
+    logic [4:0] reason;
+    logic vlan;
+    logic l3known;
+    logic [31:0] sip;
+    logic [31:0] dip;
+    logic [15:0] sport;
+    logic [15:0] dport;
+    logic [7:0] proto;
+    logic [7:0] ttl;
+    logic syn;
+    logic [15:0] ulen;
+    logic [15:0] ip_csum;
+    logic [15:0] l4_csum;
+  } pkt_t;
+
+  logic v1;
+  pkt_t p1;
+  logic [8*HDR_BYTES-1:0] hdr1;
+
+  always_ff @(posedge clk) begin
+    v1 <= in_valid && !rst;
+    p1.in_port <= in_port;
+    p1.inj <= in_inj;
+    p1.direct <= in_direct;
+    p1.len <= in_len;
+    p1.beats <= in_beats;
+    p1.fail <= p_fail;
+    p1.host <= p_host;
+    p1.reason <= p_reason;
+    p1.vlan <= vlan0;
+    p1.l3known <= p_l3known;
+    p1.sip <= {ip0[8*12+:8], ip0[8*13+:8], ip0[8*14+:8], ip0[8*15+:8]};
+    p1.dip <= {ip0[8*16+:8], ip0[8*17+:8], ip0[8*18+:8], ip0[8*19+:8]};
+    p1.sport <= b16(l40, 0);
+    p1.dport <= b16(l40, 2);
+    p1.proto <= proto0;
+    p1.ttl <= ip0[8*8+:8];
+    p1.syn <= (proto0 == 8'd6) && ((l40[8*13+:8] & 8'h12) == 8'h02);
+    p1.ulen <= (proto0 == 8'd17) ? ulen0 : 16'd0;
+    p1.ip_csum <= b16(ip0, 10);
+    p1.l4_csum <= (proto0 == 8'd6) ? b16(l40, 16) : b16(l40, 6);
+    hdr1 <= in_hdr;
+  end
+
+  // ---------------------------------------------------------------------------------------------
+  // Stage 2: service match (lowest valid service on dst ip, proto, dst port) and member match
+  // (lowest member in use on src ip and src port whose service has the packet's proto).
+  logic svc_hit_c, mem_hit_c;
+  logic [5:0] svc_id_c;
+  logic [9:0] mem_id_c;
+  logic [NUM_SERVICES-1:0] svc_proto_ok;
+
+  always_comb begin
+    svc_hit_c = 1'b0;
+    svc_id_c = '0;
+    for (int s = NUM_SERVICES - 1; s >= 0; s--) begin
+      svc_proto_ok[s] = `F(svcs_q[s], TBL_SERVICE_PROTO) == p1.proto;
+      if (`F(svcs_q[s], TBL_SERVICE_VALID) != 0 && `F(svcs_q[s], TBL_SERVICE_VIP) == p1.dip &&
+          `F(svcs_q[s], TBL_SERVICE_PROTO) == p1.proto &&
+          `F(svcs_q[s], TBL_SERVICE_PORT) == p1.dport) begin
+        svc_hit_c = 1'b1;
+        svc_id_c = 6'(s);
+      end
+    end
+    mem_hit_c = 1'b0;
+    mem_id_c = '0;
+    for (int m = NUM_MEMBERS - 1; m >= 0; m--) begin
+      if (`F(mems_q[m], TBL_MEMBER_STATE) != 2'(MEMBER_STATE_UNUSED) &&
+          `F(mems_q[m], TBL_MEMBER_ADDR) == p1.sip && `F(mems_q[m], TBL_MEMBER_PORT) == p1.sport &&
+          32'(`F(mems_q[m], TBL_MEMBER_SERVICE)) < NUM_SERVICES &&
+          svc_proto_ok[`F(mems_q[m], TBL_MEMBER_SERVICE)]) begin
+        mem_hit_c = 1'b1;
+        mem_id_c = 10'(m);
+      end
+    end
+  end
+
+  logic v2;
+  pkt_t p2;
+  logic svc_hit2, mem_hit2;
+  logic [5:0] svc_id2;
+  logic [9:0] mem_id2;
+  logic [127:0] svc2;
+  logic [8*HDR_BYTES-1:0] hdr2;
+
+  always_ff @(posedge clk) begin
+    v2 <= v1 && !rst;
+    p2 <= p1;
+    hdr2 <= hdr1;
+    svc_hit2 <= svc_hit_c && !p1.fail;
+    mem_hit2 <= mem_hit_c && !p1.fail;
+    svc_id2 <= svc_id_c;
+    mem_id2 <= mem_id_c;
+    svc2 <= svc_e(16'(svc_id_c));
+  end
+
+  // ---------------------------------------------------------------------------------------------
+  // Stage 3: hash messages. The key-hash key is `key_len` bytes at `key_offset` of the UDP payload;
+  // a payload too short for it (or a length outside 1-16) falls back to the 5-tuple hash.
+  logic [191:0] tmsg_c, kmsg_c;
+  logic use_key_c;
+  logic [9:0] key_start;
+  logic [8*HDR_BYTES-1:0] key_shift;
+  logic [127:0] key_bytes;
+  logic [7:0] key_off;
+  logic [4:0] key_len;
+  logic [2:0] policy2;
+
+  always_comb begin
+    key_off = `F(svc2, TBL_SERVICE_KEY_OFFSET);
+    key_len = `F(svc2, TBL_SERVICE_KEY_LEN);
+    policy2 = `F(svc2, TBL_SERVICE_POLICY);
+    key_start = (p2.vlan ? 10'd46 : 10'd42) + 10'(key_off);
+    key_shift = hdr2 >> (8 * key_start);
+    for (int i = 0; i < 16; i++) key_bytes[8*i+:8] = (5'(i) < key_len) ? key_shift[8*i+:8] : 8'd0;
+    use_key_c = svc_hit2 && policy2 == 3'(POLICY_KEY_HASH) && p2.proto == 8'd17 &&
+        key_len >= 5'd1 && key_len <= 5'd16 &&
+        ({9'd0, key_off} + {12'd0, key_len} + 17'd8 <= {1'b0, p2.ulen});
+    tmsg_c = {48'd0, 8'd13, 8'd0, 24'd0, p2.proto, p2.dport[7:0], p2.dport[15:8], p2.sport[7:0],
+              p2.sport[15:8], p2.dip[7:0], p2.dip[15:8], p2.dip[23:16], p2.dip[31:24],
+              p2.sip[7:0], p2.sip[15:8], p2.sip[23:16], p2.sip[31:24]};
+    kmsg_c = {48'd0, 3'd0, key_len, 8'd1, key_bytes};
+  end
+
+  logic v3;
+  pkt_t p3;
+  logic [191:0] tmsg3, kmsg3;
+  logic use_key3, svc_hit3, mem_hit3;
+  logic [5:0] svc_id3;
+  logic [9:0] mem_id3;
+  logic [127:0] svc3;
+
+  always_ff @(posedge clk) begin
+    v3 <= v2 && !rst;
+    p3 <= p2;
+    tmsg3 <= tmsg_c;
+    kmsg3 <= kmsg_c;
+    use_key3 <= use_key_c;
+    svc_hit3 <= svc_hit2;
+    mem_hit3 <= mem_hit2;
+    svc_id3 <= svc_id2;
+    mem_id3 <= mem_id2;
+    svc3 <= svc2;
+  end
+
+  // ---------------------------------------------------------------------------------------------
+  // Stages 4-10: SipHash-1-3, the sideband waits in a delay line.
+  logic [63:0] thash, khash;
+  anypoint_siphash u_tuple_hash (
+      .clk(clk),
+      .k0({hash_key[63:32], hash_key[31:0]}),
+      .k1({hash_key[127:96], hash_key[95:64]}),
+      .msg(tmsg3),
+      .hash(thash)
+  );
+  anypoint_siphash u_key_hash (
+      .clk(clk),
+      .k0({hash_key[63:32], hash_key[31:0]}),
+      .k1({hash_key[127:96], hash_key[95:64]}),
+      .msg(kmsg3),
+      .hash(khash)
+  );
+
+  typedef struct packed {
+    logic v;
+    pkt_t p;
+    logic use_key;
+    logic svc_hit;
+    logic mem_hit;
+    logic [5:0] svc_id;
+    logic [9:0] mem_id;
+    logic [127:0] svc;
+  } side_t;
+
+  side_t dl[HASH_LAT];
+  always_ff @(posedge clk) begin
+    dl[0] <= '{v: v3 && !rst, p: p3, use_key: use_key3, svc_hit: svc_hit3, mem_hit: mem_hit3,
+               svc_id: svc_id3, mem_id: mem_id3, svc: svc3};
+    for (int i = 1; i < HASH_LAT; i++) begin
+      dl[i] <= dl[i-1];
+      if (rst) dl[i].v <= 1'b0;
+    end
+  end
+
+  side_t s10;
+  assign s10 = dl[HASH_LAT-1];
+
+  // Connection-table and indirection reads.
+  logic [63:0] slot_hash;
+  logic [31:0] indir_mask;
+  logic [16:0] slot_c;
+  logic [CONN_BUCKETS_LOG2-1:0] bucket0_c, bucket1_c;
+  logic [4:0] indir_log2;
+
+  always_comb begin
+    slot_hash = s10.use_key ? khash : thash;
+    indir_log2 = `F(s10.svc, TBL_SERVICE_INDIR_LOG2);
+    indir_mask = (32'd1 << indir_log2) - 32'd1;
+    slot_c = 17'(`F(s10.svc, TBL_SERVICE_INDIR_BASE)) +
+        17'(16'(({16'd0, slot_hash[63:48]}) & indir_mask));
+    bucket0_c = thash[CONN_BUCKETS_LOG2-1:0];
+    bucket1_c = thash[32+:CONN_BUCKETS_LOG2];
+  end
+
+  logic [159:0] conn_rd[8];
+  logic [16:0] indir_rd;
+  for (genvar w = 0; w < 8; w++) begin : g_conn_rd
+    always_ff @(posedge clk) conn_rd[w] <= conn_mem[w][(w < 4) ? bucket0_c : bucket1_c];
+  end
+  always_ff @(posedge clk) indir_rd <= indir_mem[slot_c[INDIR_SLOTS_LOG2-1:0]];
+
+  side_t s11;
+  logic [63:0] thash11;
+  logic [16:0] slot11;
+  logic [CONN_BUCKETS_LOG2-1:0] bucket0_11, bucket1_11;
+  always_ff @(posedge clk) begin
+    s11 <= s10;
+    if (rst) s11.v <= 1'b0;
+    thash11 <= thash;
+    slot11 <= slot_c;
+    bucket0_11 <= bucket0_c;
+    bucket1_11 <= bucket1_c;
+  end
+
+  // ---------------------------------------------------------------------------------------------
+  // Stage 11: compare the eight candidate entries; lowest index wins.
+  logic conn_hit_c;
+  logic [2:0] conn_way_c;
+  logic [159:0] conn_e_c;
+  logic indir_valid_c;
+  logic [15:0] indir_member_c;
+
+  always_comb begin
+    conn_hit_c = 1'b0;
+    conn_way_c = '0;
+    conn_e_c = conn_rd[0];
+    for (int w = 7; w >= 0; w--) begin
+      if (`F(conn_rd[w], TBL_CONN_VALID) != 0 && `F(conn_rd[w], TBL_CONN_SRC_IP) == s11.p.sip &&
+          `F(conn_rd[w], TBL_CONN_DST_IP) == s11.p.dip &&
+          `F(conn_rd[w], TBL_CONN_SRC_PORT) == s11.p.sport &&
+          `F(conn_rd[w], TBL_CONN_DST_PORT) == s11.p.dport &&
+          `F(conn_rd[w], TBL_CONN_PROTO) == s11.p.proto) begin
+        conn_hit_c = 1'b1;
+        conn_way_c = 3'(w);
+        conn_e_c = conn_rd[w];
+      end
+    end
+    conn_hit_c = conn_hit_c && !s11.p.fail && !s11.p.direct;
+    indir_valid_c = (slot11 < 17'(INDIR_SLOTS)) && indir_rd[16];
+    indir_member_c = indir_rd[15:0];
+  end
+
+  side_t s12;
+  logic conn_hit12;
+  logic [159:0] conn12;
+  logic indir_valid12;
+  logic [15:0] indir_member12;
+  logic [31:0] hash_lo12;
+
+  always_ff @(posedge clk) begin
+    s12 <= s11;
+    if (rst) s12.v <= 1'b0;
+    conn_hit12 <= conn_hit_c;
+    conn12 <= conn_e_c;
+    indir_valid12 <= indir_valid_c;
+    indir_member12 <= indir_member_c;
+    hash_lo12 <= thash11[31:0];
+    act_valid <= s11.v && !rst && conn_hit_c;
+    act_index <= {conn_way_c[2], conn_way_c[2] ? bucket1_11 : bucket0_11, conn_way_c[1:0]};
+  end
+
+  // ---------------------------------------------------------------------------------------------
+  // Stage 12: decide (section 3).
+  logic [1:0] d_action;
+  logic [4:0] d_reason;
+  logic [15:0] d_service, d_member;
+  logic d_outbound, d_learn, d_nh_valid;
+  logic [2:0] d_port;
+  logic [31:0] d_ip;
+  logic [15:0] d_l4port;
+  logic [47:0] d_src_mac, d_dst_mac;
+  logic [127:0] m_e, s_e, pt_e, in_pt_e;
+  logic [15:0] mid;
+  logic [1:0] m_state;
+
+  always_comb begin
+    d_action = ACT_HOST;
+    d_reason = '0;
+    d_service = 16'hffff;
+    d_member = 16'hffff;
+    d_outbound = 1'b0;
+    d_learn = 1'b0;
+    d_nh_valid = 1'b0;
+    d_port = '0;
+    d_ip = '0;
+    d_l4port = '0;
+    d_src_mac = '0;
+    d_dst_mac = '0;
+    m_e = '0;
+    s_e = '0;
+    pt_e = '0;
+    mid = '0;
+    m_state = '0;
+    in_pt_e = port_e(s12.p.in_port);
+    if (s12.p.direct) begin
+      d_action = ACT_FWD;
+      d_port = s12.p.in_port;
+    end else if (s12.p.fail) begin
+      d_action = s12.p.host ? ACT_HOST : ACT_DROP;
+      d_reason = s12.p.reason;
+    end else begin
+      // Which member / service / port the decision concerns, and which rewrite.
+      logic fwd;
+      fwd = 1'b0;
+      if (conn_hit12) begin
+        d_service = 16'(`F(conn12, TBL_CONN_SERVICE));
+        d_member = `F(conn12, TBL_CONN_MEMBER);
+        if (`F(conn12, TBL_CONN_DIR) != 0) begin
+          d_outbound = 1'b1;
+          d_port = `F(conn12, TBL_CONN_PEER_PORT);
+          fwd = 1'b1;
+        end else begin
+          m_e = mem_e(d_member);
+          m_state = `F(m_e, TBL_MEMBER_STATE);
+          if (m_state == 2'(MEMBER_STATE_ACTIVE) || m_state == 2'(MEMBER_STATE_DRAINING)) fwd = 1'b1;
+          else d_reason = 5'(REASON_MEMBER_DOWN);
+        end
+      end else if (s12.svc_hit) begin
+        d_service = 16'(s12.svc_id);
+        if (`F(s12.svc, TBL_SERVICE_POLICY) == 3'(POLICY_MAGLEV) ||
+            `F(s12.svc, TBL_SERVICE_POLICY) == 3'(POLICY_KEY_HASH)) begin
+          if (!indir_valid12) d_reason = 5'(REASON_NO_MEMBER);
+          else begin
+            d_member = indir_member12;
+            m_e = mem_e(indir_member12);
+            if (`F(m_e, TBL_MEMBER_STATE) != 2'(MEMBER_STATE_ACTIVE))
+              d_reason = 5'(REASON_NO_MEMBER);
+            else begin
+              fwd = 1'b1;
+              d_learn = s12.p.syn;
+            end
+          end
+        end else d_reason = 5'(REASON_HOST_POLICY);
+      end else if (s12.mem_hit) begin
+        m_e = mem_e(16'(s12.mem_id));
+        d_member = 16'(s12.mem_id);
+        d_service = 16'(`F(m_e, TBL_MEMBER_SERVICE));
+        if (s12.p.proto != 8'd17) d_reason = 5'(REASON_OUTBOUND_NO_CONN);
+        else begin
+          d_outbound = 1'b1;
+          s_e = svc_e(d_service);
+          d_port = `F(s_e, TBL_SERVICE_PEER_PORT);
+          fwd = 1'b1;
+        end
+      end else begin
+        d_reason = 5'(REASON_NO_SERVICE);
+        if (`F(in_pt_e, TBL_PORT_NO_SERVICE_DROP) != 0) d_action = ACT_DROP;
+      end
+
+      if (fwd) begin
+        if (d_outbound) begin
+          s_e = svc_e(d_service);
+          pt_e = port_e(d_port);
+          d_ip = `F(s_e, TBL_SERVICE_VIP);
+          d_l4port = `F(s_e, TBL_SERVICE_PORT);
+          d_src_mac = {`F(pt_e, TBL_PORT_MAC_HI), `F(pt_e, TBL_PORT_MAC_LO)};
+          d_dst_mac = {`F(pt_e, TBL_PORT_NH_MAC_HI), `F(pt_e, TBL_PORT_NH_MAC_LO)};
+          d_nh_valid = `F(pt_e, TBL_PORT_NH_VALID) != 0;
+        end else begin
+          d_port = `F(m_e, TBL_MEMBER_OUT_PORT);
+          pt_e = port_e(d_port);
+          d_ip = `F(m_e, TBL_MEMBER_ADDR);
+          d_l4port = `F(m_e, TBL_MEMBER_PORT);
+          d_src_mac = {`F(pt_e, TBL_PORT_MAC_HI), `F(pt_e, TBL_PORT_MAC_LO)};
+          d_dst_mac = {`F(m_e, TBL_MEMBER_MAC_HI), `F(m_e, TBL_MEMBER_MAC_LO)};
+          d_nh_valid = `F(m_e, TBL_MEMBER_MAC_VALID) != 0;
+        end
+        if (s12.p.ttl <= 8'd1) d_reason = 5'(REASON_TTL_EXPIRED);
+        else if (!d_nh_valid) d_reason = 5'(REASON_NO_NEXT_HOP);
+        else if (`F(pt_e, TBL_PORT_ENABLED) == 0) begin
+          d_reason = 5'(REASON_PORT_DOWN);
+          d_action = ACT_DROP;
+        end else d_action = ACT_FWD;
+        if (d_action != ACT_FWD) d_learn = 1'b0;
+      end
+    end
+  end
+
+  side_t s13;
+  logic [1:0] action13;
+  logic [4:0] reason13;
+  logic [15:0] service13, member13;
+  logic outbound13, learn13;
+  logic [2:0] port13;
+  logic [31:0] ip13;
+  logic [15:0] l4port13;
+  logic [47:0] src_mac13, dst_mac13;
+  logic [31:0] hash_lo13;
+
+  always_ff @(posedge clk) begin
+    s13 <= s12;
+    if (rst) s13.v <= 1'b0;
+    action13 <= d_action;
+    reason13 <= d_reason;
+    service13 <= d_service;
+    member13 <= d_member;
+    outbound13 <= d_outbound;
+    learn13 <= d_learn;
+    port13 <= d_port;
+    ip13 <= d_ip;
+    l4port13 <= d_l4port;
+    src_mac13 <= d_src_mac;
+    dst_mac13 <= d_dst_mac;
+    hash_lo13 <= hash_lo12;
+  end
+
+  // ---------------------------------------------------------------------------------------------
+  // Stage 13: rewrite with RFC 1624 checksum updates (section 7) and the host record header.
+  function automatic logic [15:0] csum_update(input logic [15:0] hc, input logic [15:0] old_w,
+                                              input logic [15:0] new_w);
+    logic [17:0] s;
+    s = 18'(~hc) + 18'(~old_w) + 18'(new_w);
+    s = 18'(s[15:0]) + 18'(s[17:16]);
+    s = 18'(s[15:0]) + 18'(s[17:16]);
+    csum_update = ~s[15:0];
+  endfunction
+
+  logic [31:0] old_ip;
+  logic [15:0] old_port, ttl_word, new_ttl_word, ip_hc, l4_hc;
+  logic [511:0] rw_data;
+  logic [63:0] rw_mask;
+  logic [255:0] hh;
+  logic is_tcp;
+  int l3, ip_at, port_at, l4sum_at;
+
+  always_comb begin
+    is_tcp = s13.p.proto == 8'd6;
+    l3 = s13.p.vlan ? 18 : 14;
+    old_ip = outbound13 ? s13.p.sip : s13.p.dip;
+    old_port = outbound13 ? s13.p.sport : s13.p.dport;
+    ttl_word = {s13.p.ttl, s13.p.proto};
+    new_ttl_word = ttl_word - 16'h0100;
+    ip_hc = csum_update(s13.p.ip_csum, old_ip[31:16], ip13[31:16]);
+    ip_hc = csum_update(ip_hc, old_ip[15:0], ip13[15:0]);
+    ip_hc = csum_update(ip_hc, ttl_word, new_ttl_word);
+    l4_hc = s13.p.l4_csum;
+    if (is_tcp || l4_hc != 16'd0) begin
+      l4_hc = csum_update(l4_hc, old_ip[31:16], ip13[31:16]);
+      l4_hc = csum_update(l4_hc, old_ip[15:0], ip13[15:0]);
+      l4_hc = csum_update(l4_hc, old_port, l4port13);
+      if (!is_tcp && l4_hc == 16'd0) l4_hc = 16'hffff;
+    end
+    ip_at = l3 + (outbound13 ? 12 : 16);
+    port_at = l3 + 20 + (outbound13 ? 0 : 2);
+    l4sum_at = l3 + 20 + (is_tcp ? 16 : 6);
+
+    rw_data = '0;
+    rw_mask = '0;
+    for (int i = 0; i < 6; i++) begin
+      rw_data[8*i+:8] = dst_mac13[8*(5-i)+:8];
+      rw_data[8*(6+i)+:8] = src_mac13[8*(5-i)+:8];
+    end
+    rw_mask[11:0] = 12'hfff;
+    rw_data[8*(l3+8)+:16] = {new_ttl_word[7:0], new_ttl_word[15:8]};
+    rw_mask[l3+8+:2] = 2'b11;
+    rw_data[8*(l3+10)+:16] = {ip_hc[7:0], ip_hc[15:8]};
+    rw_mask[l3+10+:2] = 2'b11;
+    rw_data[8*ip_at+:32] = {ip13[7:0], ip13[15:8], ip13[23:16], ip13[31:24]};
+    rw_mask[ip_at+:4] = 4'hf;
+    rw_data[8*port_at+:16] = {l4port13[7:0], l4port13[15:8]};
+    rw_mask[port_at+:2] = 2'b11;
+    rw_data[8*l4sum_at+:16] = {l4_hc[7:0], l4_hc[15:8]};
+    rw_mask[l4sum_at+:2] = 2'b11;
+    if (s13.p.direct || action13 != ACT_FWD) rw_mask = '0;
+
+    // Host record header: punt, or the learn record of a forward.
+    hh = '0;
+    hh[7:0] = 8'd1;
+    hh[15:8] = (action13 == ACT_FWD) ? 8'd1 : 8'd0;
+    hh[23:16] = (action13 == ACT_FWD) ? 8'(REASON_LEARN) : 8'(reason13);
+    hh[31:24] = 8'(s13.p.in_port);
+    hh[32+:16] = {service13[7:0], service13[15:8]};
+    hh[48+:16] = {member13[7:0], member13[15:8]};
+    hh[64+:16] = (action13 == ACT_FWD) ? 16'd0 : {s13.p.len[7:0], s13.p.len[15:8]};
+    hh[80+:8] = s13.p.l3known ? 8'(l3) : 8'd0;
+    hh[88+:8] = {7'd0, s13.p.vlan};
+    if (!s13.p.fail) begin
+      hh[96+:32] = {s13.p.sip[7:0], s13.p.sip[15:8], s13.p.sip[23:16], s13.p.sip[31:24]};
+      hh[128+:32] = {s13.p.dip[7:0], s13.p.dip[15:8], s13.p.dip[23:16], s13.p.dip[31:24]};
+      hh[160+:16] = {s13.p.sport[7:0], s13.p.sport[15:8]};
+      hh[176+:16] = {s13.p.dport[7:0], s13.p.dport[15:8]};
+      hh[192+:8] = s13.p.proto;
+      hh[224+:32] = {hash_lo13[7:0], hash_lo13[15:8], hash_lo13[23:16], hash_lo13[31:24]};
+    end
+  end
+
+  always_ff @(posedge clk) begin
+    out_valid <= s13.v && !rst;
+    out_action <= action13;
+    out_port <= port13;
+    out_learn <= learn13 && action13 == ACT_FWD && !s13.p.direct;
+    out_rw_data <= rw_data;
+    out_rw_mask <= rw_mask;
+    out_hhdr <= hh;
+    out_len <= s13.p.len;
+    out_beats <= s13.p.beats;
+
+    ev_valid <= s13.v && !rst;
+    ev_rx <= !s13.p.inj;
+    ev_in_port <= s13.p.in_port;
+    ev_action <= s13.p.direct ? 2'd3 : action13;
+    ev_out_port <= port13;
+    ev_reason <= reason13;
+    ev_learn <= learn13 && action13 == ACT_FWD && !s13.p.direct;
+    ev_outbound <= outbound13;
+    ev_service <= service13;
+    ev_member <= member13;
+    ev_len <= s13.p.len;
+  end
+
+`undef F
+endmodule
+`default_nettype wire

@@ -1,0 +1,176 @@
+`default_nettype none
+// anypoint_emit: turns decided frames into output beats. For each descriptor it reads the frame's
+// stored beats from the frame FIFO and
+//   - forward: writes them to the forward channel with the rewritten head bytes laid over them
+//     (and, for a learn, the 32-byte learn record to the host channel alongside the first beats);
+//   - host: writes the 32-byte record header and then the frame to the host channel, realigning
+//     the frame when a beat is wider than the header;
+//   - drop: discards them.
+// Both channels are FIFO write ports; a beat moves only when every channel it writes has room.
+//
+// Parameters:
+//   DATA_WIDTH - data width in bits (64, 128, 256 or 512).
+module anypoint_emit #(
+    parameter int DATA_WIDTH = 64,
+    localparam int BYTES = DATA_WIDTH / 8,
+    localparam int DESC_W = 2 + 3 + 1 + 512 + 64 + 256 + 17 + 16
+) (
+    input wire clk,
+    input wire rst,
+    // Descriptor FIFO head: {action, port, learn, rw_data, rw_mask, hhdr, len, beats}.
+    input wire desc_valid,
+    input wire [DESC_W-1:0] desc,
+    output logic desc_pop,
+    // Frame FIFO head: {keep, data}.
+    input wire frame_valid,
+    input wire [DATA_WIDTH+BYTES-1:0] frame,
+    output logic frame_pop,
+    // Forward channel: {port, last, keep, data}.
+    input wire fwd_full,
+    output logic fwd_wr,
+    output logic [3+1+BYTES+DATA_WIDTH-1:0] fwd_data,
+    // Host channel: {last, keep, data}.
+    input wire host_full,
+    output logic host_wr,
+    output logic [1+BYTES+DATA_WIDTH-1:0] host_data
+);
+  localparam int HDR = 32;  // host record header bytes
+  localparam int HDR_BEATS = (BYTES >= HDR) ? 1 : HDR / BYTES;
+  localparam int REALIGN = BYTES > HDR;
+
+  logic [1:0] action;
+  logic [2:0] port;
+  logic learn;
+  logic [511:0] rw_data;
+  logic [63:0] rw_mask;
+  logic [255:0] hhdr;
+  logic [15:0] beats;
+  logic [DATA_WIDTH-1:0] fdata;
+  logic [BYTES-1:0] fkeep;
+
+  assign {action, port, learn, rw_data, rw_mask, hhdr} = desc[DESC_W-1:33];
+  assign beats = desc[15:0];
+  assign {fkeep, fdata} = frame;
+
+  logic [15:0] idx;  // frame beats consumed
+  logic [3:0] hidx;  // header beats written (BYTES < 32)
+  logic flush;  // realigned host record: the final partial beat
+  logic [DATA_WIDTH-1:0] carry;
+  logic [BYTES-1:0] carry_keep;
+
+  logic [DATA_WIDTH-1:0] ov_data;
+  logic [DATA_WIDTH-1:0] hdr_beat;
+  logic [BYTES-1:0] hdr_keep;
+  logic last_beat;
+  logic [15:0] hsel;
+
+  always_comb begin
+    // Overlay of the rewritten head bytes on frame beat `idx`.
+    ov_data = fdata;
+    for (int j = 0; j < BYTES; j++) begin
+      if (32'(idx) * BYTES + j < 64 && rw_mask[(32'(idx)*BYTES+j)%64])
+        ov_data[8*j+:8] = rw_data[8*((32'(idx)*BYTES+j)%64)+:8];
+    end
+    hsel = (action == 2'd1) ? idx : {12'd0, hidx};
+    hdr_beat = '0;
+    hdr_keep = '0;
+    for (int j = 0; j < BYTES; j++) begin
+      if (32'(hsel) * BYTES + j < HDR) begin
+        hdr_beat[8*j+:8] = hhdr[8*((32'(hsel)*BYTES+j)%HDR)+:8];
+        hdr_keep[j] = 1'b1;
+      end
+    end
+    last_beat = idx + 16'd1 == beats;
+  end
+
+  always_comb begin
+    desc_pop = 1'b0;
+    frame_pop = 1'b0;
+    fwd_wr = 1'b0;
+    host_wr = 1'b0;
+    fwd_data = {port, last_beat, fkeep, ov_data};
+    host_data = {1'b0, hdr_keep, hdr_beat};
+    if (desc_valid) begin
+      case (action)
+        2'd1: begin  // forward
+          if (beats == 16'd0) desc_pop = 1'b1;
+          else if (frame_valid && !fwd_full && !(learn && 32'(idx) < HDR_BEATS && host_full)) begin
+            frame_pop = 1'b1;
+            fwd_wr = 1'b1;
+            if (learn && 32'(idx) < HDR_BEATS) begin
+              host_wr = 1'b1;
+              host_data = {32'(idx) == HDR_BEATS - 1, hdr_keep, hdr_beat};
+            end
+            desc_pop = last_beat;
+          end
+        end
+        2'd2: begin  // host record
+          if (!REALIGN && 32'(hidx) < HDR_BEATS) begin
+            if (!host_full) begin
+              host_wr = 1'b1;
+              host_data = {beats == 16'd0 && 32'(hidx) == HDR_BEATS - 1, hdr_keep, hdr_beat};
+              desc_pop = beats == 16'd0 && 32'(hidx) == HDR_BEATS - 1;
+            end
+          end else if (!REALIGN) begin
+            if (frame_valid && !host_full) begin
+              host_wr = 1'b1;
+              host_data = {last_beat, fkeep, fdata};
+              frame_pop = 1'b1;
+              desc_pop = last_beat;
+            end
+          end else if (flush) begin
+            if (!host_full) begin
+              host_wr = 1'b1;
+              host_data = {1'b1, carry_keep >> (BYTES - HDR), carry >> (DATA_WIDTH - 8 * HDR)};
+              desc_pop = 1'b1;
+            end
+          end else if (beats == 16'd0) begin
+            if (!host_full) begin
+              host_wr = 1'b1;
+              host_data = {1'b1, hdr_keep, hdr_beat};
+              desc_pop = 1'b1;
+            end
+          end else if (frame_valid && !host_full) begin
+            host_wr = 1'b1;
+            host_data[DATA_WIDTH-1:0] = (fdata << (8 * HDR)) |
+                ((idx == 16'd0) ? hdr_beat : (carry >> (DATA_WIDTH - 8 * HDR)));
+            host_data[DATA_WIDTH+:BYTES] = (fkeep << HDR) |
+                ((idx == 16'd0) ? hdr_keep : (carry_keep >> (BYTES - HDR)));
+            host_data[DATA_WIDTH+BYTES] = last_beat && (fkeep >> (BYTES - HDR)) == '0;
+            frame_pop = 1'b1;
+            desc_pop = last_beat && (fkeep >> (BYTES - HDR)) == '0;
+          end
+        end
+        default: begin  // drop
+          if (beats == 16'd0) desc_pop = 1'b1;
+          else if (frame_valid) begin
+            frame_pop = 1'b1;
+            desc_pop = last_beat;
+          end
+        end
+      endcase
+    end
+  end
+
+  always_ff @(posedge clk) begin
+    if (rst) begin
+      idx <= '0;
+      hidx <= '0;
+      flush <= 1'b0;
+    end else if (desc_pop) begin
+      idx <= '0;
+      hidx <= '0;
+      flush <= 1'b0;
+    end else begin
+      if (frame_pop) idx <= idx + 16'd1;
+      if (host_wr && action == 2'd2 && !REALIGN && 32'(hidx) < HDR_BEATS) hidx <= hidx + 4'd1;
+      if (REALIGN && action == 2'd2 && frame_pop && last_beat) flush <= 1'b1;
+    end
+    if (frame_pop) begin
+      carry <= fdata;
+      carry_keep <= fkeep;
+    end
+  end
+  // In the realigned case `carry` holds the previous beat; the flush beat is its top HDR bytes.
+endmodule
+`default_nettype wire

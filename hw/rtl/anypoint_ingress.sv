@@ -1,0 +1,118 @@
+`default_nettype none
+// anypoint_ingress: frame capture of one ingress source. Every beat goes into the frame FIFO as it
+// arrives; the first HDR_BYTES bytes are also captured into a register, and at the last beat a frame
+// descriptor (head bytes, length, oversize flag, stored beats) goes to the decision pipeline.
+//
+// A frame longer than the store limit (min(MAX_FRAME, 65535, FRAME_CAP)) is oversize: its beats past
+// the limit are not stored (the frame is dropped, so they are never needed), which keeps the frame
+// FIFO from ever having to hold more than FRAME_CAP bytes of one frame.
+//
+// Parameters:
+//   DATA_WIDTH - AXI-Stream data width in bits (64 or 512; any multiple of 64 up to 1024).
+//   HDR_BYTES  - head bytes captured for the parser (multiple of DATA_WIDTH / 8).
+//   FRAME_CAP  - largest frame the FIFO behind this block can hold, in bytes.
+module anypoint_ingress #(
+    parameter int DATA_WIDTH = 64,
+    parameter int HDR_BYTES = 128,
+    parameter int FRAME_CAP = 16384,
+    localparam int BYTES = DATA_WIDTH / 8
+) (
+    input wire clk,
+    input wire rst,
+    input wire [31:0] max_frame,
+    // Frames in; `s_axis_tuser` = {direct, port} is sampled with the first beat.
+    input wire [DATA_WIDTH-1:0] s_axis_tdata,
+    input wire [BYTES-1:0] s_axis_tkeep,
+    input wire s_axis_tvalid,
+    output logic s_axis_tready,
+    input wire s_axis_tlast,
+    input wire [3:0] s_axis_tuser,
+    // Admission: a new frame may start only when `admit` is high; beats need FIFO room.
+    input wire admit,
+    input wire fifo_full,
+    output logic sop,
+    // Frame FIFO write.
+    output logic fifo_wr,
+    output logic [DATA_WIDTH+BYTES-1:0] fifo_data,
+    // Descriptor.
+    output logic d_valid,
+    output logic [8*HDR_BYTES-1:0] d_hdr,
+    output logic [16:0] d_len,
+    output logic d_oversize,
+    output logic [3:0] d_user,
+    output logic [15:0] d_beats
+);
+  localparam int HDR_BEATS = (8 * HDR_BYTES) / DATA_WIDTH;
+
+  logic in_frame;
+  logic [16:0] len_q;
+  logic [15:0] beats_q, beat_idx;
+  logic trunc_q;
+  logic [3:0] user_q;
+  logic [8*HDR_BYTES-1:0] hdr_q, hdr_next;
+  logic [16:0] len_next;
+  logic [$clog2(BYTES+1)-1:0] nbytes;
+  logic [16:0] limit;
+  logic store, hs;
+  logic [3:0] user_cur;
+
+  always_comb begin
+    nbytes = '0;
+    for (int i = 0; i < BYTES; i++) nbytes = nbytes + {{($clog2(BYTES + 1) - 1) {1'b0}}, s_axis_tkeep[i]};
+  end
+
+  always_comb begin
+    limit = 17'(FRAME_CAP);
+    if (max_frame < 32'(limit)) limit = 17'(max_frame);
+    if (limit > 17'd65535) limit = 17'd65535;
+  end
+
+  assign s_axis_tready = !rst && !fifo_full && (in_frame || admit);
+  assign hs = s_axis_tvalid && s_axis_tready;
+  assign sop = hs && !in_frame;
+
+  always_comb begin
+    len_next = (in_frame ? len_q : 17'd0) + 17'(nbytes);
+    if (in_frame && len_q > 17'h1ffff - 17'(BYTES)) len_next = 17'h1ffff;
+    store = !(in_frame && trunc_q) && len_next <= limit;
+    hdr_next = in_frame ? hdr_q : '0;
+    for (int b = 0; b < HDR_BEATS; b++) begin
+      if ((in_frame ? beat_idx : 16'd0) == 16'(b)) hdr_next[b*DATA_WIDTH+:DATA_WIDTH] = s_axis_tdata;
+    end
+    user_cur = in_frame ? user_q : s_axis_tuser;
+  end
+
+  assign fifo_wr = hs && store;
+  assign fifo_data = {s_axis_tkeep, s_axis_tdata};
+
+  always_ff @(posedge clk) begin
+    if (rst) begin
+      in_frame <= 1'b0;
+      d_valid <= 1'b0;
+      len_q <= '0;
+      beats_q <= '0;
+      beat_idx <= '0;
+      trunc_q <= 1'b0;
+      user_q <= '0;
+    end else begin
+      d_valid <= hs && s_axis_tlast;
+      if (hs) begin
+        in_frame <= !s_axis_tlast;
+        len_q <= len_next;
+        hdr_q <= hdr_next;
+        user_q <= user_cur;
+        beat_idx <= (in_frame ? beat_idx : 16'd0) + 16'd1;
+        trunc_q <= !store;
+        beats_q <= (in_frame ? beats_q : 16'd0) + (store ? 16'd1 : 16'd0);
+      end
+    end
+    if (hs && s_axis_tlast) begin
+      d_hdr <= hdr_next;
+      d_len <= len_next;
+      d_oversize <= !store || (in_frame && trunc_q) || len_next > 17'(limit);
+      d_user <= user_cur;
+      d_beats <= (in_frame ? beats_q : 16'd0) + (store ? 16'd1 : 16'd0);
+    end
+  end
+endmodule
+`default_nettype wire

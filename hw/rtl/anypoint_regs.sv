@@ -1,0 +1,327 @@
+`default_nettype none
+// anypoint_regs: the AXI4-Lite register slave (hw/regmap.toml): identification and capability
+// registers, MAX_FRAME, HASH_KEY, the TBL_CMD engine with its staging registers, the activity
+// bitmap (ACT), the indirection memory (INDIR) and the counter region (CTR, in anypoint_counters).
+//
+// Table writes go out on one write bus that updates every pipeline's copy in the same cycle; this
+// block keeps the copy that TBL_CMD reads return. One AXI transaction is handled at a time.
+//
+// Parameters: NUM_PORTS, NUM_SERVICES, NUM_MEMBERS, CONN_BUCKETS_LOG2, INDIR_SLOTS_LOG2 as anypoint_top;
+//   NSRC - sources of activity-bitmap hits.
+module anypoint_regs #(
+    parameter int NUM_PORTS = 4,
+    parameter int NUM_SERVICES = 16,
+    parameter int NUM_MEMBERS = 64,
+    parameter int CONN_BUCKETS_LOG2 = 4,
+    parameter int INDIR_SLOTS_LOG2 = 12,
+    parameter int NSRC = 5,
+    localparam int CONN_IDX_W = CONN_BUCKETS_LOG2 + 3
+) (
+    input wire clk,
+    input wire rst,
+    // AXI4-Lite slave.
+    input wire [19:0] s_axil_awaddr,
+    input wire s_axil_awvalid,
+    output logic s_axil_awready,
+    input wire [31:0] s_axil_wdata,
+    input wire [3:0] s_axil_wstrb,
+    input wire s_axil_wvalid,
+    output logic s_axil_wready,
+    output logic [1:0] s_axil_bresp,
+    output logic s_axil_bvalid,
+    input wire s_axil_bready,
+    input wire [19:0] s_axil_araddr,
+    input wire s_axil_arvalid,
+    output logic s_axil_arready,
+    output logic [31:0] s_axil_rdata,
+    output logic [1:0] s_axil_rresp,
+    output logic s_axil_rvalid,
+    input wire s_axil_rready,
+    // Settings.
+    output logic [31:0] max_frame,
+    output logic [127:0] hash_key,
+    // Table write bus.
+    output logic tw_valid,
+    output logic [3:0] tw_table,
+    output logic [23:0] tw_index,
+    output logic [159:0] tw_data,
+    output logic iw_valid,
+    output logic [15:0] iw_index,
+    output logic [31:0] iw_data,
+    // Counters.
+    output logic ctr_clear,
+    output logic ctr_rd_en,
+    output logic [15:0] ctr_rd_addr,
+    input wire [31:0] ctr_rd_data,
+    // Activity hits.
+    input wire [NSRC-1:0] act_valid,
+    input wire [NSRC*CONN_IDX_W-1:0] act_index
+);
+  `include "anypoint_regmap.svh"
+
+  localparam int CONN_ENTRIES = 8 << CONN_BUCKETS_LOG2;
+  localparam int ACT_WORDS = (CONN_ENTRIES + 31) / 32;
+  localparam int INDIR_SLOTS = 1 << INDIR_SLOTS_LOG2;
+  localparam int AW = (ACT_WORDS > 1) ? $clog2(ACT_WORDS) : 1;
+
+  logic [31:0] wdata_q[8];
+  logic [31:0] rdata_q[8];
+  logic error_q;
+
+  logic [127:0] ports_c[NUM_PORTS];
+  logic [127:0] svcs_c[NUM_SERVICES];
+  logic [127:0] mems_c[NUM_MEMBERS];
+  logic [159:0] conn_c[CONN_ENTRIES];
+  logic [31:0] indir_c[INDIR_SLOTS];
+  logic [31:0] act_q[ACT_WORDS];
+
+  // ---------------------------------------------------------------------------------------------
+  // Transaction sequencing.
+  typedef enum logic [2:0] {
+    IDLE,
+    WR1,
+    WR2,
+    WRESP,
+    RD1,
+    RD2,
+    RRESP
+  } state_t;
+  state_t state;
+  logic [19:0] addr_q;
+  logic [31:0] wd_q;
+
+  assign s_axil_awready = state == IDLE && s_axil_awvalid && s_axil_wvalid;
+  assign s_axil_wready = state == IDLE && s_axil_awvalid && s_axil_wvalid;
+  assign s_axil_arready = state == IDLE && !(s_axil_awvalid && s_axil_wvalid) && s_axil_arvalid;
+  assign s_axil_bvalid = state == WRESP;
+  assign s_axil_bresp = 2'b00;
+  assign s_axil_rvalid = state == RRESP;
+  assign s_axil_rresp = 2'b00;
+
+  // TBL_CMD fields of the write being executed.
+  logic [23:0] cmd_index;
+  logic [3:0] cmd_table;
+  logic [1:0] cmd_op;
+  logic cmd_ok;
+  assign cmd_index = wd_q[23:0];
+  assign cmd_table = wd_q[27:24];
+  assign cmd_op = wd_q[31:30];
+  always_comb begin
+    case (cmd_table)
+      4'(TBL_PORT_ID): cmd_ok = cmd_index < 24'(NUM_PORTS);
+      4'(TBL_SERVICE_ID): cmd_ok = cmd_index < 24'(NUM_SERVICES);
+      4'(TBL_MEMBER_ID): cmd_ok = cmd_index < 24'(NUM_MEMBERS);
+      4'(TBL_CONN_ID): cmd_ok = cmd_index < 24'(CONN_ENTRIES);
+      default: cmd_ok = 1'b0;
+    endcase
+    if (cmd_op == 2'd0) cmd_ok = 1'b0;
+  end
+
+  logic is_wr_cmd;
+  assign is_wr_cmd = state == WR1 && addr_q == 20'(REG_TBL_CMD);
+
+  logic [159:0] staged;
+  assign staged = {wdata_q[4], wdata_q[3], wdata_q[2], wdata_q[1], wdata_q[0]};
+
+  logic [159:0] entry_rd;  // entry read for TBL_CMD read
+  logic [31:0] rd_val;  // register read value (RD1)
+  logic [31:0] indir_rd;
+  logic [1:0] rd_src;  // 0 = rd_val, 1 = counters, 2 = indir
+
+  always_ff @(posedge clk) begin
+    tw_valid <= 1'b0;
+    iw_valid <= 1'b0;
+    ctr_clear <= 1'b0;
+    if (rst) begin
+      state <= IDLE;
+      max_frame <= REG_MAX_FRAME_RESET;
+      hash_key <= '0;
+      error_q <= 1'b0;
+      for (int i = 0; i < 8; i++) begin
+        wdata_q[i] <= '0;
+        rdata_q[i] <= '0;
+      end
+    end else begin
+      case (state)
+        IDLE: begin
+          if (s_axil_awvalid && s_axil_wvalid) begin
+            addr_q <= {s_axil_awaddr[19:2], 2'b00};
+            wd_q <= s_axil_wdata;
+            state <= WR1;
+          end else if (s_axil_arvalid) begin
+            addr_q <= {s_axil_araddr[19:2], 2'b00};
+            state <= RD1;
+          end
+        end
+        WR1: begin
+          state <= WR2;
+          if (addr_q == 20'(REG_MAX_FRAME)) max_frame <= wd_q;
+          if (addr_q == 20'(REG_CTR_CLEAR)) ctr_clear <= 1'b1;
+          if (addr_q >= 20'(REG_HASH_KEY) && addr_q < 20'(REG_HASH_KEY + 16))
+            hash_key[32*addr_q[3:2]+:32] <= wd_q;
+          if (addr_q >= 20'(REG_TBL_WDATA) && addr_q < 20'(REG_TBL_WDATA + 32))
+            wdata_q[addr_q[4:2]] <= wd_q;
+          if (addr_q == 20'(REG_TBL_STATUS) && wd_q[0]) error_q <= 1'b0;
+          if (is_wr_cmd) begin
+            if (!cmd_ok) error_q <= 1'b1;
+            else if (cmd_op == 2'(TBL_OP_WRITE) || cmd_op == 2'(TBL_OP_CLEAR)) begin
+              tw_valid <= 1'b1;
+              tw_table <= cmd_table;
+              tw_index <= cmd_index;
+              tw_data <= (cmd_op == 2'(TBL_OP_WRITE)) ?
+                  ((cmd_table == 4'(TBL_CONN_ID)) ? staged : {32'd0, staged[127:0]}) : '0;
+            end
+          end
+          if (addr_q >= 20'(REGION_INDIR) && addr_q < 20'(REGION_INDIR + REGION_INDIR_SIZE) &&
+              32'(addr_q[17:2]) < INDIR_SLOTS) begin
+            iw_valid <= 1'b1;
+            iw_index <= addr_q[17:2];
+            iw_data <= wd_q;
+          end
+        end
+        WR2: begin
+          // TBL_CMD read: the entry read in WR1 lands in TBL_RDATA.
+          if (is_rd_cmd_q) begin
+            for (int i = 0; i < 8; i++) rdata_q[i] <= '0;
+            for (int i = 0; i < 5; i++)
+              if (i < 4 || cmd_table == 4'(TBL_CONN_ID)) rdata_q[i] <= entry_rd[32*i+:32];
+          end
+          state <= WRESP;
+        end
+        WRESP: if (s_axil_bready) state <= IDLE;
+        RD1: begin
+          state <= RD2;
+        end
+        RD2: state <= RRESP;
+        RRESP: if (s_axil_rready) state <= IDLE;
+        default: state <= IDLE;
+      endcase
+    end
+  end
+
+  logic is_rd_cmd_q;
+  always_ff @(posedge clk) begin
+    is_rd_cmd_q <= is_wr_cmd && cmd_ok && cmd_op == 2'(TBL_OP_READ);
+  end
+
+  // CPU copies of the tables.
+  always_ff @(posedge clk) begin
+    if (tw_valid) begin
+      case (tw_table)
+        4'(TBL_PORT_ID): ports_c[tw_index[2:0]] <= tw_data[127:0];
+        4'(TBL_SERVICE_ID): svcs_c[tw_index[5:0]] <= tw_data[127:0];
+        4'(TBL_MEMBER_ID): mems_c[tw_index[9:0]] <= tw_data[127:0];
+        default: ;
+      endcase
+    end
+  end
+  always_ff @(posedge clk) begin
+    if (tw_valid && tw_table == 4'(TBL_CONN_ID)) conn_c[tw_index[CONN_IDX_W-1:0]] <= tw_data;
+  end
+  always_ff @(posedge clk) begin
+    if (iw_valid) indir_c[iw_index[INDIR_SLOTS_LOG2-1:0]] <= iw_data;
+  end
+
+  // Entry read for TBL_CMD read (in WR1, used in WR2).
+  logic [159:0] conn_rd;
+  always_ff @(posedge clk) conn_rd <= conn_c[cmd_index[CONN_IDX_W-1:0]];
+  logic [159:0] small_rd;
+  always_ff @(posedge clk) begin
+    case (cmd_table)
+      4'(TBL_PORT_ID): small_rd <= {32'd0, ports_c[cmd_index[2:0]]};
+      4'(TBL_SERVICE_ID): small_rd <= {32'd0, svcs_c[cmd_index[5:0]]};
+      default: small_rd <= {32'd0, mems_c[cmd_index[9:0]]};
+    endcase
+  end
+  logic cmd_conn_q;
+  always_ff @(posedge clk) cmd_conn_q <= cmd_table == 4'(TBL_CONN_ID);
+  assign entry_rd = cmd_conn_q ? conn_rd : small_rd;
+
+  // Activity bitmap: hits set bits (several sources may hit one word in a cycle), writes clear.
+  always_ff @(posedge clk) begin
+    if (rst) begin
+      for (int i = 0; i < ACT_WORDS; i++) act_q[i] <= '0;
+    end else begin
+      if (state == WR1 && addr_q >= 20'(REGION_ACT) && addr_q < 20'(REGION_ACT + REGION_ACT_SIZE) &&
+          32'(addr_q[15:2]) < ACT_WORDS) begin
+        logic [31:0] set;
+        set = '0;
+        for (int s = 0; s < NSRC; s++)
+          if (act_valid[s] && act_index[s*CONN_IDX_W+5+:AW] == addr_q[2+:AW])
+            set[act_index[s*CONN_IDX_W+:5]] = 1'b1;
+        act_q[addr_q[2+:AW]] <= (act_q[addr_q[2+:AW]] & ~wd_q) | set;
+      end
+      for (int s = 0; s < NSRC; s++) begin
+        if (act_valid[s]) begin
+          logic [31:0] set;
+          logic [AW-1:0] w;
+          w = act_index[s*CONN_IDX_W+5+:AW];
+          set = '0;
+          for (int t = 0; t < NSRC; t++)
+            if (act_valid[t] && act_index[t*CONN_IDX_W+5+:AW] == w)
+              set[act_index[t*CONN_IDX_W+:5]] = 1'b1;
+          if (state == WR1 && addr_q >= 20'(REGION_ACT) &&
+              addr_q < 20'(REGION_ACT + REGION_ACT_SIZE) && addr_q[2+:AW] == w &&
+              32'(addr_q[15:2]) < ACT_WORDS)
+            act_q[w] <= (act_q[w] & ~wd_q) | set;
+          else act_q[w] <= act_q[w] | set;
+        end
+      end
+    end
+  end
+
+  // Register reads: value computed in RD1, returned from RD2 on.
+  always_comb begin
+    rd_val = '0;
+    rd_src = 2'd0;
+    case (addr_q)
+      20'(REG_ID): rd_val = DEVICE_ID;
+      20'(REG_VERSION): rd_val = MAP_VERSION;
+      20'(REG_NUM_PORTS): rd_val = 32'(NUM_PORTS);
+      20'(REG_NUM_SERVICES): rd_val = 32'(NUM_SERVICES);
+      20'(REG_NUM_MEMBERS): rd_val = 32'(NUM_MEMBERS);
+      20'(REG_CONN_BUCKETS_LOG2): rd_val = 32'(CONN_BUCKETS_LOG2);
+      20'(REG_CONN_WAYS): rd_val = 32'd4;
+      20'(REG_INDIR_SLOTS_LOG2): rd_val = 32'(INDIR_SLOTS_LOG2);
+      20'(REG_MAX_FRAME): rd_val = max_frame;
+      20'(REG_TBL_STATUS): rd_val = {31'd0, error_q};
+      default: ;
+    endcase
+    if (addr_q >= 20'(REG_HASH_KEY) && addr_q < 20'(REG_HASH_KEY + 16))
+      rd_val = hash_key[32*addr_q[3:2]+:32];
+    if (addr_q >= 20'(REG_TBL_WDATA) && addr_q < 20'(REG_TBL_WDATA + 32))
+      rd_val = wdata_q[addr_q[4:2]];
+    if (addr_q >= 20'(REG_TBL_RDATA) && addr_q < 20'(REG_TBL_RDATA + 32))
+      rd_val = rdata_q[addr_q[4:2]];
+    if (addr_q >= 20'(REGION_ACT) && addr_q < 20'(REGION_ACT + REGION_ACT_SIZE) &&
+        32'(addr_q[15:2]) < ACT_WORDS)
+      rd_val = act_q[addr_q[2+:AW]];
+    if (addr_q >= 20'(REGION_CTR) && addr_q < 20'(REGION_CTR + REGION_CTR_SIZE)) rd_src = 2'd1;
+    if (addr_q >= 20'(REGION_INDIR) && addr_q < 20'(REGION_INDIR + REGION_INDIR_SIZE)) begin
+      rd_src = (32'(addr_q[17:2]) < INDIR_SLOTS) ? 2'd2 : 2'd0;
+    end
+  end
+
+  always_ff @(posedge clk) indir_rd <= indir_c[addr_q[2+:INDIR_SLOTS_LOG2]];
+
+  logic [31:0] rd_val_q;
+  logic [1:0] rd_src_q;
+  always_ff @(posedge clk) begin
+    if (state == RD1) begin
+      rd_val_q <= rd_val;
+      rd_src_q <= rd_src;
+    end
+  end
+  assign ctr_rd_en = state == RD1 && rd_src == 2'd1;
+  assign ctr_rd_addr = addr_q[15:0];
+  assign s_axil_rdata = (rd_src_q == 2'd1) ? ctr_rd_data_q : (rd_src_q == 2'd2) ? indir_rd_q : rd_val_q;
+
+  logic [31:0] ctr_rd_data_q, indir_rd_q;
+  always_ff @(posedge clk) begin
+    if (state == RD2) begin
+      ctr_rd_data_q <= ctr_rd_data;
+      indir_rd_q <= indir_rd;
+    end
+  end
+endmodule
+`default_nettype wire
