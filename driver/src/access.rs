@@ -21,3 +21,72 @@ pub trait PacketIo {
 /// A whole switch: registers plus packets.
 pub trait Backend: RegisterAccess + PacketIo {}
 impl<T: RegisterAccess + PacketIo> Backend for T {}
+
+impl RegisterAccess for anypoint_model::Switch {
+    fn read32(&mut self, offset: u32) -> u32 {
+        anypoint_model::Switch::read32(self, offset)
+    }
+    fn write32(&mut self, offset: u32, value: u32) {
+        anypoint_model::Switch::write32(self, offset, value)
+    }
+}
+
+impl PacketIo for anypoint_model::Switch {
+    fn receive(&mut self, port: u8, frame: &[u8]) {
+        anypoint_model::Switch::receive(self, port, frame)
+    }
+    fn inject(&mut self, record: &[u8]) -> bool {
+        anypoint_model::Switch::inject(self, record).is_ok()
+    }
+    fn pop_egress(&mut self) -> Option<(u8, Vec<u8>)> {
+        anypoint_model::Switch::pop_egress(self)
+    }
+    fn pop_host(&mut self) -> Option<Vec<u8>> {
+        anypoint_model::Switch::pop_host(self)
+    }
+}
+
+/// Passes everything through to `inner` and counts the register reads and writes it saw, so figures
+/// (writes per connection insert, ...) are measured at the seam rather than taken from the driver.
+#[derive(Debug, Default)]
+pub struct CountingAccess<B> {
+    pub inner: B,
+    pub reads: u64,
+    pub writes: u64,
+}
+
+impl<B> CountingAccess<B> {
+    pub fn new(inner: B) -> Self {
+        CountingAccess {
+            inner,
+            reads: 0,
+            writes: 0,
+        }
+    }
+}
+
+impl<B: RegisterAccess> RegisterAccess for CountingAccess<B> {
+    fn read32(&mut self, offset: u32) -> u32 {
+        self.reads += 1;
+        self.inner.read32(offset)
+    }
+    fn write32(&mut self, offset: u32, value: u32) {
+        self.writes += 1;
+        self.inner.write32(offset, value)
+    }
+}
+
+impl<B: PacketIo> PacketIo for CountingAccess<B> {
+    fn receive(&mut self, port: u8, frame: &[u8]) {
+        self.inner.receive(port, frame)
+    }
+    fn inject(&mut self, record: &[u8]) -> bool {
+        self.inner.inject(record)
+    }
+    fn pop_egress(&mut self) -> Option<(u8, Vec<u8>)> {
+        self.inner.pop_egress()
+    }
+    fn pop_host(&mut self) -> Option<Vec<u8>> {
+        self.inner.pop_host()
+    }
+}

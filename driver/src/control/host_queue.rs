@@ -1,0 +1,108 @@
+//! Host-queue records: learn records and host-policy punts.
+
+use super::{show_tuple, Backend, Connection, ControlPlane, DriverError, HostDisposition};
+use anypoint_model::hostrec::{HEADER_LEN, KIND_LEARN, KIND_PUNT};
+use anypoint_model::regs::reason;
+use anypoint_model::{HostHeader, InjectHeader, InjectMode};
+
+impl<B: Backend> ControlPlane<B> {
+    /// Acts on one host-queue record (learn, host-policy punt) and says what it did.
+    ///
+    /// A connection that does not fit in the table is counted in [`TableStats`](super::TableStats), not returned as an
+    /// error: a learn record is still `Learned` (the hardware keeps forwarding the flow by the
+    /// indirection table); a host-policy punt is `Unhandled` and its frame not re-injected (it
+    /// would only come back), and the ALRM gives the peer's retransmission the same member.
+    pub fn handle_host_record(&mut self, record: &[u8]) -> Result<HostDisposition, DriverError> {
+        let header = HostHeader::decode(record).ok_or_else(|| {
+            DriverError::Invalid(format!(
+                "host-queue record of {} bytes has no valid header",
+                record.len()
+            ))
+        })?;
+        match (header.kind, header.reason) {
+            (KIND_LEARN, _) => self.learn(&header),
+            (KIND_PUNT, reason::HOST_POLICY) => self.redirect(&header, record),
+            _ => Ok(HostDisposition::Unhandled),
+        }
+    }
+
+    fn learn(&mut self, h: &HostHeader) -> Result<HostDisposition, DriverError> {
+        let conn = Connection {
+            inbound: h.tuple,
+            service: h.service,
+            member: h.member,
+            peer_port: h.in_port,
+        };
+        if !self.is_member_of(h.member, h.service) {
+            // Removed while the record was queued.
+            return Ok(HostDisposition::Unhandled);
+        }
+        match self.insert_connection(&conn) {
+            Ok(_) | Err(DriverError::TableFull(_)) => Ok(HostDisposition::Learned),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn redirect(&mut self, h: &HostHeader, record: &[u8]) -> Result<HostDisposition, DriverError> {
+        let frame = record
+            .get(HEADER_LEN..HEADER_LEN + usize::from(h.frame_len))
+            .ok_or_else(|| {
+                DriverError::Invalid(format!(
+                    "host-queue record of {} bytes is shorter than its frame_len {}",
+                    record.len(),
+                    h.frame_len
+                ))
+            })?;
+        let sid = h.service;
+        if self
+            .services
+            .get(usize::from(sid))
+            .is_none_or(Option::is_none)
+        {
+            // Removed while the record was queued.
+            return Ok(HostDisposition::Unhandled);
+        }
+        let member = match self.tables.conn(&h.tuple) {
+            // Queued behind the frame whose redirect inserted it.
+            Some(existing) => existing.member,
+            None => {
+                let members = self.alrm_members(sid);
+                let Some(member) = self
+                    .service_mut(sid)
+                    .plugin
+                    .redirect(&h.tuple, frame, &members)
+                else {
+                    return Ok(HostDisposition::Unhandled);
+                };
+                let conn = Connection {
+                    inbound: h.tuple,
+                    service: sid,
+                    member,
+                    peer_port: h.in_port,
+                };
+                match self.insert_connection(&conn) {
+                    Ok(_) => member,
+                    // Re-injected without an entry, the frame would only come back. The ALRM keeps
+                    // its decision, so the peer's retransmission gets the same member once there
+                    // is room.
+                    Err(DriverError::TableFull(_)) => return Ok(HostDisposition::Unhandled),
+                    Err(e) => return Err(e),
+                }
+            }
+        };
+        let mut inject = InjectHeader {
+            mode: InjectMode::Pipeline,
+            port: h.in_port,
+        }
+        .encode()
+        .to_vec();
+        inject.extend_from_slice(frame);
+        if !self.backend.inject(&inject) {
+            return Err(DriverError::Invalid(format!(
+                "the device rejected the re-injected frame of {}",
+                show_tuple(&h.tuple)
+            )));
+        }
+        Ok(HostDisposition::Redirected { member })
+    }
+}
