@@ -28,11 +28,13 @@ lint:
 check-generated:
 	$(CARGO) run -q -p regmap-gen -- --check
 	$(CARGO) run -q -p anypoint-ctl --example gen_demo_pcap -- --check examples/demo.pcap
+	$(CARGO) run -q -p verilator-tests --bin gen-golden -- --check
 
 # Rewrites every generated file.
 generate:
 	$(CARGO) run -q -p regmap-gen
 	$(CARGO) run -q -p anypoint-ctl --example gen_demo_pcap -- examples/demo.pcap
+	$(CARGO) run -q -p verilator-tests --bin gen-golden
 
 # Criterion benchmark of the model (packets per second on one core).
 bench:

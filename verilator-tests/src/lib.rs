@@ -1,1 +1,10 @@
-//! Verilator co-simulation of `hw/` against `anypoint-model`: arrives with the RTL issue.
+//! Golden vectors of the Anypoint pipeline, written by the reference model with the driver in the
+//! loop, for the Verilator co-simulation of `hw/` to replay (`golden/*.json`, `gen-golden`).
+
+pub mod frames;
+pub mod golden;
+pub mod host;
+pub mod prng;
+pub mod recorder;
+pub mod snapshot;
+pub mod vectors;
