@@ -32,27 +32,22 @@ fn peer(i: u32) -> [u8; 4] {
     [198, 51, 100 + (i / 250) as u8, 1 + (i % 250) as u8]
 }
 
-fn tcp(
-    src: [u8; 4],
-    sport: u16,
-    dport: u16,
-    seq: u32,
-    ack: Option<u32>,
-    syn: bool,
-    fin: bool,
-    payload: &[u8],
-) -> Vec<u8> {
+/// The TCP segments a peer sends.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Seg {
+    Syn,
+    Ack,
+    Fin,
+}
+
+fn tcp(src: [u8; 4], ports: (u16, u16), seq: u32, seg: Seg, payload: &[u8]) -> Vec<u8> {
     let b = PacketBuilder::ethernet2(PEER_NEXT_HOP, SWITCH_PORT0).ipv4(src, VIP, 64);
-    let mut b = b.tcp(sport, dport, seq, 64240);
-    if syn {
-        b = b.syn();
-    }
-    if let Some(a) = ack {
-        b = b.ack(a);
-    }
-    if fin {
-        b = b.fin();
-    }
+    let mut b = b.tcp(ports.0, ports.1, seq, 64240);
+    b = match seg {
+        Seg::Syn => b.syn(),
+        Seg::Ack => b.ack(1),
+        Seg::Fin => b.ack(1).fin(),
+    };
     if !payload.is_empty() {
         b = b.psh();
     }
@@ -75,10 +70,10 @@ fn udp(src: [u8; 4], sport: u16, dport: u16, payload: &[u8]) -> Vec<u8> {
 fn connection(src: [u8; 4], sport: u16, dport: u16, isn: u32, request: &[u8]) -> Vec<Vec<u8>> {
     let n = request.len() as u32;
     vec![
-        tcp(src, sport, dport, isn, None, true, false, &[]),
-        tcp(src, sport, dport, isn + 1, Some(1), false, false, &[]),
-        tcp(src, sport, dport, isn + 1, Some(1), false, false, request),
-        tcp(src, sport, dport, isn + 1 + n, Some(1), false, true, &[]),
+        tcp(src, (sport, dport), isn, Seg::Syn, &[]),
+        tcp(src, (sport, dport), isn + 1, Seg::Ack, &[]),
+        tcp(src, (sport, dport), isn + 1, Seg::Ack, request),
+        tcp(src, (sport, dport), isn + 1 + n, Seg::Fin, &[]),
     ]
 }
 
@@ -147,13 +142,13 @@ fn odd_frames() -> Vec<Vec<u8>> {
         .write(&mut icmp, b"ping")
         .expect("builder writes to a Vec");
 
-    let closed_port = tcp(peer(2), 41000, 22, 1, None, true, false, &[]);
-    let mut bad_checksum = tcp(peer(3), 41001, 80, 1, None, true, false, &[]);
+    let closed_port = tcp(peer(2), (41000, 22), 1, Seg::Syn, &[]);
+    let mut bad_checksum = tcp(peer(3), (41001, 80), 1, Seg::Syn, &[]);
     bad_checksum[14 + 10] ^= 0xff;
     let mut fragment = udp(peer(4), 41002, 9000, b"sess0001|frag");
     fragment[14 + 6] |= 0x20; // more fragments
     fix_ip_checksum(&mut fragment);
-    let mut ttl1 = tcp(peer(5), 41003, 80, 1, None, true, false, &[]);
+    let mut ttl1 = tcp(peer(5), (41003, 80), 1, Seg::Syn, &[]);
     ttl1[14 + 8] = 1;
     fix_ip_checksum(&mut ttl1);
     let mut ipv6 = PEER_NEXT_HOP.to_vec();

@@ -8,8 +8,11 @@ mod spec;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+/// Writes one generated view of the map.
+type Generator = fn(&spec::RegMap) -> String;
+
 /// (path relative to the repository root, generator).
-const OUTPUTS: [(&str, fn(&spec::RegMap) -> String); 3] = [
+const OUTPUTS: [(&str, Generator); 3] = [
     ("firmware-model/src/regs.rs", emit::rust),
     ("hw/include/anypoint_regmap.svh", emit::verilog),
     ("docs/registers.md", emit::markdown),
