@@ -7,15 +7,15 @@ use std::path::Path;
 #[serde(deny_unknown_fields)]
 pub struct RegMap {
     pub map: MapInfo,
-    #[serde(rename = "reg")]
+    #[serde(rename = "reg", default)]
     pub regs: Vec<Reg>,
     #[serde(rename = "region")]
     pub regions: Vec<Region>,
-    #[serde(rename = "counter_block")]
+    #[serde(rename = "counter_block", default)]
     pub counter_blocks: Vec<CounterBlock>,
-    #[serde(rename = "table")]
+    #[serde(rename = "table", default)]
     pub tables: Vec<Table>,
-    #[serde(rename = "enum")]
+    #[serde(rename = "enum", default)]
     pub enums: Vec<Enum>,
 }
 
@@ -188,4 +188,71 @@ fn check_fields(owner: &str, fields: &[Field], words: u32) -> Result<(), String>
 
 pub fn field_mask(f: &Field) -> u32 {
     (((1u64 << f.width) - 1) << f.lsb) as u32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn map_with(extra: &str) -> Result<RegMap, String> {
+        let text = format!(
+            "[map]\nsize = 0x1000\nid = 1\nversion = 1\n\
+             [[region]]\nname = \"CTR\"\noffset = 0x800\nsize = 0x100\ndesc = \"c\"\n{extra}"
+        );
+        let map: RegMap = toml::from_str(&text).map_err(|e| e.to_string())?;
+        validate(&map).map(|()| map)
+    }
+
+    const TWO_REGS: &str = "[[reg]]\nname = \"A\"\noffset = 0\naccess = \"rw\"\ndesc = \"a\"\n\
+        [[reg]]\nname = \"B\"\noffset = 4\ncount = 2\naccess = \"ro\"\ndesc = \"b\"\n";
+
+    #[test]
+    fn the_committed_map_is_consistent() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../hw/regmap.toml");
+        let map = load(&root).unwrap();
+        assert!(map.tables.iter().any(|t| t.name == "conn"));
+    }
+
+    #[test]
+    fn accepts_disjoint_registers() {
+        assert!(map_with(TWO_REGS).is_ok());
+    }
+
+    #[test]
+    fn rejects_overlaps_and_misfits() {
+        let cases = [
+            (TWO_REGS.replace("offset = 4", "offset = 0"), "overlaps"),
+            (TWO_REGS.replace("offset = 4", "offset = 0x7fc"), "overlaps"),
+            (TWO_REGS.replace("offset = 4", "offset = 6"), "not word aligned"),
+            (TWO_REGS.replace("\"rw\"", "\"rx\""), "unknown access"),
+            (
+                format!("{TWO_REGS}fields = [ {{ name = \"X\", lsb = 30, width = 4, desc = \"x\" }} ]\n"),
+                "outside its 32-bit word",
+            ),
+            (
+                format!(
+                    "{TWO_REGS}fields = [ {{ name = \"X\", lsb = 0, width = 4, desc = \"x\" }}, \
+                     {{ name = \"Y\", lsb = 3, width = 1, desc = \"y\" }} ]\n"
+                ),
+                "overlaps",
+            ),
+            (
+                "[[counter_block]]\nname = \"P\"\noffset = 0\nstride = 8\ncount = 64\ndesc = \"p\"\ncounters = [\"a\"]\n"
+                    .to_string(),
+                "beyond the CTR region",
+            ),
+            (
+                "[[counter_block]]\nname = \"P\"\noffset = 0\nstride = 8\ncount = 1\ndesc = \"p\"\ncounters = [\"a\", \"b\"]\n"
+                    .to_string(),
+                "exceed stride",
+            ),
+        ];
+        for (extra, want) in cases {
+            let e = map_with(&extra).err().unwrap_or_default();
+            assert!(
+                e.contains(want),
+                "expected `{want}` for:\n{extra}\ngot `{e}`"
+            );
+        }
+    }
 }
