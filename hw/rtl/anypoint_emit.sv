@@ -36,7 +36,7 @@ module anypoint_emit #(
 );
   localparam int HDR = 32;  // host record header bytes
   localparam int HDR_BEATS = (BYTES >= HDR) ? 1 : HDR / BYTES;
-  localparam int REALIGN = BYTES > HDR;
+  localparam bit REALIGN = BYTES > HDR;
 
   logic [1:0] action;
   logic [2:0] port;
@@ -64,22 +64,46 @@ module anypoint_emit #(
   logic last_beat;
   logic [15:0] hsel;
 
+  // The rewritten head bytes and the record header, padded to whole beats, sliced per beat.
+  localparam int RW_BEATS = (512 + DATA_WIDTH - 1) / DATA_WIDTH;
+  localparam int HH_BEATS = (256 + DATA_WIDTH - 1) / DATA_WIDTH;
+  logic [RW_BEATS*DATA_WIDTH-1:0] rw_data_p;
+  logic [RW_BEATS*BYTES-1:0] rw_mask_p;
+  logic [HH_BEATS*DATA_WIDTH-1:0] hhdr_p;
+  logic [HH_BEATS*BYTES-1:0] hkeep_p;
+  logic [DATA_WIDTH-1:0] rw_beat;
+  logic [BYTES-1:0] rw_beat_mask;
   always_comb begin
-    // Overlay of the rewritten head bytes on frame beat `idx`.
-    ov_data = fdata;
-    for (int j = 0; j < BYTES; j++) begin
-      if (32'(idx) * BYTES + j < 64 && rw_mask[(32'(idx)*BYTES+j)%64])
-        ov_data[8*j+:8] = rw_data[8*((32'(idx)*BYTES+j)%64)+:8];
-    end
+    rw_data_p = '0;
+    rw_data_p[511:0] = rw_data;
+    rw_mask_p = '0;
+    rw_mask_p[63:0] = rw_mask;
+    hhdr_p = '0;
+    hhdr_p[255:0] = hhdr;
+    hkeep_p = '0;
+    hkeep_p[31:0] = '1;
+  end
+
+  always_comb begin
     hsel = (action == 2'd1) ? idx : {12'd0, hidx};
-    hdr_beat = '0;
-    hdr_keep = '0;
-    for (int j = 0; j < BYTES; j++) begin
-      if (32'(hsel) * BYTES + j < HDR) begin
-        hdr_beat[8*j+:8] = hhdr[8*((32'(hsel)*BYTES+j)%HDR)+:8];
-        hdr_keep[j] = 1'b1;
+    rw_beat = '0;
+    rw_beat_mask = '0;
+    for (int b = 0; b < RW_BEATS; b++) begin
+      if (idx == 16'(b)) begin
+        rw_beat = rw_data_p[b*DATA_WIDTH+:DATA_WIDTH];
+        rw_beat_mask = rw_mask_p[b*BYTES+:BYTES];
       end
     end
+    hdr_beat = '0;
+    hdr_keep = '0;
+    for (int b = 0; b < HH_BEATS; b++) begin
+      if (hsel == 16'(b)) begin
+        hdr_beat = hhdr_p[b*DATA_WIDTH+:DATA_WIDTH];
+        hdr_keep = hkeep_p[b*BYTES+:BYTES];
+      end
+    end
+    // Overlay of the rewritten head bytes on frame beat `idx`.
+    for (int j = 0; j < BYTES; j++) ov_data[8*j+:8] = rw_beat_mask[j] ? rw_beat[8*j+:8] : fdata[8*j+:8];
     last_beat = idx + 16'd1 == beats;
   end
 

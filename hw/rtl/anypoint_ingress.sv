@@ -61,9 +61,10 @@ module anypoint_ingress #(
     for (int i = 0; i < BYTES; i++) nbytes = nbytes + {{($clog2(BYTES + 1) - 1) {1'b0}}, s_axis_tkeep[i]};
   end
 
+  // Direct host injects leave unchanged whatever MAX_FRAME says.
   always_comb begin
     limit = 17'(FRAME_CAP);
-    if (max_frame < 32'(limit)) limit = 17'(max_frame);
+    if (max_frame < 32'(limit) && !user_cur[3]) limit = 17'(max_frame);
     if (limit > 17'd65535) limit = 17'd65535;
   end
 

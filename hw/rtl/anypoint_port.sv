@@ -10,7 +10,9 @@
 // Parameters:
 //   DATA_WIDTH, NUM_PORTS, NUM_SERVICES, NUM_MEMBERS, CONN_BUCKETS_LOG2, INDIR_SLOTS_LOG2: as anypoint_top.
 //   FRAME_FIFO_LOG2 - log2 of the frame FIFO beats.
-//   DESC_LOG2       - log2 of the descriptor FIFO entries.
+//   DESC_LOG2       - log2 of the descriptor FIFO entries: frames decided but not yet emitted. While a
+//                     9018-byte frame is emitted, the minimum-size frames behind it (up to 141 at 512
+//                     bits) wait here, so 256 keeps ingress at line rate for any mix of sizes.
 //   FRAME_CAP       - longest frame stored, in bytes (longer ones are oversize).
 module anypoint_port #(
     parameter int DATA_WIDTH = 64,
@@ -20,7 +22,7 @@ module anypoint_port #(
     parameter int CONN_BUCKETS_LOG2 = 4,
     parameter int INDIR_SLOTS_LOG2 = 12,
     parameter int FRAME_FIFO_LOG2 = 11,
-    parameter int DESC_LOG2 = 5,
+    parameter int DESC_LOG2 = 8,
     parameter int FRAME_CAP = 16384,
     localparam int BYTES = DATA_WIDTH / 8,
     localparam int CONN_IDX_W = CONN_BUCKETS_LOG2 + 3
@@ -74,6 +76,8 @@ module anypoint_port #(
     // A frame is somewhere between ingress and the output channels.
     output logic busy
 );
+  // One C++ class for all instances in the Verilated model (build time).
+  /* verilator no_inline_module */
   localparam int HDR_BYTES = 128;
   localparam int DESC_W = 2 + 3 + 1 + 512 + 64 + 256 + 17 + 16;
   localparam int FW = DATA_WIDTH + BYTES;
@@ -87,7 +91,7 @@ module anypoint_port #(
 
   always_ff @(posedge clk) begin
     if (rst) outstanding <= '0;
-    else outstanding <= outstanding + (sop ? 1'b1 : 1'b0) - (desc_pop ? 1'b1 : 1'b0);
+    else outstanding <= outstanding + (DESC_LOG2 + 2)'(sop) - (DESC_LOG2 + 2)'(desc_pop);
   end
 
   logic d_valid, d_oversize;

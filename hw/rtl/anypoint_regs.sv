@@ -53,9 +53,12 @@ module anypoint_regs #(
     output logic ctr_rd_en,
     output logic [15:0] ctr_rd_addr,
     input wire [31:0] ctr_rd_data,
+    input wire ctr_busy,
     // Activity hits.
     input wire [NSRC-1:0] act_valid,
-    input wire [NSRC*CONN_IDX_W-1:0] act_index
+    input wire [NSRC*CONN_IDX_W-1:0] act_index,
+    // The activity bitmap is being cleared after reset.
+    output logic init_busy
 );
   `include "anypoint_regmap.svh"
 
@@ -63,9 +66,12 @@ module anypoint_regs #(
   localparam int ACT_WORDS = (CONN_ENTRIES + 31) / 32;
   localparam int INDIR_SLOTS = 1 << INDIR_SLOTS_LOG2;
   localparam int AW = (ACT_WORDS > 1) ? $clog2(ACT_WORDS) : 1;
+  localparam int PW = (NUM_PORTS > 1) ? $clog2(NUM_PORTS) : 1;
+  localparam int SW = (NUM_SERVICES > 1) ? $clog2(NUM_SERVICES) : 1;
+  localparam int MW = (NUM_MEMBERS > 1) ? $clog2(NUM_MEMBERS) : 1;
 
-  logic [31:0] wdata_q[8];
-  logic [31:0] rdata_q[8];
+  logic [255:0] wdata_q;
+  logic [255:0] rdata_q;
   logic error_q;
 
   logic [127:0] ports_c[NUM_PORTS];
@@ -81,6 +87,7 @@ module anypoint_regs #(
     IDLE,
     WR1,
     WR2,
+    WR3,
     WRESP,
     RD1,
     RD2,
@@ -118,15 +125,20 @@ module anypoint_regs #(
   end
 
   logic is_wr_cmd;
+  logic [2:0] widx;  // word of TBL_WDATA / TBL_RDATA (both start 16 words into an 8-word group)
+  assign widx = addr_q[4:2] + 3'd4;
   assign is_wr_cmd = state == WR1 && addr_q == 20'(REG_TBL_CMD);
 
   logic [159:0] staged;
-  assign staged = {wdata_q[4], wdata_q[3], wdata_q[2], wdata_q[1], wdata_q[0]};
+  assign staged = wdata_q[159:0];
 
   logic [159:0] entry_rd;  // entry read for TBL_CMD read
   logic [31:0] rd_val;  // register read value (RD1)
   logic [31:0] indir_rd;
   logic [1:0] rd_src;  // 0 = rd_val, 1 = counters, 2 = indir
+  logic is_rd_cmd_q;
+  logic cmd_conn_q;
+  logic [31:0] indir_rd_q;
 
   always_ff @(posedge clk) begin
     tw_valid <= 1'b0;
@@ -137,10 +149,8 @@ module anypoint_regs #(
       max_frame <= REG_MAX_FRAME_RESET;
       hash_key <= '0;
       error_q <= 1'b0;
-      for (int i = 0; i < 8; i++) begin
-        wdata_q[i] <= '0;
-        rdata_q[i] <= '0;
-      end
+      wdata_q <= '0;
+      rdata_q <= '0;
     end else begin
       case (state)
         IDLE: begin
@@ -160,7 +170,7 @@ module anypoint_regs #(
           if (addr_q >= 20'(REG_HASH_KEY) && addr_q < 20'(REG_HASH_KEY + 16))
             hash_key[32*addr_q[3:2]+:32] <= wd_q;
           if (addr_q >= 20'(REG_TBL_WDATA) && addr_q < 20'(REG_TBL_WDATA + 32))
-            wdata_q[addr_q[4:2]] <= wd_q;
+            wdata_q[32*widx+:32] <= wd_q;
           if (addr_q == 20'(REG_TBL_STATUS) && wd_q[0]) error_q <= 1'b0;
           if (is_wr_cmd) begin
             if (!cmd_ok) error_q <= 1'b1;
@@ -181,13 +191,12 @@ module anypoint_regs #(
         end
         WR2: begin
           // TBL_CMD read: the entry read in WR1 lands in TBL_RDATA.
-          if (is_rd_cmd_q) begin
-            for (int i = 0; i < 8; i++) rdata_q[i] <= '0;
-            for (int i = 0; i < 5; i++)
-              if (i < 4 || cmd_table == 4'(TBL_CONN_ID)) rdata_q[i] <= entry_rd[32*i+:32];
-          end
-          state <= WRESP;
+          if (is_rd_cmd_q)
+            rdata_q <= {96'd0, cmd_conn_q ? entry_rd[159:128] : 32'd0, entry_rd[127:0]};
+          state <= WR3;
         end
+        // A counter clear answers once the counters are cleared.
+        WR3: if (!ctr_busy) state <= WRESP;
         WRESP: if (s_axil_bready) state <= IDLE;
         RD1: begin
           state <= RD2;
@@ -199,7 +208,6 @@ module anypoint_regs #(
     end
   end
 
-  logic is_rd_cmd_q;
   always_ff @(posedge clk) begin
     is_rd_cmd_q <= is_wr_cmd && cmd_ok && cmd_op == 2'(TBL_OP_READ);
   end
@@ -208,9 +216,9 @@ module anypoint_regs #(
   always_ff @(posedge clk) begin
     if (tw_valid) begin
       case (tw_table)
-        4'(TBL_PORT_ID): ports_c[tw_index[2:0]] <= tw_data[127:0];
-        4'(TBL_SERVICE_ID): svcs_c[tw_index[5:0]] <= tw_data[127:0];
-        4'(TBL_MEMBER_ID): mems_c[tw_index[9:0]] <= tw_data[127:0];
+        4'(TBL_PORT_ID): ports_c[tw_index[PW-1:0]] <= tw_data[127:0];
+        4'(TBL_SERVICE_ID): svcs_c[tw_index[SW-1:0]] <= tw_data[127:0];
+        4'(TBL_MEMBER_ID): mems_c[tw_index[MW-1:0]] <= tw_data[127:0];
         default: ;
       endcase
     end
@@ -228,19 +236,26 @@ module anypoint_regs #(
   logic [159:0] small_rd;
   always_ff @(posedge clk) begin
     case (cmd_table)
-      4'(TBL_PORT_ID): small_rd <= {32'd0, ports_c[cmd_index[2:0]]};
-      4'(TBL_SERVICE_ID): small_rd <= {32'd0, svcs_c[cmd_index[5:0]]};
-      default: small_rd <= {32'd0, mems_c[cmd_index[9:0]]};
+      4'(TBL_PORT_ID): small_rd <= {32'd0, ports_c[cmd_index[PW-1:0]]};
+      4'(TBL_SERVICE_ID): small_rd <= {32'd0, svcs_c[cmd_index[SW-1:0]]};
+      default: small_rd <= {32'd0, mems_c[cmd_index[MW-1:0]]};
     endcase
   end
-  logic cmd_conn_q;
   always_ff @(posedge clk) cmd_conn_q <= cmd_table == 4'(TBL_CONN_ID);
   assign entry_rd = cmd_conn_q ? conn_rd : small_rd;
 
   // Activity bitmap: hits set bits (several sources may hit one word in a cycle), writes clear.
+  // After reset the bitmap is cleared a word per cycle (as a block RAM would be), `init_busy` meanwhile.
+  logic [AW:0] init_idx;
+  assign init_busy = 32'(init_idx) < ACT_WORDS;
   always_ff @(posedge clk) begin
-    if (rst) begin
-      for (int i = 0; i < ACT_WORDS; i++) act_q[i] <= '0;
+    if (rst) init_idx <= '0;
+    else if (init_busy) init_idx <= init_idx + 1'b1;
+  end
+
+  always_ff @(posedge clk) begin
+    if (init_busy) begin
+      act_q[init_idx[AW-1:0]] <= '0;
     end else begin
       if (state == WR1 && addr_q >= 20'(REGION_ACT) && addr_q < 20'(REGION_ACT + REGION_ACT_SIZE) &&
           32'(addr_q[15:2]) < ACT_WORDS) begin
@@ -290,9 +305,9 @@ module anypoint_regs #(
     if (addr_q >= 20'(REG_HASH_KEY) && addr_q < 20'(REG_HASH_KEY + 16))
       rd_val = hash_key[32*addr_q[3:2]+:32];
     if (addr_q >= 20'(REG_TBL_WDATA) && addr_q < 20'(REG_TBL_WDATA + 32))
-      rd_val = wdata_q[addr_q[4:2]];
+      rd_val = wdata_q[32*widx+:32];
     if (addr_q >= 20'(REG_TBL_RDATA) && addr_q < 20'(REG_TBL_RDATA + 32))
-      rd_val = rdata_q[addr_q[4:2]];
+      rd_val = rdata_q[32*widx+:32];
     if (addr_q >= 20'(REGION_ACT) && addr_q < 20'(REGION_ACT + REGION_ACT_SIZE) &&
         32'(addr_q[15:2]) < ACT_WORDS)
       rd_val = act_q[addr_q[2+:AW]];
@@ -314,12 +329,10 @@ module anypoint_regs #(
   end
   assign ctr_rd_en = state == RD1 && rd_src == 2'd1;
   assign ctr_rd_addr = addr_q[15:0];
-  assign s_axil_rdata = (rd_src_q == 2'd1) ? ctr_rd_data_q : (rd_src_q == 2'd2) ? indir_rd_q : rd_val_q;
+  assign s_axil_rdata = (rd_src_q == 2'd1) ? ctr_rd_data : (rd_src_q == 2'd2) ? indir_rd_q : rd_val_q;
 
-  logic [31:0] ctr_rd_data_q, indir_rd_q;
   always_ff @(posedge clk) begin
     if (state == RD2) begin
-      ctr_rd_data_q <= ctr_rd_data;
       indir_rd_q <= indir_rd;
     end
   end

@@ -15,6 +15,10 @@
 //   INDIR_SLOTS_LOG2  - log2 of the indirection slots (at most 16).
 //   FRAME_FIFO_LOG2   - log2 of each ingress frame FIFO in beats (0 = sized for FRAME_CAP).
 //   FRAME_CAP         - longest frame accepted, in bytes (longer frames are dropped as oversize).
+//   CTR_MEMBERS       - members with per-member counters (1024 = the register map; less only to fit
+//                       small FPGAs).
+//   Reset: hold `rst` for at least 16 cycles; `busy` then stays high while the activity bitmap and
+//   the counters clear themselves.
 module anypoint_top #(
     parameter int DATA_WIDTH = 64,
     parameter int NUM_PORTS = 4,
@@ -24,6 +28,7 @@ module anypoint_top #(
     parameter int INDIR_SLOTS_LOG2 = 16,
     parameter int FRAME_CAP = 16384,
     parameter int FRAME_FIFO_LOG2 = 0,
+    parameter int CTR_MEMBERS = 1024,
     localparam int BYTES = DATA_WIDTH / 8
 ) (
     input wire clk,
@@ -80,6 +85,12 @@ module anypoint_top #(
   localparam int FIFO_LOG2 = (FRAME_FIFO_LOG2 != 0) ? FRAME_FIFO_LOG2 :
       $clog2((FRAME_CAP + BYTES - 1) / BYTES + 64);
 
+  logic strip_busy;
+  logic [NSRC-1:0] port_busy;
+  logic [NUM_PORTS-1:0] egress_busy;
+  logic host_busy;
+  logic regs_busy;
+  logic ctr_busy;
   logic [31:0] max_frame;
   logic [127:0] hash_key;
   logic tw_valid, iw_valid;
@@ -140,17 +151,21 @@ module anypoint_top #(
       .ctr_rd_en(ctr_rd_en),
       .ctr_rd_addr(ctr_rd_addr),
       .ctr_rd_data(ctr_rd_data),
+      .ctr_busy(ctr_busy),
       .act_valid(act_valid),
-      .act_index(act_index)
+      .act_index(act_index),
+      .init_busy(regs_busy)
   );
 
   anypoint_counters #(
       .NSRC(NSRC),
-      .NUM_PORTS(NUM_PORTS)
+      .NUM_PORTS(NUM_PORTS),
+      .CTR_MEMBERS(CTR_MEMBERS)
   ) u_counters (
       .clk(clk),
       .rst(rst),
       .clear(ctr_clear),
+      .busy(ctr_busy),
       .ev_valid(ev_valid),
       .ev_rx(ev_rx),
       .ev_in_port(ev_in_port),
@@ -172,10 +187,6 @@ module anypoint_top #(
   logic [BYTES-1:0] inj_tkeep;
   logic inj_tvalid, inj_tready, inj_tlast;
   logic [3:0] inj_tuser;
-  logic strip_busy;
-  logic [NSRC-1:0] port_busy;
-  logic [NUM_PORTS-1:0] egress_busy;
-  logic host_busy;
 
   anypoint_inject_strip #(
       .DATA_WIDTH(DATA_WIDTH),
@@ -340,7 +351,7 @@ module anypoint_top #(
   logic [BW:0] host_wdata, host_rdata;
   logic [3:0] host_cnt;
   assign host_busy = host_cnt != '0;
-  assign busy = strip_busy || (|port_busy) || (|egress_busy) || host_busy;
+  assign busy = strip_busy || (|port_busy) || (|egress_busy) || host_busy || regs_busy || ctr_busy;
   for (genvar s = 0; s < NSRC; s++) begin : g_host_in
     assign host_beats[s*BW+:BW] = {host_tkeep[s*BYTES+:BYTES], host_tdata[s*DATA_WIDTH+:DATA_WIDTH]};
   end

@@ -6,5 +6,7 @@ pub mod golden;
 pub mod host;
 pub mod prng;
 pub mod recorder;
+pub mod rtl;
+pub mod scoreboard;
 pub mod snapshot;
 pub mod vectors;

@@ -1,0 +1,1116 @@
+//! One switch as a network node: the driver's control plane plus the slow path that makes the switch
+//! a real hop (ARP, echo, neighbour resolution, ageing), and the control requests. Frames come in
+//! through [`Node::receive`] and leave through [`Node::take_frames`]; time is passed in, so all of
+//! it runs in tests without devices.
+
+use super::ageing::{self, Ageing};
+use super::neighbors::{self, Neighbors};
+use crate::config::{self, format_mac, proto_name, Config, PortEntry, ServiceEntry, Timeouts};
+use crate::frames::{self, Arp};
+use crate::log::{debug, info, warning};
+use crate::protocol::{
+    ConnList, ConnView, KeySpec, MemberView, Request, ServiceView, SlowPathStats, Stats,
+};
+use crate::{save, setup};
+use anypoint_driver::{
+    Backend, ControlPlane, HostDisposition, MemberConfig, MemberState, PolicyKind, ServiceConfig,
+};
+use anypoint_model::hostrec::HEADER_LEN;
+use anypoint_model::regs::reason;
+use anypoint_model::{HashKey, HostHeader, InjectHeader, InjectMode};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+use std::time::Instant;
+
+/// A member whose MAC the slow path resolves: (service, addr, port).
+type MemberKey = (String, Ipv4Addr, u16);
+
+pub struct Node<B: Backend> {
+    ctl: ControlPlane<B>,
+    hash_key: HashKey,
+    timeouts: Timeouts,
+    /// As configured: `next_hop_mac` only when the config gave it.
+    ports: Vec<PortEntry>,
+    /// Members without a configured MAC, with their out port.
+    arp_members: BTreeMap<MemberKey, u8>,
+    /// VIPs of the services, kept so ARP and ping need not list the services.
+    vips: Vec<Ipv4Addr>,
+    neighbors: Neighbors,
+    ageing: Ageing,
+    next_scan: Instant,
+    started: Instant,
+    stats: SlowPathStats,
+    /// Frames for the port links.
+    out: Vec<(u8, Vec<u8>)>,
+}
+
+fn err(e: impl std::fmt::Display) -> String {
+    e.to_string()
+}
+
+fn json(v: impl serde::Serialize) -> Value {
+    serde_json::to_value(v).expect("views serialize")
+}
+
+fn reason_name(code: u8) -> String {
+    reason::ALL
+        .iter()
+        .find(|(c, _)| *c == code)
+        .map_or_else(|| format!("reason_{code}"), |(_, n)| n.to_string())
+}
+
+impl<B: Backend> Node<B> {
+    pub fn new(backend: B, config: &Config, now: Instant) -> Result<Node<B>, String> {
+        let hash_key = setup::hash_key(config)?;
+        let ctl = setup::program(backend, config, hash_key)?;
+        let arp_members = config
+            .services
+            .iter()
+            .flat_map(|s| {
+                s.members
+                    .iter()
+                    .filter(|m| m.mac.is_none())
+                    .map(|m| ((s.service.name.clone(), m.addr, m.port), m.out_port))
+            })
+            .collect();
+        let mut node = Node {
+            ctl,
+            hash_key,
+            timeouts: config.timeouts,
+            ports: config.ports.clone(),
+            arp_members,
+            vips: Vec::new(),
+            neighbors: Neighbors::default(),
+            ageing: Ageing::default(),
+            next_scan: now + ageing::scan_interval(&config.timeouts),
+            started: now,
+            stats: SlowPathStats::default(),
+            out: Vec::new(),
+        };
+        node.sync_neighbors(now);
+        node.refresh_vips();
+        Ok(node)
+    }
+
+    /// A frame arrived on `port`.
+    pub fn receive(&mut self, port: u8, frame: &[u8], now: Instant) {
+        self.ctl.backend().receive(port, frame);
+        self.drain(now);
+    }
+
+    /// Frames to send, by port.
+    pub fn take_frames(&mut self) -> Vec<(u8, Vec<u8>)> {
+        std::mem::take(&mut self.out)
+    }
+
+    /// Timed work: ARP probes and connection ageing.
+    pub fn tick(&mut self, now: Instant) {
+        for ((port, ip), failed) in self.neighbors.due(now) {
+            if failed {
+                warning!(
+                    "no ARP reply from {ip} on port {port}: retrying every {}s",
+                    neighbors::BACKOFF.as_secs()
+                );
+            }
+            self.arp_request(port, ip);
+        }
+        if now >= self.next_scan {
+            self.next_scan = now + ageing::scan_interval(&self.timeouts);
+            let idle = self.ctl.idle_connections();
+            for t in self.ageing.scan(&idle, &self.timeouts, now) {
+                if self.ctl.remove_connection(&t).is_ok() {
+                    self.stats.aged += 1;
+                }
+            }
+        }
+        self.drain(now);
+    }
+
+    /// When [`Node::tick`] next has work.
+    pub fn next_deadline(&self) -> Instant {
+        self.neighbors
+            .next_deadline()
+            .map_or(self.next_scan, |t| t.min(self.next_scan))
+    }
+
+    /// Moves everything the switch produced: frames to `out`, host-queue records to the slow path.
+    fn drain(&mut self, now: Instant) {
+        loop {
+            if let Some(frame) = self.ctl.backend().pop_egress() {
+                self.out.push(frame);
+            } else if let Some(record) = self.ctl.backend().pop_host() {
+                self.host_record(&record, now);
+            } else {
+                return;
+            }
+        }
+    }
+
+    fn host_record(&mut self, record: &[u8], now: Instant) {
+        match self.ctl.handle_host_record(record) {
+            Ok(HostDisposition::Learned) => self.stats.learned += 1,
+            Ok(HostDisposition::Redirected { .. }) => self.stats.redirected += 1,
+            Ok(HostDisposition::Unhandled) => self.punt(record, now),
+            Err(e) => {
+                debug!("host-queue record: {e}");
+                self.count_drop("malformed".into());
+            }
+        }
+    }
+
+    /// A punted frame the control plane left alone: ARP and echo are answered, the rest counted
+    /// by reason and dropped.
+    fn punt(&mut self, record: &[u8], now: Instant) {
+        let Some(h) = HostHeader::decode(record) else {
+            return self.count_drop("malformed".into());
+        };
+        let frame = record
+            .get(HEADER_LEN..HEADER_LEN + usize::from(h.frame_len))
+            .unwrap_or_default();
+        let handled = match h.reason {
+            reason::ARP => self.arp(h.in_port, frame, now),
+            reason::L4_OTHER => self.echo(h.in_port, frame),
+            _ => false,
+        };
+        if !handled {
+            let why = reason_name(h.reason);
+            if crate::log::enabled(crate::log::Level::Debug) {
+                let t = &h.tuple;
+                debug!(
+                    "dropped {why} frame of {} bytes from port {}: {}:{} > {}:{} proto {}",
+                    h.frame_len,
+                    h.in_port,
+                    Ipv4Addr::from(t.src_ip),
+                    t.src_port,
+                    Ipv4Addr::from(t.dst_ip),
+                    t.dst_port,
+                    t.proto
+                );
+            }
+            self.count_drop(why);
+        }
+    }
+
+    fn count_drop(&mut self, why: String) {
+        *self.stats.dropped.entry(why).or_default() += 1;
+    }
+
+    fn port(&self, id: u8) -> Option<&PortEntry> {
+        self.ports.iter().find(|p| p.id() == id)
+    }
+
+    fn refresh_vips(&mut self) {
+        self.vips = self.ctl.services().iter().map(|s| s.config.vip).collect();
+    }
+
+    fn is_local(&self, ip: Ipv4Addr) -> bool {
+        self.ports
+            .iter()
+            .any(|p| p.addr.is_some_and(|a| a.ip == ip))
+            || self.vips.contains(&ip)
+    }
+
+    /// Learns from every ARP packet of a neighbour being resolved; answers requests for a VIP or an
+    /// address of the switch.
+    fn arp(&mut self, port: u8, frame: &[u8], now: Instant) -> bool {
+        let Some(a) = Arp::parse(frame) else {
+            return false;
+        };
+        let Some(mac) = self.port(port).map(|p| p.port.mac) else {
+            return false;
+        };
+        let heard = self.neighbors.heard((port, a.sender_ip), a.sender_mac, now);
+        if heard == Some(true) {
+            info!(
+                "{} is at {} on port {port}",
+                a.sender_ip,
+                format_mac(&a.sender_mac)
+            );
+            self.apply_neighbor(port, a.sender_ip, a.sender_mac);
+        }
+        if a.op == frames::ARP_REQUEST && self.is_local(a.target_ip) {
+            let reply = Arp {
+                op: frames::ARP_REPLY,
+                sender_mac: mac,
+                sender_ip: a.target_ip,
+                target_mac: a.sender_mac,
+                target_ip: a.sender_ip,
+            };
+            self.send(port, reply.frame(a.sender_mac, mac));
+            self.stats.arp_replies += 1;
+            return true;
+        }
+        a.op == frames::ARP_REPLY && heard.is_some()
+    }
+
+    fn echo(&mut self, port: u8, frame: &[u8]) -> bool {
+        let Some(target) = frames::echo_request_target(frame) else {
+            return false;
+        };
+        let Some(mac) = self.port(port).map(|p| p.port.mac) else {
+            return false;
+        };
+        if !self.is_local(target) {
+            return false;
+        }
+        match frames::echo_reply(frame, mac) {
+            Some(reply) => {
+                self.send(port, reply);
+                self.stats.echo_replies += 1;
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn arp_request(&mut self, port: u8, ip: Ipv4Addr) {
+        let Some(p) = self.port(port) else { return };
+        let mac = p.port.mac;
+        let req = Arp {
+            op: frames::ARP_REQUEST,
+            sender_mac: mac,
+            // Without an address of its own on the link the switch asks as an RFC 5227 probe.
+            sender_ip: p.addr.map_or(Ipv4Addr::UNSPECIFIED, |a| a.ip),
+            target_mac: [0; 6],
+            target_ip: ip,
+        };
+        self.send(port, req.frame(frames::BROADCAST, mac));
+        self.stats.arp_requests += 1;
+    }
+
+    /// Sends a frame out of `port` through the switch (direct inject), so the port counts it.
+    fn send(&mut self, port: u8, frame: Vec<u8>) {
+        let mut record = InjectHeader {
+            mode: InjectMode::Direct,
+            port,
+        }
+        .encode()
+        .to_vec();
+        record.extend_from_slice(&frame);
+        if !self.ctl.backend().inject(&record) {
+            warning!("the switch refused a frame for port {port}");
+        }
+    }
+
+    /// Neighbours to resolve: next hops given by address, members without a MAC.
+    fn wanted(&self) -> Vec<neighbors::Key> {
+        let hops = self
+            .ports
+            .iter()
+            .filter_map(|p| Some((p.id(), p.next_hop?)));
+        let members = self
+            .arp_members
+            .iter()
+            .map(|((_, addr, _), &port)| (port, *addr));
+        hops.chain(members).collect()
+    }
+
+    fn sync_neighbors(&mut self, now: Instant) {
+        let wanted = self.wanted();
+        self.neighbors.sync(wanted, now);
+    }
+
+    /// Programs a resolved MAC into every port and member that uses it.
+    fn apply_neighbor(&mut self, port: u8, ip: Ipv4Addr, mac: [u8; 6]) {
+        for p in &self.ports {
+            if p.id() == port && p.next_hop == Some(ip) {
+                let mut pc = p.port.clone();
+                pc.next_hop_mac = Some(mac);
+                if let Err(e) = self.ctl.set_port(&pc) {
+                    warning!("port {port}: cannot set next hop MAC: {e}");
+                }
+            }
+        }
+        for ((service, addr, mport), &out) in &self.arp_members {
+            if out == port && *addr == ip {
+                if let Err(e) = self.ctl.set_member_mac(service, *addr, *mport, mac) {
+                    warning!("{service} member {addr}:{mport}: cannot set MAC: {e}");
+                }
+            }
+        }
+    }
+
+    // ---- control requests ----
+
+    /// Serves one control request; the error is the message for the operator.
+    pub fn handle(&mut self, req: Request, now: Instant) -> Result<Value, String> {
+        match req {
+            Request::ServiceList => Ok(json(self.service_views())),
+            Request::ServiceAdd {
+                name,
+                vip,
+                port,
+                proto,
+                policy,
+                key,
+                peer_port,
+                slots,
+            } => {
+                config::check_name(&name).map_err(|why| format!("service name `{name}`: {why}"))?;
+                let proto = config::parse_proto(&proto)
+                    .ok_or_else(|| format!("proto `{proto}` is not tcp or udp"))?;
+                let policy = PolicyKind::from_name(&policy).ok_or_else(|| {
+                    format!(
+                        "policy `{policy}` is not one of maglev, key-hash, round-robin, least-conn"
+                    )
+                })?;
+                config::check_policy(policy, proto, key.is_some())
+                    .map_err(|(field, why)| format!("{field}: {why}"))?;
+                let indir_log2 = match slots {
+                    None => config::DEFAULT_INDIR_LOG2,
+                    Some(n) => {
+                        config::slots_log2(n.into()).map_err(|why| format!("slots: {why}"))?
+                    }
+                };
+                let peer_port = match peer_port {
+                    Some(p) => self.configured_port(p)?,
+                    None => config::default_peer_port(&self.ports),
+                };
+                self.ctl
+                    .add_service(ServiceConfig {
+                        name: name.clone(),
+                        vip,
+                        port,
+                        proto,
+                        policy,
+                        key: key.map(|k| (k.offset, k.len)),
+                        peer_port,
+                        indir_log2,
+                    })
+                    .map_err(err)?;
+                self.refresh_vips();
+                info!(
+                    "service {name} added: {vip}:{port}/{} {}",
+                    proto_name(proto),
+                    policy.name()
+                );
+                Ok(Value::Null)
+            }
+            Request::ServiceDelete { name } => {
+                self.ctl.remove_service(&name).map_err(err)?;
+                self.arp_members.retain(|(s, _, _), _| *s != name);
+                self.sync_neighbors(now);
+                self.refresh_vips();
+                info!("service {name} deleted");
+                Ok(Value::Null)
+            }
+            Request::MemberAdd {
+                service,
+                addr,
+                port,
+                weight,
+                out_port,
+                mac,
+            } => {
+                let out_port = match out_port {
+                    Some(p) => self.configured_port(p)?,
+                    None => self
+                        .ports
+                        .iter()
+                        .find(|p| p.addr.is_some_and(|a| a.contains(addr)))
+                        .map(PortEntry::id)
+                        .ok_or_else(|| {
+                            format!("no port's addr covers {addr}: give the member's out port")
+                        })?,
+                };
+                let mac = mac
+                    .map(|m| {
+                        config::parse_mac(&m).ok_or_else(|| format!("`{m}` is not a MAC address"))
+                    })
+                    .transpose()?;
+                let weight = weight.unwrap_or(1);
+                check_weight(weight)?;
+                let member = MemberConfig {
+                    addr,
+                    port,
+                    mac: mac.or_else(|| self.neighbors.mac((out_port, addr))),
+                    out_port,
+                    weight,
+                };
+                self.ctl.add_member(&service, member).map_err(err)?;
+                if mac.is_none() {
+                    self.arp_members
+                        .insert((service.clone(), addr, port), out_port);
+                    self.sync_neighbors(now);
+                }
+                info!("service {service}: member {addr}:{port} added (weight {weight}, port {out_port})");
+                Ok(Value::Null)
+            }
+            Request::MemberSetWeight {
+                service,
+                addr,
+                port,
+                weight,
+            } => {
+                check_weight(weight)?;
+                self.ctl
+                    .set_weight(&service, addr, port, weight)
+                    .map_err(err)?;
+                info!("service {service}: member {addr}:{port} weight {weight}");
+                Ok(Value::Null)
+            }
+            Request::MemberRemove {
+                service,
+                addr,
+                port,
+            } => {
+                self.ctl.remove_member(&service, addr, port).map_err(err)?;
+                self.arp_members.remove(&(service.clone(), addr, port));
+                self.sync_neighbors(now);
+                info!("service {service}: member {addr}:{port} removed");
+                Ok(Value::Null)
+            }
+            Request::MemberList { service } => Ok(json(self.member_views(&service)?)),
+            Request::ConnList { service, limit } => Ok(json(self.conn_list(service, limit)?)),
+            Request::Stats => Ok(json(self.stats(now))),
+            Request::Save => Ok(Value::String(save::render(&self.config()))),
+        }
+    }
+
+    fn configured_port(&self, p: u8) -> Result<u8, String> {
+        match self.port(p) {
+            Some(_) => Ok(p),
+            None => Err(format!("port {p} is not configured")),
+        }
+    }
+
+    fn service_views(&self) -> Vec<ServiceView> {
+        self.ctl
+            .services()
+            .into_iter()
+            .map(|s| {
+                let c = s.config;
+                ServiceView {
+                    vip: c.vip,
+                    port: c.port,
+                    proto: proto_name(c.proto).into(),
+                    policy: c.policy.name().into(),
+                    key: c.key.map(|(offset, len)| KeySpec { offset, len }),
+                    peer_port: c.peer_port,
+                    slots: 1 << c.indir_log2,
+                    members: s.members.len(),
+                    connections: s.members.iter().map(|m| m.conns).sum(),
+                    name: c.name,
+                }
+            })
+            .collect()
+    }
+
+    fn member_views(&mut self, service: &str) -> Result<Vec<MemberView>, String> {
+        let s = self
+            .ctl
+            .services()
+            .into_iter()
+            .find(|s| s.config.name == service)
+            .ok_or_else(|| format!("no service named {service:?}"))?;
+        let counters = self.ctl.counters();
+        let flows = counters.services.iter().find(|c| c.service == service);
+        Ok(s.members
+            .into_iter()
+            .map(|m| {
+                let c = m.config;
+                let name = format!("{}:{}", c.addr, c.port);
+                let flow = flows
+                    .and_then(|f| f.members.iter().find(|x| x.member == name))
+                    .map(|x| x.counters.clone())
+                    .unwrap_or_default();
+                let by_arp = self
+                    .arp_members
+                    .contains_key(&(service.to_string(), c.addr, c.port));
+                MemberView {
+                    addr: c.addr,
+                    port: c.port,
+                    weight: c.weight,
+                    state: match m.state {
+                        MemberState::Active => "active",
+                        MemberState::Draining => "draining",
+                        MemberState::Down => "down",
+                    }
+                    .into(),
+                    out_port: c.out_port,
+                    mac: c.mac.as_ref().map(format_mac),
+                    mac_source: if by_arp { "arp" } else { "config" }.into(),
+                    connections: m.conns,
+                    in_packets: flow.in_packets,
+                    out_packets: flow.out_packets,
+                }
+            })
+            .collect())
+    }
+
+    fn conn_list(&self, service: Option<String>, limit: Option<usize>) -> Result<ConnList, String> {
+        let services = self.ctl.services();
+        if let Some(name) = &service {
+            if !services.iter().any(|s| s.config.name == *name) {
+                return Err(format!("no service named {name:?}"));
+            }
+        }
+        let mut matching: Vec<ConnView> = Vec::new();
+        let mut total = 0;
+        for c in self.ctl.connections() {
+            let Some(s) = services.iter().find(|s| s.id == c.service) else {
+                continue;
+            };
+            if service.as_ref().is_some_and(|n| *n != s.config.name) {
+                continue;
+            }
+            total += 1;
+            if limit.is_some_and(|l| matching.len() >= l) {
+                continue;
+            }
+            let member = s.members.iter().find(|m| m.id == c.member).map_or_else(
+                || format!("#{}", c.member),
+                |m| format!("{}:{}", m.config.addr, m.config.port),
+            );
+            let t = c.inbound;
+            matching.push(ConnView {
+                service: s.config.name.clone(),
+                proto: proto_name(s.config.proto).into(),
+                peer: format!("{}:{}", Ipv4Addr::from(t.src_ip), t.src_port),
+                vip: format!("{}:{}", Ipv4Addr::from(t.dst_ip), t.dst_port),
+                member,
+                peer_port: c.peer_port,
+            });
+        }
+        Ok(ConnList {
+            total,
+            connections: matching,
+        })
+    }
+
+    fn stats(&mut self, now: Instant) -> Stats {
+        let mut slow_path = self.stats.clone();
+        slow_path.arp_failures = self.neighbors.failures;
+        slow_path.conn_insert_failures = self.ctl.table_stats().conn_insert_failures;
+        Stats {
+            uptime_ms: now.duration_since(self.started).as_millis() as u64,
+            counters: self.ctl.counters(),
+            slow_path,
+        }
+    }
+
+    /// The running configuration, for `save`.
+    fn config(&self) -> Config {
+        Config {
+            hash_key: Some(self.hash_key),
+            timeouts: self.timeouts,
+            ports: self.ports.clone(),
+            services: self
+                .ctl
+                .services()
+                .into_iter()
+                .map(|s| {
+                    let name = s.config.name.clone();
+                    ServiceEntry {
+                        members: s
+                            .members
+                            .into_iter()
+                            .map(|m| {
+                                let mut c = m.config;
+                                if self
+                                    .arp_members
+                                    .contains_key(&(name.clone(), c.addr, c.port))
+                                {
+                                    c.mac = None;
+                                }
+                                c
+                            })
+                            .collect(),
+                        service: s.config,
+                    }
+                })
+                .collect(),
+        }
+    }
+}
+
+fn check_weight(w: u32) -> Result<(), String> {
+    if w <= 65535 {
+        Ok(())
+    } else {
+        Err(format!("weight {w} is out of range 0..=65535"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use etherparse::{PacketBuilder, SlicedPacket, TransportSlice};
+    use std::time::Duration;
+
+    const CONFIG: &str = r#"
+        [switch]
+        hash_key = "00112233445566778899aabbccddeeff"
+        [timeouts]
+        tcp = 20
+        [[port]]
+        id = 0
+        mac = "02:00:00:00:00:10"
+        addr = "10.77.0.1/24"
+        next_hop = "10.77.0.2"
+        [[port]]
+        id = 1
+        mac = "02:00:00:00:00:11"
+        addr = "10.77.1.1/24"
+        [[service]]
+        name = "web"
+        vip = "10.77.0.100"
+        port = 80
+        proto = "tcp"
+        policy = "maglev"
+        members = [ { addr = "10.77.1.11", port = 8080, out_port = 1 } ]
+    "#;
+    const PEER_MAC: [u8; 6] = [2, 0, 0, 0, 0, 2];
+    const MEMBER_MAC: [u8; 6] = [2, 0, 0, 0, 1, 11];
+    const PORT0_MAC: [u8; 6] = [2, 0, 0, 0, 0, 0x10];
+    const PORT1_MAC: [u8; 6] = [2, 0, 0, 0, 0, 0x11];
+    const PEER: Ipv4Addr = Ipv4Addr::new(10, 77, 0, 2);
+    const MEMBER: Ipv4Addr = Ipv4Addr::new(10, 77, 1, 11);
+    const VIP: Ipv4Addr = Ipv4Addr::new(10, 77, 0, 100);
+
+    type TestNode = Node<anypoint_model::Switch>;
+
+    fn node(t0: Instant) -> TestNode {
+        let config = Config::parse(CONFIG).unwrap();
+        Node::new(anypoint_model::Switch::new(Default::default()), &config, t0).unwrap()
+    }
+
+    fn arp(op: u16, from: ([u8; 6], Ipv4Addr), to: ([u8; 6], Ipv4Addr)) -> Vec<u8> {
+        Arp {
+            op,
+            sender_mac: from.0,
+            sender_ip: from.1,
+            target_mac: to.0,
+            target_ip: to.1,
+        }
+        .frame(to.0, from.0)
+    }
+
+    /// Answers the node's ARP requests as the peer and the member would.
+    fn resolve(n: &mut TestNode, now: Instant) {
+        n.tick(now);
+        let asked: Vec<(u8, Arp)> = n
+            .take_frames()
+            .into_iter()
+            .filter_map(|(p, f)| Some((p, Arp::parse(&f)?)))
+            .collect();
+        assert_eq!(
+            asked
+                .iter()
+                .map(|(p, a)| (*p, a.target_ip))
+                .collect::<Vec<_>>(),
+            vec![(0, PEER), (1, MEMBER)]
+        );
+        assert_eq!(
+            asked[1].1.sender_ip,
+            Ipv4Addr::new(10, 77, 1, 1),
+            "asks from its port address"
+        );
+        n.receive(
+            0,
+            &arp(
+                frames::ARP_REPLY,
+                (PEER_MAC, PEER),
+                (PORT0_MAC, asked[0].1.sender_ip),
+            ),
+            now,
+        );
+        n.receive(
+            1,
+            &arp(
+                frames::ARP_REPLY,
+                (MEMBER_MAC, MEMBER),
+                (PORT1_MAC, asked[1].1.sender_ip),
+            ),
+            now,
+        );
+    }
+
+    fn tcp(
+        from: (Ipv4Addr, u16),
+        to: (Ipv4Addr, u16),
+        macs: ([u8; 6], [u8; 6]),
+        syn: bool,
+        ack: bool,
+    ) -> Vec<u8> {
+        let mut b = PacketBuilder::ethernet2(macs.0, macs.1)
+            .ipv4(from.0.octets(), to.0.octets(), 64)
+            .tcp(from.1, to.1, 1, 1000);
+        if syn {
+            b = b.syn();
+        }
+        if ack {
+            b = b.ack(1);
+        }
+        let mut f = Vec::new();
+        b.write(&mut f, &[]).unwrap();
+        f
+    }
+
+    fn ask(n: &mut TestNode, req: Request) -> Result<Value, String> {
+        n.handle(req, Instant::now())
+    }
+
+    #[test]
+    fn answers_arp_for_vips_and_its_addresses_only() {
+        let t0 = Instant::now();
+        let mut n = node(t0);
+        for (port, target) in [
+            (0, VIP),
+            (0, Ipv4Addr::new(10, 77, 0, 1)),
+            (1, Ipv4Addr::new(10, 77, 1, 1)),
+        ] {
+            n.receive(
+                port,
+                &arp(
+                    frames::ARP_REQUEST,
+                    (PEER_MAC, PEER),
+                    (frames::BROADCAST, target),
+                ),
+                t0,
+            );
+            let out = n.take_frames();
+            assert_eq!(out.len(), 1, "one reply for {target}");
+            let (p, f) = &out[0];
+            let reply = Arp::parse(f).unwrap();
+            let mac = if port == 0 { PORT0_MAC } else { PORT1_MAC };
+            assert_eq!(
+                (*p, reply.op, reply.sender_ip, reply.sender_mac),
+                (port, frames::ARP_REPLY, target, mac)
+            );
+            assert_eq!((reply.target_ip, &f[..6]), (PEER, &PEER_MAC[..]));
+        }
+        n.receive(
+            0,
+            &arp(
+                frames::ARP_REQUEST,
+                (PEER_MAC, PEER),
+                (frames::BROADCAST, Ipv4Addr::new(10, 77, 0, 9)),
+            ),
+            t0,
+        );
+        assert!(n.take_frames().is_empty());
+        let stats = n.stats(t0);
+        assert_eq!(stats.slow_path.arp_replies, 3);
+        assert_eq!(stats.slow_path.dropped.get("arp"), Some(&1));
+
+        // A VIP is answered exactly while a service has it.
+        let vip2 = Ipv4Addr::new(10, 77, 0, 101);
+        let who_has = arp(
+            frames::ARP_REQUEST,
+            (PEER_MAC, PEER),
+            (frames::BROADCAST, vip2),
+        );
+        let added = Request::ServiceAdd {
+            name: "two".into(),
+            vip: vip2,
+            port: 80,
+            proto: "tcp".into(),
+            policy: "maglev".into(),
+            key: None,
+            peer_port: None,
+            slots: None,
+        };
+        ask(&mut n, added).unwrap();
+        n.receive(0, &who_has, t0);
+        assert_eq!(n.take_frames().len(), 1);
+        ask(&mut n, Request::ServiceDelete { name: "two".into() }).unwrap();
+        n.receive(0, &who_has, t0);
+        assert!(n.take_frames().is_empty());
+    }
+
+    #[test]
+    fn resolves_neighbours_then_forwards_both_ways() {
+        let t0 = Instant::now();
+        let mut n = node(t0);
+        let syn = tcp((PEER, 40000), (VIP, 80), (PORT0_MAC, PEER_MAC), true, false);
+        n.receive(0, &syn, t0);
+        assert!(
+            n.take_frames().is_empty(),
+            "member MAC unknown: no_next_hop"
+        );
+        assert_eq!(n.stats(t0).slow_path.dropped.get("no_next_hop"), Some(&1));
+        resolve(&mut n, t0);
+        let members = ask(
+            &mut n,
+            Request::MemberList {
+                service: "web".into(),
+            },
+        )
+        .unwrap();
+        assert_eq!(members[0]["mac"], "02:00:00:00:01:0b");
+        assert_eq!(members[0]["mac_source"], "arp");
+
+        n.receive(0, &syn, t0);
+        let out = n.take_frames();
+        assert_eq!(out.len(), 1);
+        assert_eq!((out[0].0, &out[0].1[..6]), (1, &MEMBER_MAC[..]));
+        let p = SlicedPacket::from_ethernet(&out[0].1).unwrap();
+        let Some(TransportSlice::Tcp(t)) = p.transport else {
+            panic!("tcp")
+        };
+        assert_eq!(t.destination_port(), 8080);
+        assert_eq!(n.stats(t0).slow_path.learned, 1);
+
+        let synack = tcp(
+            (MEMBER, 8080),
+            (PEER, 40000),
+            (PORT1_MAC, MEMBER_MAC),
+            true,
+            true,
+        );
+        n.receive(1, &synack, t0);
+        let out = n.take_frames();
+        assert_eq!(out.len(), 1);
+        assert_eq!(
+            (out[0].0, &out[0].1[..6]),
+            (0, &PEER_MAC[..]),
+            "to the next hop resolved by ARP"
+        );
+        assert_eq!(&out[0].1[26..30], &VIP.octets(), "from the VIP");
+    }
+
+    #[test]
+    fn host_policy_services_go_through_the_alrm() {
+        let t0 = Instant::now();
+        let mut n = node(t0);
+        resolve(&mut n, t0);
+        let rr = Request::ServiceAdd {
+            name: "rr".into(),
+            vip: VIP,
+            port: 443,
+            proto: "tcp".into(),
+            policy: "round-robin".into(),
+            key: None,
+            peer_port: None,
+            slots: None,
+        };
+        ask(&mut n, rr).unwrap();
+        for (i, mac) in [(21u8, "02:00:00:00:01:15"), (22, "02:00:00:00:01:16")] {
+            let m = Request::MemberAdd {
+                service: "rr".into(),
+                addr: Ipv4Addr::new(10, 77, 1, i),
+                port: 443,
+                weight: None,
+                out_port: None,
+                mac: Some(mac.into()),
+            };
+            ask(&mut n, m).unwrap();
+        }
+        let mut to = Vec::new();
+        for sport in [50000, 50001] {
+            n.receive(
+                0,
+                &tcp(
+                    (PEER, sport),
+                    (VIP, 443),
+                    (PORT0_MAC, PEER_MAC),
+                    true,
+                    false,
+                ),
+                t0,
+            );
+            let out = n.take_frames();
+            assert_eq!(out.len(), 1, "re-injected after the ALRM's choice");
+            to.push(out[0].1[30..34].to_vec());
+        }
+        assert_eq!(to, [[10, 77, 1, 21], [10, 77, 1, 22]], "in turn");
+        assert_eq!(n.stats(t0).slow_path.redirected, 2);
+    }
+
+    /// Truncated and mangled ARP, ICMP and TCP frames from the wire are counted, never a panic.
+    #[test]
+    fn mangled_frames_are_survived() {
+        let t0 = Instant::now();
+        let mut n = node(t0);
+        let mut ping = Vec::new();
+        PacketBuilder::ethernet2(PEER_MAC, PORT0_MAC)
+            .ipv4(PEER.octets(), VIP.octets(), 64)
+            .icmpv4_echo_request(7, 1)
+            .write(&mut ping, b"hi")
+            .unwrap();
+        let seeds = [
+            arp(
+                frames::ARP_REQUEST,
+                (PEER_MAC, PEER),
+                (frames::BROADCAST, VIP),
+            ),
+            ping,
+            tcp((PEER, 1), (VIP, 80), (PORT0_MAC, PEER_MAC), true, false),
+        ];
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for round in 0..3000 {
+            let mut f = seeds[round % seeds.len()].clone();
+            f.truncate(next() as usize % (f.len() + 1));
+            for _ in 0..next() % 4 {
+                if !f.is_empty() {
+                    let at = next() as usize % f.len();
+                    f[at] = next() as u8;
+                }
+            }
+            n.receive(next() as u8 % 3, &f, t0);
+            n.take_frames();
+        }
+    }
+
+    #[test]
+    fn a_silent_neighbour_counts_one_failure() {
+        let t0 = Instant::now();
+        let mut n = node(t0);
+        for s in 0..=neighbors::PROBES {
+            n.tick(t0 + neighbors::RETRY * s);
+        }
+        let s = n.stats(t0).slow_path;
+        assert_eq!(s.arp_failures, 2, "peer and member");
+        assert_eq!(s.arp_requests, 2 * u64::from(neighbors::PROBES + 1));
+    }
+
+    #[test]
+    fn echo_to_a_vip_is_answered() {
+        let t0 = Instant::now();
+        let mut n = node(t0);
+        let mut ping = Vec::new();
+        PacketBuilder::ethernet2(PEER_MAC, PORT0_MAC)
+            .ipv4(PEER.octets(), VIP.octets(), 64)
+            .icmpv4_echo_request(7, 1)
+            .write(&mut ping, b"hi")
+            .unwrap();
+        n.receive(0, &ping, t0);
+        let out = n.take_frames();
+        assert_eq!(out.len(), 1);
+        assert_eq!(&out[0].1[30..34], &PEER.octets());
+        assert_eq!(n.stats(t0).slow_path.echo_replies, 1);
+        assert_eq!(
+            n.stats(t0).counters.ports[0].tx_packets,
+            1,
+            "sent through the switch"
+        );
+    }
+
+    #[test]
+    fn idle_connections_age_out() {
+        let t0 = Instant::now();
+        let mut n = node(t0);
+        resolve(&mut n, t0);
+        n.receive(
+            0,
+            &tcp((PEER, 40000), (VIP, 80), (PORT0_MAC, PEER_MAC), true, false),
+            t0,
+        );
+        let conns = |n: &mut TestNode| {
+            ask(
+                n,
+                Request::ConnList {
+                    service: None,
+                    limit: None,
+                },
+            )
+            .unwrap()["total"]
+                .clone()
+        };
+        assert_eq!(conns(&mut n), 1);
+        // Scans every 5 s (tcp = 20); idle from the first scan on.
+        let mut t = t0;
+        while conns(&mut n) == 1 {
+            t += Duration::from_secs(1);
+            n.tick(t);
+            assert!(t < t0 + Duration::from_secs(31), "not aged");
+        }
+        assert!(t >= t0 + Duration::from_secs(20), "aged too early");
+        assert_eq!(n.stats(t).slow_path.aged, 1);
+    }
+
+    #[test]
+    fn control_requests_and_their_errors() {
+        let t0 = Instant::now();
+        let mut n = node(t0);
+        let add =
+            |name: &str, policy: &str, proto: &str, key: Option<KeySpec>| Request::ServiceAdd {
+                name: name.into(),
+                vip: VIP,
+                port: 53,
+                proto: proto.into(),
+                policy: policy.into(),
+                key,
+                peer_port: None,
+                slots: Some(256),
+            };
+        let key = Some(KeySpec { offset: 0, len: 4 });
+        assert_eq!(
+            ask(&mut n, add("dns", "key-hash", "udp", key)),
+            Ok(Value::Null)
+        );
+        let errors = [
+            (add("dns", "maglev", "tcp", None), "exists"),
+            (add("x y", "maglev", "tcp", None), "service name `x y`"),
+            (add("t", "key-hash", "tcp", key), "key-hash needs proto"),
+            (add("t", "fastest", "tcp", None), "policy `fastest`"),
+            (add("t", "maglev", "icmp", None), "proto `icmp`"),
+        ];
+        for (req, why) in errors {
+            let e = ask(&mut n, req.clone()).unwrap_err();
+            assert!(e.contains(why), "{req:?}: `{e}` lacks `{why}`");
+        }
+        let member = |addr: [u8; 4], out_port| Request::MemberAdd {
+            service: "dns".into(),
+            addr: addr.into(),
+            port: 53,
+            weight: Some(2),
+            out_port,
+            mac: None,
+        };
+        assert_eq!(ask(&mut n, member([10, 77, 1, 20], None)), Ok(Value::Null));
+        let e = ask(&mut n, member([192, 168, 0, 1], None)).unwrap_err();
+        assert!(e.contains("no port's addr covers 192.168.0.1"), "{e}");
+        let e = ask(&mut n, member([10, 77, 1, 21], Some(3))).unwrap_err();
+        assert!(e.contains("port 3 is not configured"), "{e}");
+        let list = ask(
+            &mut n,
+            Request::MemberList {
+                service: "dns".into(),
+            },
+        )
+        .unwrap();
+        assert_eq!(list[0]["out_port"], 1);
+        assert_eq!(list[0]["mac"], Value::Null);
+        let services = ask(&mut n, Request::ServiceList).unwrap();
+        assert_eq!(services[1]["name"], "dns");
+        assert_eq!(services[1]["slots"], 256);
+
+        // What `save` writes builds a node with the same services and members.
+        let saved = ask(&mut n, Request::Save).unwrap();
+        let config = Config::parse(saved.as_str().unwrap()).unwrap();
+        let mut restored =
+            Node::new(anypoint_model::Switch::new(Default::default()), &config, t0).unwrap();
+        assert_eq!(ask(&mut restored, Request::ServiceList), Ok(services));
+        assert_eq!(
+            ask(
+                &mut restored,
+                Request::MemberList {
+                    service: "dns".into()
+                }
+            ),
+            Ok(list)
+        );
+
+        assert_eq!(
+            ask(&mut n, Request::ServiceDelete { name: "dns".into() }),
+            Ok(Value::Null)
+        );
+        let e = ask(
+            &mut n,
+            Request::MemberList {
+                service: "dns".into(),
+            },
+        )
+        .unwrap_err();
+        assert!(e.contains("no service named \"dns\""), "{e}");
+    }
+}

@@ -1,0 +1,136 @@
+//! A [`Config`] written back as the TOML of `docs/config.md` (`anypoint-ctl save`).
+
+use crate::config::{format_mac as mac, proto_name, Config, ServiceEntry, DEFAULT_INDIR_LOG2};
+use anypoint_driver::MemberConfig;
+use std::fmt::Write;
+
+/// The config as TOML that [`Config::parse`] reads back to an equal config.
+pub fn render(c: &Config) -> String {
+    let mut o = String::from(
+        "# Written by `anypoint-ctl save`; `anypoint-ctl run --config` restores it.\n",
+    );
+    if let Some(key) = c.hash_key {
+        let hex: String = key
+            .0
+            .iter()
+            .flat_map(|w| w.to_le_bytes())
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        writeln!(o, "\n[switch]\nhash_key = \"{hex}\"").unwrap();
+    }
+    writeln!(
+        o,
+        "\n[timeouts]\ntcp = {}\nudp = {}",
+        c.timeouts.tcp.as_secs(),
+        c.timeouts.udp.as_secs()
+    )
+    .unwrap();
+    for p in &c.ports {
+        writeln!(
+            o,
+            "\n[[port]]\nid = {}\nmac = \"{}\"",
+            p.id(),
+            mac(&p.port.mac)
+        )
+        .unwrap();
+        if let Some(addr) = p.addr {
+            writeln!(o, "addr = \"{addr}\"").unwrap();
+        }
+        if let Some(nh) = p.next_hop {
+            writeln!(o, "next_hop = \"{nh}\"").unwrap();
+        }
+        if let Some(nh) = p.port.next_hop_mac {
+            writeln!(o, "next_hop_mac = \"{}\"", mac(&nh)).unwrap();
+        }
+        if p.port.no_service_drop {
+            writeln!(o, "no_service = \"drop\"").unwrap();
+        }
+    }
+    for s in &c.services {
+        service(&mut o, s);
+    }
+    o
+}
+
+fn service(o: &mut String, e: &ServiceEntry) {
+    let s = &e.service;
+    writeln!(
+        o,
+        "\n[[service]]\nname = \"{}\"\nvip = \"{}\"\nport = {}\nproto = \"{}\"\npolicy = \"{}\"\npeer_port = {}",
+        s.name,
+        s.vip,
+        s.port,
+        proto_name(s.proto),
+        s.policy.name(),
+        s.peer_port
+    )
+    .unwrap();
+    if let Some((offset, len)) = s.key {
+        writeln!(o, "key = {{ offset = {offset}, len = {len} }}").unwrap();
+    }
+    if s.indir_log2 != DEFAULT_INDIR_LOG2 {
+        writeln!(o, "indirection_slots = {}", 1u32 << s.indir_log2).unwrap();
+    }
+    writeln!(o, "members = [").unwrap();
+    for m in &e.members {
+        writeln!(o, "  {},", member(m)).unwrap();
+    }
+    writeln!(o, "]").unwrap();
+}
+
+fn member(m: &MemberConfig) -> String {
+    let mac = m
+        .mac
+        .map(|x| format!(", mac = \"{}\"", mac(&x)))
+        .unwrap_or_default();
+    format!(
+        "{{ addr = \"{}\", port = {}, out_port = {}, weight = {}{mac} }}",
+        m.addr, m.port, m.out_port, m.weight
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_saved_config_reads_back_equal() {
+        let text = r#"
+            [switch]
+            hash_key = "00112233445566778899aabbccddeeff"
+            [timeouts]
+            tcp = 30
+            [[port]]
+            id = 0
+            mac = "02:00:00:00:00:10"
+            addr = "10.77.0.1/24"
+            next_hop = "10.77.0.2"
+            [[port]]
+            id = 1
+            mac = "02:00:00:00:00:11"
+            next_hop_mac = "02:00:00:00:00:01"
+            no_service = "drop"
+            [[service]]
+            name = "web"
+            vip = "10.77.0.100"
+            port = 80
+            proto = "tcp"
+            policy = "maglev"
+            indirection_slots = 256
+            members = [
+              { addr = "10.77.1.11", port = 8080, out_port = 1, weight = 3 },
+              { addr = "10.77.1.12", port = 8080, out_port = 1, weight = 0, mac = "02:00:00:00:01:02" },
+            ]
+            [[service]]
+            name = "game"
+            vip = "10.77.0.100"
+            port = 9000
+            proto = "udp"
+            policy = "key-hash"
+            key = { offset = 2, len = 8 }
+        "#;
+        let c = Config::parse(text).unwrap();
+        let saved = render(&c);
+        assert_eq!(Config::parse(&saved), Ok(c), "{saved}");
+    }
+}

@@ -1,0 +1,660 @@
+//! Seeded random scoreboard: the same register writes and frames go to the model and to the
+//! Verilated RTL, and every output is compared bit for bit.
+//!
+//! Tables are filled with random contents through the register interface (services, members, ports,
+//! indirection slots, connection entries placed in their cuckoo buckets, full buckets included) and
+//! changed between batches of frames. Frames are valid TCP/UDP with random VLAN tags, TTLs, flags and
+//! sizes, or carry one defect of every kind the parser checks (every reason code is reached). The RTL
+//! runs each batch with random ingress gaps and egress backpressure: a batch from one ingress source
+//! must come out in exactly the model's order; a batch spread over every port at once must come out
+//! as the same frames per egress port and host queue (ports interleave at an egress). Counters and the
+//! activity bitmap are compared every few batches and at the end.
+
+use crate::rtl::{RtlSwitch, Stress, Width, GEOMETRY};
+use anypoint_model::hash::tuple_hash;
+use anypoint_model::regs::{ctr, reg, region};
+use anypoint_model::{FiveTuple, HashKey, Switch};
+use std::fmt::Write as _;
+
+/// splitmix64.
+#[derive(Clone, Debug)]
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed)
+    }
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next_u64() % n.max(1)
+    }
+    pub fn chance(&mut self, pct: u64) -> bool {
+        self.below(100) < pct
+    }
+    pub fn pick<T: Copy>(&mut self, items: &[T]) -> T {
+        items[self.below(items.len() as u64) as usize]
+    }
+}
+
+const SERVICES: u32 = GEOMETRY.services as u32;
+const MEMBERS: u32 = GEOMETRY.members as u32;
+const PORTS: u32 = GEOMETRY.ports as u32;
+const CONN_ENTRIES: u32 = 8 << GEOMETRY.conn_buckets_log2;
+const INDIR_SLOTS: u32 = 1 << GEOMETRY.indir_slots_log2;
+
+/// Addresses and ports the tables and the traffic draw from, so that lookups hit.
+struct Pools {
+    ips: Vec<u32>,
+    l4ports: Vec<u16>,
+    tuples: Vec<FiveTuple>,
+}
+
+impl Pools {
+    fn new(rng: &mut Rng) -> Pools {
+        let ips = (0..12)
+            .map(|_| 0x0a00_0000 | rng.below(64) as u32)
+            .collect();
+        let l4ports = vec![53, 80, 443, 1000, 2000, 8080, 9000, rng.below(65536) as u16];
+        let mut p = Pools {
+            ips,
+            l4ports,
+            tuples: Vec::new(),
+        };
+        p.tuples = (0..48).map(|_| p.tuple(rng)).collect();
+        p
+    }
+    fn tuple(&self, rng: &mut Rng) -> FiveTuple {
+        FiveTuple {
+            src_ip: rng.pick(&self.ips),
+            dst_ip: rng.pick(&self.ips),
+            src_port: rng.pick(&self.l4ports),
+            dst_port: rng.pick(&self.l4ports),
+            proto: if rng.chance(50) { 6 } else { 17 },
+        }
+    }
+}
+
+/// A register write or read, applied to both sides.
+#[derive(Clone, Copy, Debug)]
+enum Op {
+    W(u32, u32),
+}
+
+fn table_write(ops: &mut Vec<Op>, table: u32, index: u32, words: &[u32]) {
+    for (i, w) in words.iter().enumerate() {
+        ops.push(Op::W(reg::TBL_WDATA + 4 * i as u32, *w));
+    }
+    ops.push(Op::W(reg::TBL_CMD, 1 << 30 | table << 24 | index));
+}
+
+fn random_port(rng: &mut Rng, ops: &mut Vec<Op>, p: u32) {
+    let w1 = (rng.next_u64() as u32 & 0xffff)
+        | u32::from(rng.chance(90)) << 16
+        | u32::from(rng.chance(20)) << 17;
+    let w3 = (rng.next_u64() as u32 & 0xffff) | u32::from(rng.chance(85)) << 16;
+    table_write(
+        ops,
+        0,
+        p,
+        &[rng.next_u64() as u32, w1, rng.next_u64() as u32, w3],
+    );
+}
+
+fn random_service(rng: &mut Rng, pools: &Pools, ops: &mut Vec<Op>, s: u32) {
+    let proto = if rng.chance(90) {
+        rng.pick(&[6u32, 17])
+    } else {
+        rng.below(256) as u32
+    };
+    let policy = if rng.chance(85) {
+        rng.pick(&[1u32, 1, 2, 2, 3])
+    } else {
+        rng.below(8) as u32
+    };
+    let mut w1 = u32::from(rng.pick(&pools.l4ports))
+        | proto << 16
+        | policy << 24
+        | u32::from(rng.chance(80)) << 31;
+    let log2 = if rng.chance(90) {
+        rng.below(9) as u32
+    } else {
+        rng.below(32) as u32
+    };
+    let base = if rng.chance(90) {
+        rng.below(u64::from(INDIR_SLOTS)) as u32
+    } else {
+        rng.below(65536) as u32
+    };
+    let w2 = base | log2 << 16 | (rng.below(8) as u32) << 24;
+    // Key window within the first 64 payload bytes (the host guarantees offset + len <= 64).
+    let len = rng.below(20) as u32;
+    let off = rng.below(u64::from(65 - len.min(64))) as u32;
+    let w3 = off | len << 8;
+    let vip = if rng.chance(70) {
+        let t = rng.pick(&pools.tuples);
+        w1 = (w1 & !0x00ff_ffff) | u32::from(t.dst_port) | u32::from(t.proto) << 16;
+        t.dst_ip
+    } else {
+        rng.pick(&pools.ips)
+    };
+    table_write(ops, 1, s, &[vip, w1, w2, w3]);
+}
+
+fn random_member(rng: &mut Rng, pools: &Pools, ops: &mut Vec<Op>, m: u32) {
+    let state = if rng.chance(70) {
+        1
+    } else {
+        rng.below(4) as u32
+    };
+    let service = if rng.chance(90) {
+        rng.below(u64::from(SERVICES)) as u32
+    } else {
+        rng.below(256) as u32
+    };
+    let w1 = u32::from(rng.pick(&pools.l4ports))
+        | (rng.below(8) as u32) << 16
+        | state << 20
+        | service << 24;
+    let w3 = (rng.next_u64() as u32 & 0xffff) | u32::from(rng.chance(85)) << 16;
+    let (addr, w1) = if rng.chance(60) {
+        let t = rng.pick(&pools.tuples);
+        let (ip, port) = if rng.chance(50) {
+            (t.src_ip, t.src_port)
+        } else {
+            (t.dst_ip, t.dst_port)
+        };
+        (ip, (w1 & !0xffff) | u32::from(port))
+    } else {
+        (rng.pick(&pools.ips), w1)
+    };
+    table_write(ops, 2, m, &[addr, w1, rng.next_u64() as u32, w3]);
+}
+
+fn random_indir(rng: &mut Rng, ops: &mut Vec<Op>, slot: u32) {
+    let member = if rng.chance(90) {
+        rng.below(u64::from(MEMBERS)) as u32
+    } else {
+        rng.below(65536) as u32
+    };
+    let v = member | u32::from(rng.chance(85)) << 31 | (rng.next_u64() as u32 & 0x7fff_0000);
+    ops.push(Op::W(region::INDIR + 4 * slot, v));
+}
+
+/// A connection entry for `t` in one of its two candidate buckets (random way), or anywhere.
+fn random_conn(rng: &mut Rng, key: &HashKey, pools: &Pools, ops: &mut Vec<Op>) {
+    let t = if rng.chance(80) {
+        rng.pick(&pools.tuples)
+    } else {
+        pools.tuple(rng)
+    };
+    let h = tuple_hash(key, &t);
+    let b = u32::from(GEOMETRY.conn_buckets_log2);
+    let mask = (1u32 << b) - 1;
+    let bank = rng.below(2) as u32;
+    let bucket = if bank == 0 {
+        h as u32
+    } else {
+        (h >> 32) as u32
+    } & mask;
+    let way = rng.below(4) as u32;
+    let index = if rng.chance(90) {
+        bank << (b + 2) | bucket << 2 | way
+    } else {
+        rng.below(u64::from(CONN_ENTRIES)) as u32
+    };
+    let w3 = u32::from(t.proto)
+        | (rng.below(24) as u32) << 16
+        | (rng.below(8) as u32) << 24
+        | u32::from(rng.chance(50)) << 30
+        | u32::from(rng.chance(90)) << 31;
+    let member = if rng.chance(90) {
+        rng.below(u64::from(MEMBERS)) as u32
+    } else {
+        rng.below(65536) as u32
+    };
+    let words = [
+        t.src_ip,
+        t.dst_ip,
+        u32::from(t.src_port) << 16 | u32::from(t.dst_port),
+        w3,
+        member,
+    ];
+    if rng.chance(5) {
+        ops.push(Op::W(reg::TBL_CMD, 3 << 30 | 3 << 24 | index));
+    } else {
+        table_write(ops, 3, index, &words);
+    }
+}
+
+fn initial_tables(rng: &mut Rng, key: &HashKey, pools: &Pools, ops: &mut Vec<Op>) {
+    for (i, w) in key.0.iter().enumerate() {
+        ops.push(Op::W(reg::HASH_KEY + 4 * i as u32, *w));
+    }
+    for p in 0..PORTS {
+        random_port(rng, ops, p);
+    }
+    for s in 0..SERVICES {
+        random_service(rng, pools, ops, s);
+    }
+    for m in 0..MEMBERS {
+        random_member(rng, pools, ops, m);
+    }
+    for slot in 0..INDIR_SLOTS {
+        random_indir(rng, ops, slot);
+    }
+    for _ in 0..200 {
+        random_conn(rng, key, pools, ops);
+    }
+}
+
+fn random_update(rng: &mut Rng, key: &HashKey, pools: &Pools, ops: &mut Vec<Op>) {
+    let which = rng.below(10);
+    let pick = rng.next_u64();
+    match which {
+        0 => random_port(rng, ops, (pick % u64::from(PORTS)) as u32),
+        1 => random_service(rng, pools, ops, (pick % u64::from(SERVICES)) as u32),
+        2 | 3 => random_member(rng, pools, ops, (pick % u64::from(MEMBERS)) as u32),
+        4 | 5 => random_indir(rng, ops, (pick % u64::from(INDIR_SLOTS)) as u32),
+        6 => ops.push(Op::W(
+            reg::MAX_FRAME,
+            rng.pick(&[9022, 9022, 1514, 1000, 64, 65535, 100_000]),
+        )),
+        _ => random_conn(rng, key, pools, ops),
+    }
+}
+
+fn be16(b: &mut [u8], at: usize, v: u16) {
+    b[at..at + 2].copy_from_slice(&v.to_be_bytes());
+}
+
+fn ip_checksum(h: &[u8]) -> u16 {
+    let mut s: u32 = h
+        .chunks(2)
+        .map(|w| u32::from(u16::from_be_bytes([w[0], w[1]])))
+        .sum();
+    while s > 0xffff {
+        s = (s & 0xffff) + (s >> 16);
+    }
+    !(s as u16)
+}
+
+/// A random frame: mostly well-formed TCP/UDP on a pool tuple, sometimes with one defect.
+fn random_frame(rng: &mut Rng, pools: &Pools, max_payload: usize) -> Vec<u8> {
+    let t = if rng.chance(85) {
+        let mut t = rng.pick(&pools.tuples);
+        if rng.chance(30) {
+            t = t.reversed();
+        }
+        t
+    } else {
+        pools.tuple(rng)
+    };
+    let mut f = Vec::with_capacity(128);
+    f.extend_from_slice(&rng.next_u64().to_be_bytes()[..6]);
+    f.extend_from_slice(&rng.next_u64().to_be_bytes()[..6]);
+    let vlan = rng.chance(20);
+    if vlan {
+        f.extend_from_slice(&[0x81, 0x00]);
+        be16_push(&mut f, rng.below(65536) as u16);
+    }
+    let ethertype = match rng.below(100) {
+        0..=1 => 0x0806,
+        2..=3 => 0x86dd,
+        4 => 0x8100,
+        5 => 0x88a8,
+        6 => rng.below(65536) as u16,
+        _ => 0x0800,
+    };
+    be16_push(&mut f, ethertype);
+    let l3 = f.len();
+    let proto = match rng.below(100) {
+        0..=3 => rng.pick(&[1u8, 47, 50, 0, 255]),
+        _ => t.proto,
+    };
+    let payload_len = match rng.below(100) {
+        0..=59 => rng.below(40) as usize,
+        60..=89 => rng.below(300) as usize,
+        90..=98 => rng.below(1500) as usize,
+        _ => rng.below(max_payload as u64 + 1) as usize,
+    };
+    let opts = if rng.chance(3) {
+        4 * (1 + rng.below(10) as usize)
+    } else {
+        0
+    };
+    let l4_hdr = if proto == 6 {
+        20 + if rng.chance(10) {
+            4 * rng.below(11) as usize
+        } else {
+            0
+        }
+    } else {
+        8
+    };
+    let total = 20 + opts + l4_hdr + payload_len;
+    let mut ip = vec![0u8; 20 + opts];
+    ip[0] = 0x40 | (5 + opts / 4) as u8;
+    ip[1] = rng.below(256) as u8;
+    be16(&mut ip, 2, total as u16);
+    be16(&mut ip, 4, rng.below(65536) as u16);
+    let frag = match rng.below(100) {
+        0..=2 => 0x2000,
+        3..=4 => 1 + rng.below(0x1fff) as u16,
+        5..=30 => 0x4000,
+        _ => 0,
+    };
+    be16(&mut ip, 6, frag);
+    ip[8] = if rng.chance(5) {
+        rng.below(3) as u8
+    } else {
+        rng.below(256) as u8
+    };
+    ip[9] = proto;
+    ip[12..16].copy_from_slice(&t.src_ip.to_be_bytes());
+    ip[16..20].copy_from_slice(&t.dst_ip.to_be_bytes());
+    for b in ip[20..].iter_mut() {
+        *b = rng.below(256) as u8;
+    }
+    let c = ip_checksum(&ip[..20 + opts]);
+    be16(&mut ip, 10, c);
+    match rng.below(100) {
+        0 => ip[0] = (rng.below(16) as u8) << 4 | (ip[0] & 0x0f),
+        1 => ip[0] = 0x40 | rng.below(5) as u8,
+        2 => ip[10] ^= 1 << rng.below(8),
+        3 => be16(&mut ip, 2, rng.below(65536) as u16),
+        4 => be16(&mut ip, 2, rng.below(20) as u16),
+        _ => {}
+    }
+    if ip[0] & 0x0f != (5 + opts / 4) as u8 || rng.chance(1) {
+        // keep the checksum consistent with the defect only sometimes
+        if rng.chance(50) {
+            ip[10] = 0;
+            ip[11] = 0;
+            let c = ip_checksum(&ip[..20]);
+            be16(&mut ip, 10, c);
+        }
+    }
+    f.extend_from_slice(&ip);
+    let l4 = f.len();
+    let mut l4b = vec![0u8; l4_hdr];
+    be16(&mut l4b, 0, t.src_port);
+    be16(&mut l4b, 2, t.dst_port);
+    if proto == 6 {
+        l4b[12] = ((l4_hdr / 4) as u8) << 4;
+        if rng.chance(3) {
+            l4b[12] = (rng.below(16) as u8) << 4;
+        }
+        let any = rng.below(256) as u8;
+        l4b[13] = rng.pick(&[0x02u8, 0x02, 0x12, 0x10, 0x18, 0x11, 0x04, any]);
+        be16(&mut l4b, 16, rng.below(65536) as u16);
+    } else if proto == 17 {
+        let ulen = 8 + payload_len as u16;
+        be16(&mut l4b, 4, ulen);
+        if rng.chance(3) {
+            be16(&mut l4b, 4, rng.below(65536) as u16);
+        }
+        let csum = if rng.chance(20) {
+            0
+        } else {
+            rng.below(65536) as u16
+        };
+        be16(&mut l4b, 6, csum);
+    }
+    f.extend_from_slice(&l4b);
+    for _ in 0..payload_len {
+        f.push(rng.below(256) as u8);
+    }
+    let _ = (l3, l4);
+    // Ethernet padding, truncation, runts.
+    match rng.below(100) {
+        0..=9 => {
+            let pad = rng.below(40) as usize;
+            f.extend((0..pad).map(|_| rng.below(256) as u8));
+        }
+        10..=13 => {
+            let n = rng.below(f.len() as u64) as usize;
+            f.truncate(n);
+        }
+        14 => f.truncate(rng.below(20) as usize),
+        _ => {}
+    }
+    if f.len() < 60 && rng.chance(70) {
+        f.resize(60, 0);
+    }
+    f
+}
+
+fn be16_push(f: &mut Vec<u8>, v: u16) {
+    f.extend_from_slice(&v.to_be_bytes());
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().fold(String::new(), |mut s, x| {
+        let _ = write!(s, "{x:02x}");
+        s
+    })
+}
+
+/// Outcome of a scoreboard run.
+#[derive(Clone, Debug, Default)]
+pub struct Summary {
+    pub frames: u64,
+    pub egress: u64,
+    pub host: u64,
+    pub reasons_seen: u32,
+    pub cycles: u64,
+}
+
+/// Runs `packets` random frames (plus injects) at `width` with random stalls from `seed`.
+/// `fst`: write a waveform of the RTL run there.
+pub fn run(width: Width, seed: u64, packets: u64, fst: Option<&str>) -> Result<Summary, String> {
+    let mut rng = Rng::new(seed);
+    let mut model = Switch::new(GEOMETRY);
+    let mut rtl = RtlSwitch::new(width);
+    if let Some(path) = fst {
+        rtl.trace(path);
+    }
+    rtl.set_stress(Stress {
+        ingress_gap_pct: 20,
+        egress_stall_pct: 20,
+        seed,
+    });
+    let key = HashKey([
+        rng.next_u64() as u32,
+        rng.next_u64() as u32,
+        rng.next_u64() as u32,
+        rng.next_u64() as u32,
+    ]);
+    let pools = Pools::new(&mut rng);
+    let mut ops = Vec::new();
+    initial_tables(&mut rng, &key, &pools, &mut ops);
+    let apply = |ops: &mut Vec<Op>, model: &mut Switch, rtl: &mut RtlSwitch| {
+        for op in ops.drain(..) {
+            match op {
+                Op::W(a, v) => {
+                    model.write32(a, v);
+                    rtl.write32(a, v);
+                }
+            }
+        }
+    };
+    apply(&mut ops, &mut model, &mut rtl);
+
+    let mut summary = Summary::default();
+    let mut reasons = 0u32;
+    let mut batch_no = 0u64;
+    while summary.frames < packets {
+        batch_no += 1;
+        let n = 1 + rng.below(64);
+        let kind = rng.below(10);
+        let single = kind < 6;
+        let inject = kind == 9;
+        let port0 = rng.below(u64::from(PORTS)) as u8;
+        let max_payload = if rng.chance(5) { 9100 } else { 1400 };
+        let mut sent: Vec<(Option<u8>, Vec<u8>)> = Vec::new();
+        let mut exp_egress: Vec<(u8, Vec<u8>)> = Vec::new();
+        let mut exp_host: Vec<Vec<u8>> = Vec::new();
+        for _ in 0..n {
+            let frame = random_frame(&mut rng, &pools, max_payload);
+            if inject {
+                let mode = if rng.chance(30) { 1 } else { 0 };
+                let port = if rng.chance(3) {
+                    rng.below(8) as u8
+                } else {
+                    rng.below(u64::from(PORTS)) as u8
+                };
+                let mut rec = vec![1, mode, port, 0];
+                rec.extend_from_slice(&frame);
+                let _ = model.inject(&rec);
+                rtl.send_inject(&rec);
+                sent.push((None, rec));
+            } else {
+                let port = if single {
+                    port0
+                } else {
+                    rng.below(u64::from(PORTS)) as u8
+                };
+                model.receive(port, &frame);
+                rtl.send(port, &frame);
+                sent.push((Some(port), frame));
+            }
+            while let Some(e) = model.pop_egress() {
+                exp_egress.push(e);
+            }
+            while let Some(h) = model.pop_host() {
+                if h.len() >= 3 {
+                    reasons |= 1 << (h[2] & 31);
+                }
+                exp_host.push(h);
+            }
+        }
+        rtl.run_until_idle();
+        let mut got_egress = rtl.take_egress();
+        let mut got_host = rtl.take_host();
+        summary.frames += n;
+        summary.egress += exp_egress.len() as u64;
+        summary.host += exp_host.len() as u64;
+        let ordered = single || inject;
+        if !ordered {
+            exp_egress.sort();
+            got_egress.sort();
+            exp_host.sort();
+            got_host.sort();
+        }
+        let mut exp_by_port: Vec<Vec<&Vec<u8>>> = vec![Vec::new(); PORTS as usize];
+        let mut got_by_port: Vec<Vec<&Vec<u8>>> = vec![Vec::new(); PORTS as usize];
+        for (p, f) in &exp_egress {
+            exp_by_port[usize::from(*p)].push(f);
+        }
+        for (p, f) in &got_egress {
+            got_by_port[usize::from(*p)].push(f);
+        }
+        if exp_by_port != got_by_port || exp_host != got_host {
+            let mut msg = format!(
+                "scoreboard mismatch: DATA_WIDTH={} seed={seed:#x} batch {batch_no} ({} frames, {}):\n",
+                width.bits(),
+                n,
+                if inject {
+                    "inject"
+                } else if single {
+                    "one port"
+                } else {
+                    "all ports"
+                }
+            );
+            for (p, f) in &sent {
+                let _ = writeln!(msg, "  in {:?}: {}", p, hex(f));
+            }
+            for (p, f) in &exp_egress {
+                let _ = writeln!(msg, "  model egress {p}: {}", hex(f));
+            }
+            for (p, f) in &got_egress {
+                let _ = writeln!(msg, "  rtl   egress {p}: {}", hex(f));
+            }
+            for h in &exp_host {
+                let _ = writeln!(msg, "  model host: {}", hex(h));
+            }
+            for h in &got_host {
+                let _ = writeln!(msg, "  rtl   host: {}", hex(h));
+            }
+            msg.push_str("  (set ANYPOINT_FST=path.fst to dump a waveform of the RTL run)\n");
+            return Err(msg);
+        }
+        // Table updates between batches.
+        for _ in 0..rng.below(6) {
+            random_update(&mut rng, &key, &pools, &mut ops);
+        }
+        apply(&mut ops, &mut model, &mut rtl);
+        if batch_no.is_multiple_of(200) || summary.frames >= packets {
+            compare_state(&mut model, &mut rtl, &mut rng, seed, width)?;
+        }
+    }
+    summary.reasons_seen = reasons;
+    summary.cycles = rtl.stats.cycles;
+    Ok(summary)
+}
+
+/// Compares every counter and the activity bitmap, then clears some activity bits on both.
+fn compare_state(
+    model: &mut Switch,
+    rtl: &mut RtlSwitch,
+    rng: &mut Rng,
+    seed: u64,
+    width: Width,
+) -> Result<(), String> {
+    let mut offsets = Vec::new();
+    for p in 0..8u32 {
+        for c in 0..6u32 {
+            offsets.push(ctr::port::OFFSET + p * ctr::port::STRIDE + 8 * c);
+        }
+    }
+    for r in 0..32u32 {
+        offsets.push(ctr::reason::OFFSET + r * ctr::reason::STRIDE);
+    }
+    for s in 0..ctr::service::COUNT as u32 {
+        for c in 0..4u32 {
+            offsets.push(ctr::service::OFFSET + s * ctr::service::STRIDE + 8 * c);
+        }
+    }
+    for m in 0..80u32 {
+        for c in 0..4u32 {
+            offsets.push(ctr::member::OFFSET + m * ctr::member::STRIDE + 8 * c);
+        }
+    }
+    for o in offsets {
+        for half in [0u32, 4] {
+            let a = region::CTR + o + half;
+            let (m, r) = (model.read32(a), rtl.read32(a));
+            if m != r {
+                return Err(format!(
+                    "counter mismatch: DATA_WIDTH={} seed={seed:#x} at {a:#x}: model {m:#x} rtl {r:#x}",
+                    width.bits()
+                ));
+            }
+        }
+    }
+    for w in 0..(CONN_ENTRIES / 32 + 1) {
+        let a = region::ACT + 4 * w;
+        let (m, r) = (model.read32(a), rtl.read32(a));
+        if m != r {
+            return Err(format!(
+                "activity mismatch: DATA_WIDTH={} seed={seed:#x} word {w}: model {m:#x} rtl {r:#x}",
+                width.bits()
+            ));
+        }
+        let clear = rng.next_u64() as u32;
+        model.write32(a, clear);
+        rtl.write32(a, clear);
+    }
+    if rng.chance(30) {
+        model.write32(reg::CTR_CLEAR, 1);
+        rtl.write32(reg::CTR_CLEAR, 1);
+    }
+    Ok(())
+}
