@@ -6,12 +6,15 @@ use anypoint_driver::{Backend, PacketIo, RegisterAccess};
 pub enum BackendKind {
     /// The in-process reference model.
     Model,
+    /// The Verilated RTL of hw/ (64-bit datapath, the model's default table sizes).
+    Rtl,
 }
 
 impl BackendKind {
     pub fn build(self) -> AnySwitch {
         AnySwitch(match self {
             BackendKind::Model => Box::new(anypoint_model::Switch::new(Default::default())),
+            BackendKind::Rtl => Box::new(verilator_tests::rtl::RtlSwitch::with_default_geometry()),
         })
     }
 }

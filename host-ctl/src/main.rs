@@ -241,7 +241,7 @@ fn run(cli: Cli) -> Result<(), String> {
             log::set_level(log_level);
             let config = config::Config::load(&config).map_err(|e| e.to_string())?;
             daemon::run(
-                backend.build(),
+                || backend.build(),
                 daemon::RunOptions {
                     config,
                     ports,

@@ -15,6 +15,8 @@
 //   INDIR_SLOTS_LOG2  - log2 of the indirection slots (at most 16).
 //   FRAME_FIFO_LOG2   - log2 of each ingress frame FIFO in beats (0 = sized for FRAME_CAP).
 //   FRAME_CAP         - longest frame accepted, in bytes (longer frames are dropped as oversize).
+//   DESC_LOG2         - log2 of the decided-frame queue per pipeline (8 keeps line rate for every
+//                       mix of 60-9018-byte frames; smaller only to fit small FPGAs).
 //   CTR_MEMBERS       - members with per-member counters (1024 = the register map; less only to fit
 //                       small FPGAs).
 //   Reset: hold `rst` for at least 16 cycles; `busy` then stays high while the activity bitmap and
@@ -29,6 +31,7 @@ module anypoint_top #(
     parameter int FRAME_CAP = 16384,
     parameter int FRAME_FIFO_LOG2 = 0,
     parameter int CTR_MEMBERS = 1024,
+    parameter int DESC_LOG2 = 8,
     localparam int BYTES = DATA_WIDTH / 8
 ) (
     input wire clk,
@@ -242,6 +245,7 @@ module anypoint_top #(
         .CONN_BUCKETS_LOG2(CONN_BUCKETS_LOG2),
         .INDIR_SLOTS_LOG2(INDIR_SLOTS_LOG2),
         .FRAME_FIFO_LOG2(FIFO_LOG2),
+        .DESC_LOG2(DESC_LOG2),
         .FRAME_CAP(FRAME_CAP)
     ) u_port (
         .clk(clk),

@@ -29,8 +29,9 @@ pub struct RunOptions {
 /// Frames read from one link per wakeup before the others get a turn.
 const BATCH: usize = 64;
 
-/// Runs until SIGTERM or SIGINT; the links and the socket are gone when it returns.
-pub fn run<B: Backend>(backend: B, opts: RunOptions) -> Result<(), String> {
+/// Runs until SIGTERM or SIGINT; the links and the socket are gone when it returns. The backend is
+/// built only once the signals are blocked, so no thread it starts can take a SIGTERM's default action.
+pub fn run<B: Backend>(make_backend: impl FnOnce() -> B, opts: RunOptions) -> Result<(), String> {
     let signals = Signals::block()?;
     for (i, spec) in opts.ports.iter().enumerate() {
         if !opts.config.ports.iter().any(|p| p.id() == spec.port) {
@@ -45,7 +46,7 @@ pub fn run<B: Backend>(backend: B, opts: RunOptions) -> Result<(), String> {
     }
     // Refuse before touching any link a running daemon holds.
     ControlServer::check_free(&opts.socket)?;
-    let mut node = Node::new(backend, &opts.config, Instant::now())?;
+    let mut node = Node::new(make_backend(), &opts.config, Instant::now())?;
     let mut links: BTreeMap<u8, Box<dyn Link>> = BTreeMap::new();
     for spec in &opts.ports {
         links.insert(spec.port, spec.link.open()?);

@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 /// The backends every live test runs on.
-pub const BACKENDS: &[&str] = &["model"];
+pub const BACKENDS: &[&str] = &["model", "rtl"];
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_anypoint-ctl");
 pub const VIP: Ipv4Addr = Ipv4Addr::new(10, 77, 0, 100);
