@@ -446,26 +446,7 @@ impl RtlSwitch {
     }
 
     pub fn write32(&mut self, offset: u32, value: u32) {
-        self.io.awaddr = offset;
-        self.io.wdata = value;
-        self.io.awvalid = 1;
-        self.io.wvalid = 1;
-        self.io.bready = 1;
-        loop {
-            self.axil_cycle();
-            if self.io.awready != 0 {
-                break;
-            }
-        }
-        self.io.awvalid = 0;
-        self.io.wvalid = 0;
-        loop {
-            self.axil_cycle();
-            if self.io.bvalid != 0 {
-                break;
-            }
-        }
-        self.io.bready = 0;
+        self.axil_write(offset, value, Self::axil_cycle);
     }
 
     pub fn read32(&mut self, offset: u32) -> u32 {
@@ -492,25 +473,26 @@ impl RtlSwitch {
     /// A register write performed while the queued traffic keeps flowing (each clock drives the
     /// ingress queues as [`RtlSwitch::cycle`] does).
     pub fn write32_streaming(&mut self, offset: u32, value: u32) {
+        self.axil_write(offset, value, Self::cycle);
+    }
+
+    /// One AXI4-Lite write transaction, clocked by `clock`.
+    fn axil_write(&mut self, offset: u32, value: u32, clock: fn(&mut Self)) {
         self.io.awaddr = offset;
         self.io.wdata = value;
         self.io.awvalid = 1;
         self.io.wvalid = 1;
         self.io.bready = 1;
-        loop {
-            self.cycle();
-            if self.io.awready != 0 {
-                break;
-            }
-        }
+        while {
+            clock(self);
+            self.io.awready == 0
+        } {}
         self.io.awvalid = 0;
         self.io.wvalid = 0;
-        loop {
-            self.cycle();
-            if self.io.bvalid != 0 {
-                break;
-            }
-        }
+        while {
+            clock(self);
+            self.io.bvalid == 0
+        } {}
         self.io.bready = 0;
     }
 
