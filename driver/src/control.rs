@@ -13,6 +13,19 @@ use std::net::Ipv4Addr;
 
 mod host_queue;
 
+/// How long a soft reset of a device of geometry `g` may take: its table sweep (one entry per
+/// cycle, indirection slots alongside) plus the counter clear, at a 100 MHz clock or faster
+/// (docs/hardware.md, Reset).
+pub fn soft_reset_settle(g: &Geometry) -> std::time::Duration {
+    let entries = u64::from(g.ports)
+        + u64::from(g.services)
+        + u64::from(g.members)
+        + (8u64 << g.conn_buckets_log2);
+    let counters = 16_384;
+    let cycles = entries.max(1 << g.indir_slots_log2) + counters;
+    std::time::Duration::from_nanos(cycles * 10)
+}
+
 /// Errors of the control plane, each with a message an operator can act on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DriverError {
@@ -29,12 +42,17 @@ pub enum DriverError {
 impl std::fmt::Display for DriverError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
+            DriverError::Identity { id, .. } if *id == crate::identity::ALL_ONES => f.write_str(
+                "device not responding: ID reads 0xffffffff, what PCIe returns for a function \
+                 that is gone (link down, surprise removal, FPGA not configured)",
+            ),
             DriverError::Identity { id, version } => write!(
                 f,
                 "not an Anypoint switch: ID {id:#010x}, VERSION {version:#010x} \
-                 (expected ID {:#010x}, major version {})",
+                 (expected ID {:#010x}, version {}.x with x >= {})",
                 regs::DEVICE_ID,
-                regs::MAP_VERSION >> 16
+                regs::MAP_VERSION >> 16,
+                regs::MAP_VERSION & 0xffff
             ),
             DriverError::Invalid(why) => f.write_str(why),
             DriverError::TableFull(table) => write!(f, "the {table} table is full"),
@@ -266,22 +284,47 @@ fn lowest_free<T>(slots: &[Option<T>]) -> Option<u16> {
 impl<B: Backend> ControlPlane<B> {
     /// Checks the device identity, reads its geometry, clears its tables and sets the hash key.
     pub fn new(mut backend: B, hash_key: HashKey) -> Result<Self, DriverError> {
-        let id = backend.read32(reg::ID);
-        let version = backend.read32(reg::VERSION);
-        if id != regs::DEVICE_ID || version >> 16 != regs::MAP_VERSION >> 16 {
-            return Err(DriverError::Identity { id, version });
-        }
+        crate::identity::check(&mut backend)?;
         let geometry = tables::read_geometry(&mut backend)?;
-        for (i, &word) in hash_key.0.iter().enumerate() {
-            backend.write32(reg::HASH_KEY + 4 * i as u32, word);
-        }
         let tables = Tables::reset(&mut backend, geometry, hash_key);
+        // The tables are ours from here on: a RESET_SEEN from now on means they were lost.
+        backend.write32(reg::DEV_STATUS, reg::DEV_STATUS_RESET_SEEN.place(1));
         Ok(ControlPlane {
             backend,
             tables,
             services: (0..geometry.services).map(|_| None).collect(),
             members: (0..geometry.members).map(|_| None).collect(),
         })
+    }
+    /// The device was reset (power cycle, PCIe reset, `SOFT_RESET`) since its tables were last
+    /// programmed: they are empty and [`ControlPlane::reprogram`] must run.
+    pub fn reset_detected(&mut self) -> bool {
+        reg::DEV_STATUS_RESET_SEEN.extract(self.backend.read32(reg::DEV_STATUS)) == 1
+    }
+    /// Programs a device that was reset with every port, service, member, indirection slot and
+    /// connection of the shadow, after checking it is still the same kind of device.
+    pub fn reprogram(&mut self) -> Result<(), DriverError> {
+        crate::identity::check(&mut self.backend)?;
+        let geometry = tables::read_geometry(&mut self.backend)?;
+        if geometry != self.tables.geometry() {
+            return Err(DriverError::Invalid(format!(
+                "after the reset the device reports geometry {geometry:?}, before it was {:?}",
+                self.tables.geometry()
+            )));
+        }
+        // Cleared first: a reset during the restore leaves it set for the next check.
+        self.backend
+            .write32(reg::DEV_STATUS, reg::DEV_STATUS_RESET_SEEN.place(1));
+        self.tables.restore(&mut self.backend)
+    }
+    /// `SOFT_RESET` (the device back to power-on), then [`ControlPlane::reprogram`].
+    pub fn soft_reset(&mut self) -> Result<(), DriverError> {
+        self.backend
+            .write32(reg::SOFT_RESET, reg::SOFT_RESET_GO.place(1));
+        // The write is posted and the device answers nothing until its table sweep is done:
+        // waiting here keeps the next read well inside the PCIe completion timeout.
+        std::thread::sleep(soft_reset_settle(&self.tables.geometry()));
+        self.reprogram()
     }
     pub fn backend(&mut self) -> &mut B {
         &mut self.backend
@@ -449,6 +492,10 @@ impl<B: Backend> ControlPlane<B> {
     }
     pub fn connections(&self) -> Vec<Connection> {
         self.tables.connections().collect()
+    }
+    /// Whether `key` is either direction of a connection in the table.
+    pub fn has_connection_key(&self, key: &FiveTuple) -> bool {
+        self.tables.has_conn_key(key)
     }
     /// Inserts both directions of a connection to one of the service's members: true when inserted,
     /// false when already present. `TableFull` when the connection table has no room for it.

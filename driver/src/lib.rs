@@ -11,7 +11,9 @@ pub mod alrm;
 pub mod control;
 pub mod counters;
 pub mod cuckoo;
+pub mod device;
 mod entries;
+pub mod identity;
 pub mod maglev;
 pub mod tables;
 

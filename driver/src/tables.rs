@@ -153,6 +153,7 @@ impl Tables {
             verify: true,
             stats: TableStats::default(),
         };
+        tables.write_hash_key(bus);
         for t in Table::ALL {
             for index in 0..t.entries(&geometry) as u32 {
                 tables.command(bus, t, tbl_op::CLEAR, index);
@@ -165,6 +166,47 @@ impl Tables {
             tables.write(bus, region::ACT + 4 * word, u32::MAX);
         }
         tables
+    }
+
+    /// Programs a device that was reset (every table zero) from the shadow: the hash key, then
+    /// ports, members, indirection slots and connections, and services last, so no frame matches a
+    /// service before what it leads to is in place. Each entry is read back as usual.
+    pub(crate) fn restore(&mut self, bus: &mut impl RegisterAccess) -> Result<(), DriverError> {
+        self.write_hash_key(bus);
+        for t in [Table::Port, Table::Member] {
+            self.restore_table(bus, t)?;
+        }
+        let slots = self.indir.len();
+        let indir = std::mem::replace(&mut self.indir, vec![0; slots]);
+        for (slot, &word) in indir.iter().enumerate() {
+            if word != 0 {
+                self.write_indir_word(bus, slot as u32, word)?;
+            }
+        }
+        for t in [Table::Conn, Table::Service] {
+            self.restore_table(bus, t)?;
+        }
+        Ok(())
+    }
+
+    fn restore_table(
+        &mut self,
+        bus: &mut impl RegisterAccess,
+        t: Table,
+    ) -> Result<(), DriverError> {
+        for index in 0..t.entries(&self.geometry) as u32 {
+            let words = self.shadow(t).entry(index).to_vec();
+            if words.iter().any(|&w| w != 0) {
+                self.write_entry(bus, t, index, &words)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn write_hash_key(&mut self, bus: &mut impl RegisterAccess) {
+        for (i, word) in self.hash_key.0.into_iter().enumerate() {
+            self.write(bus, reg::HASH_KEY + 4 * i as u32, word);
+        }
     }
 
     pub(crate) fn geometry(&self) -> Geometry {
@@ -252,6 +294,11 @@ impl Tables {
     }
 
     // ---- connections ----
+
+    /// Whether `key` is either direction of a connection in the table.
+    pub(crate) fn has_conn_key(&self, key: &FiveTuple) -> bool {
+        self.placement.get(key).is_some()
+    }
 
     /// Inserts both directions of `conn`; `outbound` is the member-to-peer key. False when the
     /// connection is already present. When either direction does not fit, neither stays in the
@@ -452,18 +499,27 @@ impl Tables {
             let word = slot.map_or(0, |m| {
                 table::indir_slot::MEMBER.place(m.into()) | table::indir_slot::VALID.place(1)
             });
-            if self.indir[index as usize] == word {
-                continue;
+            if self.indir[index as usize] != word {
+                self.write_indir_word(bus, index, word)?;
             }
-            self.indir[index as usize] = word;
-            let offset = region::INDIR + 4 * index;
-            self.write(bus, offset, word);
-            if self.verify && bus.read32(offset) != word {
-                return Err(DriverError::Verify {
-                    table: "indir_slot",
-                    index,
-                });
-            }
+        }
+        Ok(())
+    }
+
+    fn write_indir_word(
+        &mut self,
+        bus: &mut impl RegisterAccess,
+        index: u32,
+        word: u32,
+    ) -> Result<(), DriverError> {
+        self.indir[index as usize] = word;
+        let offset = region::INDIR + 4 * index;
+        self.write(bus, offset, word);
+        if self.verify && bus.read32(offset) != word {
+            return Err(DriverError::Verify {
+                table: "indir_slot",
+                index,
+            });
         }
         Ok(())
     }

@@ -1,4 +1,4 @@
-//! Figures measured at the register seam: writes per connection insert.
+//! Figures measured at the register seam: writes (and read-back reads) per connection insert.
 //! `cargo test -p anypoint-driver --test figures -- --nocapture` prints them.
 
 mod common;
@@ -27,7 +27,8 @@ fn register_writes_per_connection_insert() {
     let stats_before = cp.table_stats();
 
     let mut per_insert = Vec::new();
-    let report = |per_insert: &[u64]| {
+    let mut reads = 0;
+    let report = |per_insert: &[u64], reads: u64| {
         let load = 200.0 * per_insert.len() as f64 / entries as f64;
         let avg = per_insert.iter().sum::<u64>() as f64 / per_insert.len() as f64;
         let max = per_insert.iter().max().unwrap();
@@ -35,6 +36,10 @@ fn register_writes_per_connection_insert() {
             "register writes per connection insert (both directions, read-back on), {} inserts \
              up to {load:.0} % load: average {avg:.2}, max {max}",
             per_insert.len()
+        );
+        println!(
+            "register reads per connection insert (read-back verification): average {:.2}",
+            reads as f64 / per_insert.len() as f64
         );
         avg
     };
@@ -53,15 +58,16 @@ fn register_writes_per_connection_insert() {
             member,
             peer_port: PEER_PORT,
         };
-        let before = cp.backend().writes;
+        let (before, reads_before) = (cp.backend().writes, cp.backend().reads);
         assert_eq!(cp.insert_connection(&conn), Ok(true));
         per_insert.push(cp.backend().writes - before);
+        reads += cp.backend().reads - reads_before;
         if per_insert.len() as u64 == connections / 2 {
-            report(&per_insert);
+            report(&per_insert, reads);
         }
     }
     assert_eq!(per_insert[0], WRITES_WITHOUT_RELOCATION);
-    let avg = report(&per_insert);
+    let avg = report(&per_insert, reads);
     assert!(avg <= 16.0, "average {avg:.2} writes per insert");
 
     // The driver's own count agrees with the seam's.

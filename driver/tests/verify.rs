@@ -163,6 +163,41 @@ fn another_device_is_refused() {
     assert_eq!(
         err.to_string(),
         "not an Anypoint switch: ID 0x00000000, VERSION 0x00000000 \
-         (expected ID 0x414e5950, major version 1)"
+         (expected ID 0x414e5950, version 1.x with x >= 1)"
+    );
+}
+
+/// What a PCIe read returns once the function is gone.
+struct Gone;
+
+impl RegisterAccess for Gone {
+    fn read32(&mut self, _: u32) -> u32 {
+        u32::MAX
+    }
+    fn write32(&mut self, _: u32, _: u32) {
+        panic!("nothing may be written to a device that failed the identity check");
+    }
+}
+
+impl PacketIo for Gone {
+    fn receive(&mut self, _: u8, _: &[u8]) {}
+    fn inject(&mut self, _: &[u8]) -> bool {
+        false
+    }
+    fn pop_egress(&mut self) -> Option<(u8, Vec<u8>)> {
+        None
+    }
+    fn pop_host(&mut self) -> Option<Vec<u8>> {
+        None
+    }
+}
+
+#[test]
+fn a_device_reading_all_ones_is_not_responding() {
+    let err = ControlPlane::new(Gone, KEY).err().unwrap();
+    assert!(
+        err.to_string()
+            .starts_with("device not responding: ID reads 0xffffffff"),
+        "{err}"
     );
 }

@@ -7,7 +7,7 @@ pub const MAP_SIZE: u32 = 0x100000;
 /// Value of the `ID` register.
 pub const DEVICE_ID: u32 = 0x414e5950;
 /// Value of the `VERSION` register.
-pub const MAP_VERSION: u32 = 0x00010000;
+pub const MAP_VERSION: u32 = 0x00010001;
 
 /// A bit field: bits `lsb .. lsb + width` of word `word` of a register or table entry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -78,6 +78,16 @@ pub mod reg {
 
     /// Any write zeroes every counter. (wo)
     pub const CTR_CLEAR: u32 = 0x00024;
+
+    /// Soft reset: returns the device to its power-on state (every register, table, indirection slot, activity bit and counter; frames inside the pipeline are discarded). The write completes, and the next register access is answered, only when the reset has finished. (wo)
+    pub const SOFT_RESET: u32 = 0x00028;
+    /// Write 1 to reset; writes with bit 0 clear do nothing.
+    pub const SOFT_RESET_GO: Field = Field { word: 0, lsb: 0, width: 1 };
+
+    /// Device status. (rw1c)
+    pub const DEV_STATUS: u32 = 0x0002c;
+    /// Sticky: set by every reset (power-on, PCIe reset, SOFT_RESET). The driver clears it (write 1) once it has programmed the tables; finding it set later means the device lost its tables and must be reprogrammed.
+    pub const DEV_STATUS_RESET_SEEN: Field = Field { word: 0, lsb: 0, width: 1 };
 
     /// SipHash key, little-endian words: k0 = HASH_KEY1:HASH_KEY0, k1 = HASH_KEY3:HASH_KEY2. (rw)
     pub const HASH_KEY: u32 = 0x00030;

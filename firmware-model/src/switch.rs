@@ -100,6 +100,8 @@ pub struct Switch {
     counters: Counters,
     egress: VecDeque<(u8, Vec<u8>)>,
     host: VecDeque<Vec<u8>>,
+    /// `DEV_STATUS.RESET_SEEN`.
+    reset_seen: bool,
 }
 
 impl Switch {
@@ -124,7 +126,19 @@ impl Switch {
             counters: Counters::new(),
             egress: VecDeque::new(),
             host: VecDeque::new(),
+            reset_seen: true,
         }
+    }
+    /// `SOFT_RESET`: the power-on state again. Frames already on the egress and host queues have
+    /// left the pipeline (on the wire, in host memory) and stay; the model has none in flight.
+    fn soft_reset(&mut self) {
+        let egress = std::mem::take(&mut self.egress);
+        let host = std::mem::take(&mut self.host);
+        *self = Switch {
+            egress,
+            host,
+            ..Switch::new(self.geometry)
+        };
     }
     pub fn geometry(&self) -> Geometry {
         self.geometry

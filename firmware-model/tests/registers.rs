@@ -23,7 +23,7 @@ fn identification_and_capabilities() {
     assert_eq!(sw.geometry(), g);
     let expected = [
         (reg::ID, 0x414e_5950),
-        (reg::VERSION, 0x0001_0000),
+        (reg::VERSION, 0x0001_0001),
         (reg::NUM_PORTS, 3),
         (reg::NUM_SERVICES, 5),
         (reg::NUM_MEMBERS, 7),
@@ -275,4 +275,56 @@ fn ctr_clear_zeroes_every_counter() {
 #[test]
 fn device_id_constant_matches_the_register() {
     assert_eq!(small().read32(reg::ID), regs::DEVICE_ID);
+}
+
+/// Every register and region word a reset defines, for comparing two switches.
+fn reset_visible_state(sw: &mut Switch) -> Vec<u32> {
+    let g = sw.geometry();
+    let mut words: Vec<u32> = (0..0x90).step_by(4).map(|a| sw.read32(a)).collect();
+    for (t, n, w) in [
+        (table::port::ID, u32::from(g.ports), 4),
+        (table::service::ID, g.services.into(), 4),
+        (table::member::ID, g.members.into(), 4),
+        (table::conn::ID, 8 << g.conn_buckets_log2, 5),
+    ] {
+        for i in 0..n {
+            words.extend(read_entry(sw, t, i, w));
+        }
+    }
+    let act_words = (8u32 << g.conn_buckets_log2).div_ceil(32);
+    words.extend((0..act_words).map(|i| sw.read32(region::ACT + 4 * i)));
+    words.extend((0..1u32 << g.indir_slots_log2).map(|i| sw.read32(region::INDIR + 4 * i)));
+    words.extend((0..0x10000).step_by(4).map(|a| sw.read32(region::CTR + a)));
+    words
+}
+
+#[test]
+fn soft_reset_returns_to_power_on_and_flags_it() {
+    let mut power_on = Switch::new(lab_geometry());
+    assert_eq!(
+        power_on.read32(reg::DEV_STATUS),
+        1,
+        "RESET_SEEN at power-on"
+    );
+    let mut sw = lab();
+    sw.write32(reg::MAX_FRAME, 1500);
+    sw.write32(reg::TBL_CMD, 0xf << 24 | 1 << 30); // unknown table: sets TBL_STATUS.ERROR
+    let mut syn = FrameSpec::new(peer_tcp(40000));
+    syn.dst_mac = port_mac(0);
+    (syn.syn, syn.ack) = (true, false);
+    sw.receive(0, &syn.build());
+    sw.write32(reg::DEV_STATUS, 1);
+    assert_eq!(sw.read32(reg::DEV_STATUS), 0);
+    // Bit 0 clear: nothing happens.
+    sw.write32(reg::SOFT_RESET, 0xfffe);
+    assert_eq!(sw.read32(reg::MAX_FRAME), 1500);
+    sw.write32(reg::SOFT_RESET, 1);
+    assert_eq!(
+        reset_visible_state(&mut sw),
+        reset_visible_state(&mut power_on)
+    );
+    assert_eq!(sw.read32(reg::DEV_STATUS), 1, "RESET_SEEN after soft reset");
+    // What left the pipeline before the reset (the forwarded SYN, its learn record) stays delivered.
+    assert_eq!(sw.pop_egress().map(|(port, _)| port), Some(1));
+    assert!(sw.pop_host().is_some());
 }

@@ -1,9 +1,9 @@
 //! `anypoint-ctl`: run the Anypoint switch as a daemon, steer it, or replay pcap files through it.
 
-use anypoint_ctl::backend::BackendKind;
+use anypoint_ctl::backend::{self, BackendKind, RunBackend};
 use anypoint_ctl::link::PortSpec;
 use anypoint_ctl::protocol::{self, ConnList, KeySpec, MemberView, Request, ServiceView, Stats};
-use anypoint_ctl::{cli, config, daemon, log, render, replay};
+use anypoint_ctl::{cli, config, daemon, log, render, replay, sim_device};
 
 use clap::{Args, Parser, Subcommand};
 use serde::de::DeserializeOwned;
@@ -34,8 +34,23 @@ enum Command {
         #[arg(long)]
         config: PathBuf,
         #[arg(long, value_enum, default_value = "model")]
+        backend: RunBackend,
+        /// vfio: the NIC's PCI address (0000:01:00.0); vfio-user: the device server's socket.
+        #[arg(long, value_name = "PCI-ADDRESS|SOCKET")]
+        device: Option<String>,
+        /// N=tap:IFNAME: attach switch port N to a TAP device (repeatable; model and rtl only,
+        /// a device has its own ports).
+        #[arg(long = "port", value_name = "N=tap:IFNAME")]
+        ports: Vec<PortSpec>,
+        #[arg(long, value_enum, default_value = "info")]
+        log_level: log::Level,
+    },
+    /// Serves the switch (model or RTL) as a vfio-user PCI device on --socket, its Ethernet ports on
+    /// TAP devices, for `run --backend vfio-user --device SOCKET` (docs/sim-device.md).
+    SimDevice {
+        #[arg(long, value_enum, default_value = "model")]
         backend: BackendKind,
-        /// N=tap:IFNAME: attach switch port N to a TAP device (repeatable).
+        /// N=tap:IFNAME: attach device port N to a TAP device (repeatable).
         #[arg(long = "port", value_name = "N=tap:IFNAME")]
         ports: Vec<PortSpec>,
         #[arg(long, value_enum, default_value = "info")]
@@ -235,19 +250,64 @@ fn run(cli: Cli) -> Result<(), String> {
         Command::Run {
             config,
             backend,
+            device,
             ports,
             log_level,
         } => {
             log::set_level(log_level);
             let config = config::Config::load(&config).map_err(|e| e.to_string())?;
-            daemon::run(
-                || backend.build(),
-                daemon::RunOptions {
-                    config,
-                    ports,
-                    socket: socket.to_path_buf(),
-                },
-            )
+            let opts = daemon::RunOptions {
+                config,
+                ports,
+                socket: socket.to_path_buf(),
+            };
+            if backend.is_device() && !opts.ports.is_empty() {
+                return Err(
+                    "--port: a device has its own Ethernet ports (attach them where the device \
+                     is served, e.g. `sim-device --port`)"
+                        .into(),
+                );
+            }
+            let device = match (backend.is_device(), device) {
+                (true, Some(d)) => d,
+                (true, None) => {
+                    let name = clap::ValueEnum::to_possible_value(&backend)
+                        .map(|v| v.get_name().to_string())
+                        .unwrap_or_default();
+                    return Err(format!("--backend {name}: give --device"));
+                }
+                (false, Some(_)) => {
+                    return Err("--device: only for --backend vfio and vfio-user".into())
+                }
+                (false, None) => String::new(),
+            };
+            match backend {
+                RunBackend::Model => daemon::run(|| Ok(BackendKind::Model.build()), opts),
+                RunBackend::Rtl => daemon::run(|| Ok(BackendKind::Rtl.build()), opts),
+                RunBackend::Vfio => daemon::run(|| backend::open_vfio(&device), opts),
+                RunBackend::VfioUser => {
+                    daemon::run(|| backend::open_vfio_user(Path::new(&device)), opts)
+                }
+            }
+        }
+        Command::SimDevice {
+            backend,
+            ports,
+            log_level,
+        } => {
+            log::set_level(log_level);
+            if socket == Path::new(protocol::DEFAULT_SOCKET) {
+                return Err(
+                    "sim-device: give --socket PATH for the device's vfio-user socket \
+                            (the default is the daemon's control socket)"
+                        .into(),
+                );
+            }
+            sim_device::run(sim_device::SimOptions {
+                socket: socket.to_path_buf(),
+                backend,
+                ports,
+            })
         }
         Command::Service(ServiceCmd::List(Json { json })) => {
             let (list, v): (Vec<ServiceView>, _) = query(socket, Request::ServiceList)?;

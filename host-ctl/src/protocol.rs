@@ -193,6 +193,12 @@ pub struct SlowPathStats {
     /// Host-queue records counted and dropped, by reason name.
     pub dropped: std::collections::BTreeMap<String, u64>,
     pub conn_insert_failures: u64,
+    /// Member replies that overtook the insert of their connection, sent through the pipeline again.
+    #[serde(default)]
+    pub outbound_retried: u64,
+    /// Device resets detected and recovered from by reprogramming the tables.
+    #[serde(default)]
+    pub resets: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -68,6 +68,17 @@ pub fn slow_path(s: &SlowPathStats) -> String {
         s.arp_failures,
         s.echo_replies
     );
+    if s.outbound_retried > 0 {
+        writeln!(
+            o,
+            "  replies re-sent after their connection's insert: {}",
+            s.outbound_retried
+        )
+        .unwrap();
+    }
+    if s.resets > 0 {
+        writeln!(o, "  device resets recovered: {}", s.resets).unwrap();
+    }
     if !s.dropped.is_empty() {
         let list: Vec<String> = s.dropped.iter().map(|(r, n)| format!("{r} {n}")).collect();
         writeln!(o, "  dropped: {}", list.join(", ")).unwrap();

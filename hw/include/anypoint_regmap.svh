@@ -4,7 +4,7 @@
 
 localparam logic [31:0] MAP_SIZE = 32'h00100000;
 localparam logic [31:0] DEVICE_ID = 32'h414e5950;
-localparam logic [31:0] MAP_VERSION = 32'h00010000;
+localparam logic [31:0] MAP_VERSION = 32'h00010001;
 
 localparam logic [31:0] REG_ID = 32'h00000000;
 localparam logic [31:0] REG_VERSION = 32'h00000004;
@@ -17,6 +17,14 @@ localparam logic [31:0] REG_INDIR_SLOTS_LOG2 = 32'h0000001c;
 localparam logic [31:0] REG_MAX_FRAME = 32'h00000020;
 localparam logic [31:0] REG_MAX_FRAME_RESET = 32'd9022;
 localparam logic [31:0] REG_CTR_CLEAR = 32'h00000024;
+localparam logic [31:0] REG_SOFT_RESET = 32'h00000028;
+localparam int unsigned REG_SOFT_RESET_GO_WORD = 0;
+localparam int unsigned REG_SOFT_RESET_GO_LSB = 0;
+localparam int unsigned REG_SOFT_RESET_GO_W = 1;
+localparam logic [31:0] REG_DEV_STATUS = 32'h0000002c;
+localparam int unsigned REG_DEV_STATUS_RESET_SEEN_WORD = 0;
+localparam int unsigned REG_DEV_STATUS_RESET_SEEN_LSB = 0;
+localparam int unsigned REG_DEV_STATUS_RESET_SEEN_W = 1;
 localparam logic [31:0] REG_HASH_KEY = 32'h00000030;
 localparam int unsigned REG_HASH_KEY_COUNT = 4;
 localparam logic [31:0] REG_TBL_CMD = 32'h00000040;

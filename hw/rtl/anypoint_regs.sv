@@ -6,6 +6,11 @@
 // Table writes go out on one write bus that updates every pipeline's copy in the same cycle; this
 // block keeps the copy that TBL_CMD reads return. One AXI transaction is handled at a time.
 //
+// Reset (power-on `rst` or a SOFT_RESET write) sweeps every table entry and indirection slot to zero
+// over the write buses, an entry per cycle, holding the rest of the design in reset (`soft_rst`)
+// meanwhile; a SOFT_RESET write is answered once the sweep and the counter clear are done, and no
+// other transaction is taken during the sweep.
+//
 // Parameters: NUM_PORTS, NUM_SERVICES, NUM_MEMBERS, CONN_BUCKETS_LOG2, INDIR_SLOTS_LOG2 as anypoint_top;
 //   NSRC - sources of activity-bitmap hits.
 module anypoint_regs #(
@@ -57,8 +62,10 @@ module anypoint_regs #(
     // Activity hits.
     input wire [NSRC-1:0] act_valid,
     input wire [NSRC*CONN_IDX_W-1:0] act_index,
-    // The activity bitmap is being cleared after reset.
-    output logic init_busy
+    // The tables or the activity bitmap are being cleared after a reset.
+    output logic init_busy,
+    // Hold the pipelines and the counters in reset (a soft reset's sweep).
+    output logic soft_rst
 );
   `include "anypoint_regmap.svh"
 
@@ -69,10 +76,18 @@ module anypoint_regs #(
   localparam int PW = (NUM_PORTS > 1) ? $clog2(NUM_PORTS) : 1;
   localparam int SW = (NUM_SERVICES > 1) ? $clog2(NUM_SERVICES) : 1;
   localparam int MW = (NUM_MEMBERS > 1) ? $clog2(NUM_MEMBERS) : 1;
+  // Reset sweep: port, service, member, then connection entries on the table bus, indirection
+  // slots on their own bus alongside.
+  localparam int SWEEP_ENTRIES = NUM_PORTS + NUM_SERVICES + NUM_MEMBERS + CONN_ENTRIES;
+  localparam int SWEEP_LEN = (SWEEP_ENTRIES > INDIR_SLOTS) ? SWEEP_ENTRIES : INDIR_SLOTS;
 
   logic [255:0] wdata_q;
   logic [255:0] rdata_q;
   logic error_q;
+  logic reset_seen_q;  // DEV_STATUS.RESET_SEEN
+  logic sweeping;
+  logic [23:0] sweep_n;
+  logic soft_start;  // a SOFT_RESET write with GO set, in WR1
 
   logic [127:0] ports_c[NUM_PORTS];
   logic [127:0] svcs_c[NUM_SERVICES];
@@ -97,9 +112,12 @@ module anypoint_regs #(
   logic [19:0] addr_q;
   logic [31:0] wd_q;
 
-  assign s_axil_awready = state == IDLE && s_axil_awvalid && s_axil_wvalid;
-  assign s_axil_wready = state == IDLE && s_axil_awvalid && s_axil_wvalid;
-  assign s_axil_arready = state == IDLE && !(s_axil_awvalid && s_axil_wvalid) && s_axil_arvalid;
+  assign s_axil_awready = state == IDLE && !sweeping && s_axil_awvalid && s_axil_wvalid;
+  assign s_axil_wready = state == IDLE && !sweeping && s_axil_awvalid && s_axil_wvalid;
+  assign s_axil_arready = state == IDLE && !sweeping && !(s_axil_awvalid && s_axil_wvalid) &&
+      s_axil_arvalid;
+  assign soft_rst = sweeping;
+  assign soft_start = state == WR1 && addr_q == 20'(REG_SOFT_RESET) && wd_q[REG_SOFT_RESET_GO_LSB];
   assign s_axil_bvalid = state == WRESP;
   assign s_axil_bresp = 2'b00;
   assign s_axil_rvalid = state == RRESP;
@@ -144,21 +162,48 @@ module anypoint_regs #(
     tw_valid <= 1'b0;
     iw_valid <= 1'b0;
     ctr_clear <= 1'b0;
-    if (rst) begin
-      state <= IDLE;
+    if (rst || soft_start) begin
       max_frame <= REG_MAX_FRAME_RESET;
       hash_key <= '0;
       error_q <= 1'b0;
       wdata_q <= '0;
       rdata_q <= '0;
+      reset_seen_q <= 1'b1;
+      sweeping <= 1'b1;
+      sweep_n <= '0;
+    end
+    if (rst) begin
+      state <= IDLE;
     end else begin
+      if (sweeping) begin
+        tw_valid <= 32'(sweep_n) < SWEEP_ENTRIES;
+        tw_data <= '0;
+        if (32'(sweep_n) < NUM_PORTS) begin
+          tw_table <= 4'(TBL_PORT_ID);
+          tw_index <= sweep_n;
+        end else if (32'(sweep_n) < NUM_PORTS + NUM_SERVICES) begin
+          tw_table <= 4'(TBL_SERVICE_ID);
+          tw_index <= sweep_n - 24'(NUM_PORTS);
+        end else if (32'(sweep_n) < NUM_PORTS + NUM_SERVICES + NUM_MEMBERS) begin
+          tw_table <= 4'(TBL_MEMBER_ID);
+          tw_index <= sweep_n - 24'(NUM_PORTS + NUM_SERVICES);
+        end else begin
+          tw_table <= 4'(TBL_CONN_ID);
+          tw_index <= sweep_n - 24'(NUM_PORTS + NUM_SERVICES + NUM_MEMBERS);
+        end
+        iw_valid <= 32'(sweep_n) < INDIR_SLOTS;
+        iw_index <= sweep_n[15:0];
+        iw_data <= '0;
+        sweep_n <= sweep_n + 1'b1;
+        if (32'(sweep_n) == SWEEP_LEN - 1) sweeping <= 1'b0;
+      end
       case (state)
         IDLE: begin
-          if (s_axil_awvalid && s_axil_wvalid) begin
+          if (!sweeping && s_axil_awvalid && s_axil_wvalid) begin
             addr_q <= {s_axil_awaddr[19:2], 2'b00};
             wd_q <= s_axil_wdata;
             state <= WR1;
-          end else if (s_axil_arvalid) begin
+          end else if (!sweeping && s_axil_arvalid) begin
             addr_q <= {s_axil_araddr[19:2], 2'b00};
             state <= RD1;
           end
@@ -172,6 +217,8 @@ module anypoint_regs #(
           if (addr_q >= 20'(REG_TBL_WDATA) && addr_q < 20'(REG_TBL_WDATA + 32))
             wdata_q[32*widx+:32] <= wd_q;
           if (addr_q == 20'(REG_TBL_STATUS) && wd_q[0]) error_q <= 1'b0;
+          if (addr_q == 20'(REG_DEV_STATUS) && wd_q[REG_DEV_STATUS_RESET_SEEN_LSB])
+            reset_seen_q <= 1'b0;
           if (is_wr_cmd) begin
             if (!cmd_ok) error_q <= 1'b1;
             else if (cmd_op == 2'(TBL_OP_WRITE) || cmd_op == 2'(TBL_OP_CLEAR)) begin
@@ -195,8 +242,8 @@ module anypoint_regs #(
             rdata_q <= {96'd0, cmd_conn_q ? entry_rd[159:128] : 32'd0, entry_rd[127:0]};
           state <= WR3;
         end
-        // A counter clear answers once the counters are cleared.
-        WR3: if (!ctr_busy) state <= WRESP;
+        // A counter clear or a soft reset answers once the counters and tables are cleared.
+        WR3: if (!ctr_busy && !sweeping) state <= WRESP;
         WRESP: if (s_axil_bready) state <= IDLE;
         RD1: begin
           state <= RD2;
@@ -247,14 +294,14 @@ module anypoint_regs #(
   // Activity bitmap: hits set bits (several sources may hit one word in a cycle), writes clear.
   // After reset the bitmap is cleared a word per cycle (as a block RAM would be), `init_busy` meanwhile.
   logic [AW:0] init_idx;
-  assign init_busy = 32'(init_idx) < ACT_WORDS;
+  assign init_busy = 32'(init_idx) < ACT_WORDS || sweeping;
   always_ff @(posedge clk) begin
-    if (rst) init_idx <= '0;
+    if (rst || soft_start) init_idx <= '0;
     else if (init_busy) init_idx <= init_idx + 1'b1;
   end
 
   always_ff @(posedge clk) begin
-    if (init_busy) begin
+    if (32'(init_idx) < ACT_WORDS) begin
       act_q[init_idx[AW-1:0]] <= '0;
     end else begin
       if (state == WR1 && addr_q >= 20'(REGION_ACT) && addr_q < 20'(REGION_ACT + REGION_ACT_SIZE) &&
@@ -300,6 +347,7 @@ module anypoint_regs #(
       20'(REG_INDIR_SLOTS_LOG2): rd_val = 32'(INDIR_SLOTS_LOG2);
       20'(REG_MAX_FRAME): rd_val = max_frame;
       20'(REG_TBL_STATUS): rd_val = {31'd0, error_q};
+      20'(REG_DEV_STATUS): rd_val = 32'(reset_seen_q) << REG_DEV_STATUS_RESET_SEEN_LSB;
       default: ;
     endcase
     if (addr_q >= 20'(REG_HASH_KEY) && addr_q < 20'(REG_HASH_KEY + 16))

@@ -19,8 +19,8 @@
 //                       mix of 60-9018-byte frames; smaller only to fit small FPGAs).
 //   CTR_MEMBERS       - members with per-member counters (1024 = the register map; less only to fit
 //                       small FPGAs).
-//   Reset: hold `rst` for at least 16 cycles; `busy` then stays high while the activity bitmap and
-//   the counters clear themselves.
+//   Reset: hold `rst` for at least 16 cycles; `busy` then stays high while the tables, the activity
+//   bitmap and the counters clear themselves (also after a SOFT_RESET write).
 module anypoint_top #(
     parameter int DATA_WIDTH = 64,
     parameter int NUM_PORTS = 4,
@@ -93,6 +93,9 @@ module anypoint_top #(
   logic [NUM_PORTS-1:0] egress_busy;
   logic host_busy;
   logic regs_busy;
+  // Everything but the register block is reset by `rst` and by a soft reset's sweep.
+  logic soft_rst, core_rst;
+  assign core_rst = rst || soft_rst;
   logic ctr_busy;
   logic [31:0] max_frame;
   logic [127:0] hash_key;
@@ -157,7 +160,8 @@ module anypoint_top #(
       .ctr_busy(ctr_busy),
       .act_valid(act_valid),
       .act_index(act_index),
-      .init_busy(regs_busy)
+      .init_busy(regs_busy),
+      .soft_rst(soft_rst)
   );
 
   anypoint_counters #(
@@ -166,7 +170,7 @@ module anypoint_top #(
       .CTR_MEMBERS(CTR_MEMBERS)
   ) u_counters (
       .clk(clk),
-      .rst(rst),
+      .rst(core_rst),
       .clear(ctr_clear),
       .busy(ctr_busy),
       .ev_valid(ev_valid),
@@ -196,7 +200,7 @@ module anypoint_top #(
       .NUM_PORTS (NUM_PORTS)
   ) u_strip (
       .clk(clk),
-      .rst(rst),
+      .rst(core_rst),
       .s_axis_tdata(s_axis_inj_tdata),
       .s_axis_tkeep(s_axis_inj_tkeep),
       .s_axis_tvalid(s_axis_inj_tvalid),
@@ -249,7 +253,7 @@ module anypoint_top #(
         .FRAME_CAP(FRAME_CAP)
     ) u_port (
         .clk(clk),
-        .rst(rst),
+        .rst(core_rst),
         .max_frame(max_frame),
         .hash_key(hash_key),
         .tw_valid(tw_valid),
@@ -314,7 +318,7 @@ module anypoint_top #(
         .WIDTH(BW)
     ) u_arb (
         .clk(clk),
-        .rst(rst),
+        .rst(core_rst),
         .in_valid(req),
         .in_data(beats),
         .in_last(fwd_tlast),
@@ -329,7 +333,7 @@ module anypoint_top #(
         .DEPTH_LOG2(2)
     ) u_out (
         .clk(clk),
-        .rst(rst),
+        .rst(core_rst),
         .wr_en(wr),
         .wr_data(wdata),
         .full(full),
@@ -364,7 +368,7 @@ module anypoint_top #(
       .WIDTH(BW)
   ) u_host_arb (
       .clk(clk),
-      .rst(rst),
+      .rst(core_rst),
       .in_valid(host_valid),
       .in_data(host_beats),
       .in_last(host_tlast),
@@ -379,7 +383,7 @@ module anypoint_top #(
       .DEPTH_LOG2(2)
   ) u_host_out (
       .clk(clk),
-      .rst(rst),
+      .rst(core_rst),
       .wr_en(host_wr),
       .wr_data(host_wdata),
       .full(host_full),

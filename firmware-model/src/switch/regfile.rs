@@ -31,6 +31,7 @@ impl Switch {
             reg::INDIR_SLOTS_LOG2 => u32::from(g.indir_slots_log2),
             reg::MAX_FRAME => self.max_frame,
             reg::TBL_STATUS => reg::TBL_STATUS_ERROR.place(u32::from(t.error)),
+            reg::DEV_STATUS => reg::DEV_STATUS_RESET_SEEN.place(u32::from(self.reset_seen)),
             _ => {
                 if let Some(i) = word_index(offset, reg::HASH_KEY, reg::HASH_KEY_COUNT) {
                     self.hash_key.0[i]
@@ -55,8 +56,17 @@ impl Switch {
         if !offset.is_multiple_of(4) {
             return;
         }
+        if offset == reg::SOFT_RESET {
+            if reg::SOFT_RESET_GO.extract(value) == 1 {
+                self.soft_reset();
+            }
+            return;
+        }
         let t = &mut self.tables;
         match offset {
+            reg::DEV_STATUS => {
+                self.reset_seen &= reg::DEV_STATUS_RESET_SEEN.extract(value) == 0;
+            }
             reg::MAX_FRAME => self.max_frame = value,
             reg::CTR_CLEAR => self.counters.clear(),
             reg::TBL_CMD => t.command(value),

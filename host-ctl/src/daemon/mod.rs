@@ -9,14 +9,16 @@ mod server;
 
 pub use node::Node;
 
+use crate::backend::Attachment;
 use crate::config::Config;
 use crate::link::{Link, PortSpec};
 use crate::log::{debug, error, info};
+use crate::poll;
 use crate::protocol;
+use crate::signals::{self, Signals};
 use anypoint_driver::Backend;
 use server::ControlServer;
 use std::collections::BTreeMap;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -31,8 +33,14 @@ const BATCH: usize = 64;
 
 /// Runs until SIGTERM or SIGINT; the links and the socket are gone when it returns. The backend is
 /// built only once the signals are blocked, so no thread it starts can take a SIGTERM's default action.
-pub fn run<B: Backend>(make_backend: impl FnOnce() -> B, opts: RunOptions) -> Result<(), String> {
-    let signals = Signals::block()?;
+///
+/// A device backend that stops answering is reported once and the daemon stays up, answering every
+/// control request with that error, so the operator learns why from the CLI.
+pub fn run<B: Backend + Attachment>(
+    make_backend: impl FnOnce() -> Result<B, String>,
+    opts: RunOptions,
+) -> Result<(), String> {
+    let signals = Signals::block(&[])?;
     for (i, spec) in opts.ports.iter().enumerate() {
         if !opts.config.ports.iter().any(|p| p.id() == spec.port) {
             return Err(format!(
@@ -46,53 +54,60 @@ pub fn run<B: Backend>(make_backend: impl FnOnce() -> B, opts: RunOptions) -> Re
     }
     // Refuse before touching any link a running daemon holds.
     ControlServer::check_free(&opts.socket)?;
-    let mut node = Node::new(make_backend(), &opts.config, Instant::now())?;
+    let mut node = Node::new(make_backend()?, &opts.config, Instant::now())?;
     let mut links: BTreeMap<u8, Box<dyn Link>> = BTreeMap::new();
     for spec in &opts.ports {
         links.insert(spec.port, spec.link.open()?);
         info!("port {} attached to {}", spec.port, spec.link);
     }
-    for p in opts
-        .config
-        .ports
-        .iter()
-        .filter(|p| !links.contains_key(&p.id()))
-    {
-        info!(
-            "port {} is not attached: frames sent there are discarded",
-            p.id()
-        );
+    // A device with its own ports signals host records on this descriptor.
+    let wake = node.backend().wake_fd();
+    if wake.is_none() {
+        for p in opts
+            .config
+            .ports
+            .iter()
+            .filter(|p| !links.contains_key(&p.id()))
+        {
+            info!(
+                "port {} is not attached: frames sent there are discarded",
+                p.id()
+            );
+        }
     }
     // Last: the socket appearing tells scripts the daemon is ready.
     let mut server = ControlServer::bind(&opts.socket)?;
     info!("serving the control socket {}", opts.socket.display());
+    let mut lost: Option<String> = None;
     let mut buf = vec![0u8; 65536];
     loop {
         let now = Instant::now();
-        node.tick(now);
+        // Ticks also drain the host queue, so a device interrupt needs no handling of its own.
+        if lost.is_none() {
+            node.tick(now);
+            lost = check_lost(&mut node);
+        }
         send(&mut node, &mut links);
-        let mut fds = vec![pollfd(signals.fd.as_raw_fd())];
-        fds.extend(links.values().map(|l| pollfd(l.fd())));
+        let mut fds = vec![poll::readable(signals.fd())];
+        fds.extend(links.values().map(|l| poll::readable(l.fd())));
+        fds.extend(wake.filter(|_| lost.is_none()).map(poll::readable));
         let server_at = fds.len();
         fds.extend(server.poll_fds());
-        let sleep = node.next_deadline().saturating_duration_since(now);
-        // Round up, so a deadline a fraction of a millisecond away does not spin.
-        let timeout = sleep.as_micros().div_ceil(1000) as libc::c_int;
-        // SAFETY: fds is a valid array of fds.len() pollfd structs.
-        if unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout) } < 0 {
-            let e = std::io::Error::last_os_error();
-            if e.kind() == std::io::ErrorKind::Interrupted {
-                continue;
-            }
-            return Err(format!("poll: {e}"));
-        }
+        let timeout = if lost.is_some() {
+            -1
+        } else {
+            let sleep = node.next_deadline().saturating_duration_since(now);
+            // Round up, so a deadline a fraction of a millisecond away does not spin.
+            sleep.as_micros().div_ceil(1000) as libc::c_int
+        };
+        poll::wait(&mut fds, timeout)?;
         if fds[0].revents != 0 {
-            info!("{}: shutting down", signals.name());
+            info!("{}: shutting down", signals::name(signals.take()));
             break;
         }
         let now = Instant::now();
-        for ((&port, link), fd) in links.iter_mut().zip(&fds[1..server_at]) {
-            if fd.revents == 0 {
+        for ((&port, link), fd) in links.iter_mut().zip(&fds[1..]) {
+            if fd.revents == 0 || lost.is_some() {
                 continue;
             }
             for _ in 0..BATCH {
@@ -107,7 +122,21 @@ pub fn run<B: Backend>(make_backend: impl FnOnce() -> B, opts: RunOptions) -> Re
             }
         }
         server.serve(&fds[server_at..], |line| {
-            protocol::encode_reply(protocol::decode_request(line).and_then(|r| node.handle(r, now)))
+            let reply = protocol::decode_request(line).and_then(|r| {
+                if lost.is_none() {
+                    let reply = node.handle(r, now);
+                    // A reply computed while the device stopped answering would be all ones.
+                    lost = check_lost(&mut node);
+                    if lost.is_none() {
+                        return reply;
+                    }
+                }
+                Err(format!(
+                    "device lost: {}",
+                    lost.as_deref().unwrap_or_default()
+                ))
+            });
+            protocol::encode_reply(reply)
         });
         send(&mut node, &mut links);
     }
@@ -117,12 +146,14 @@ pub fn run<B: Backend>(make_backend: impl FnOnce() -> B, opts: RunOptions) -> Re
     Ok(())
 }
 
-fn pollfd(fd: libc::c_int) -> libc::pollfd {
-    libc::pollfd {
-        fd,
-        events: libc::POLLIN,
-        revents: 0,
-    }
+/// The device's loss, logged when first seen (the caller keeps it and stops asking).
+fn check_lost<B: Backend + Attachment>(node: &mut Node<B>) -> Option<String> {
+    let why = node.backend().lost()?;
+    error!(
+        "device lost: {why}; every control request now fails with this error \
+         (restart the daemon once the device is back)"
+    );
+    Some(why)
 }
 
 /// Sends the node's frames on their links; a frame for an unattached port is discarded.
@@ -132,56 +163,6 @@ fn send<B: Backend>(node: &mut Node<B>, links: &mut BTreeMap<u8, Box<dyn Link>>)
             if let Err(e) = link.send(&frame) {
                 debug!("port {port}: frame of {} bytes not sent: {e}", frame.len());
             }
-        }
-    }
-}
-
-/// SIGTERM and SIGINT, blocked and read from a signalfd so the loop sees them as an event.
-struct Signals {
-    fd: OwnedFd,
-}
-
-impl Signals {
-    fn block() -> Result<Signals, String> {
-        // SAFETY: sigset manipulation on a local set, then a mask change of this (only) thread and
-        // a new descriptor owned by the result.
-        unsafe {
-            let mut set: libc::sigset_t = std::mem::zeroed();
-            libc::sigemptyset(&mut set);
-            libc::sigaddset(&mut set, libc::SIGTERM);
-            libc::sigaddset(&mut set, libc::SIGINT);
-            libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
-            let fd = libc::signalfd(-1, &set, libc::SFD_NONBLOCK | libc::SFD_CLOEXEC);
-            if fd < 0 {
-                return Err(format!("signalfd: {}", std::io::Error::last_os_error()));
-            }
-            Ok(Signals {
-                fd: OwnedFd::from_raw_fd(fd),
-            })
-        }
-    }
-
-    /// The name of the signal received.
-    fn name(&self) -> &'static str {
-        // SAFETY: reads one signalfd_siginfo into a zeroed struct of that type.
-        let signo = unsafe {
-            let mut info: libc::signalfd_siginfo = std::mem::zeroed();
-            let size = std::mem::size_of::<libc::signalfd_siginfo>();
-            let n = libc::read(
-                self.fd.as_raw_fd(),
-                (&mut info as *mut libc::signalfd_siginfo).cast(),
-                size,
-            );
-            if n as usize == size {
-                info.ssi_signo as libc::c_int
-            } else {
-                0
-            }
-        };
-        match signo {
-            libc::SIGTERM => "SIGTERM",
-            libc::SIGINT => "SIGINT",
-            _ => "signal",
         }
     }
 }

@@ -7,7 +7,7 @@ use super::ageing::{self, Ageing};
 use super::neighbors::{self, Neighbors};
 use crate::config::{self, format_mac, proto_name, Config, PortEntry, ServiceEntry, Timeouts};
 use crate::frames::{self, Arp};
-use crate::log::{debug, info, warning};
+use crate::log::{debug, error, info, warning};
 use crate::protocol::{
     ConnList, ConnView, KeySpec, MemberView, Request, ServiceView, SlowPathStats, Stats,
 };
@@ -21,7 +21,10 @@ use anypoint_model::{HashKey, HostHeader, InjectHeader, InjectMode};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+/// How often the device is checked for a reset it went through behind the driver's back.
+const RESET_CHECK: Duration = Duration::from_secs(1);
 
 /// A member whose MAC the slow path resolves: (service, addr, port).
 type MemberKey = (String, Ipv4Addr, u16);
@@ -39,6 +42,8 @@ pub struct Node<B: Backend> {
     neighbors: Neighbors,
     ageing: Ageing,
     next_scan: Instant,
+    /// When the device is next asked whether it was reset behind the driver's back.
+    next_reset_check: Instant,
     started: Instant,
     stats: SlowPathStats,
     /// Frames for the port links.
@@ -84,6 +89,7 @@ impl<B: Backend> Node<B> {
             neighbors: Neighbors::default(),
             ageing: Ageing::default(),
             next_scan: now + ageing::scan_interval(&config.timeouts),
+            next_reset_check: now + RESET_CHECK,
             started: now,
             stats: SlowPathStats::default(),
             out: Vec::new(),
@@ -97,6 +103,11 @@ impl<B: Backend> Node<B> {
     pub fn receive(&mut self, port: u8, frame: &[u8], now: Instant) {
         self.ctl.backend().receive(port, frame);
         self.drain(now);
+    }
+
+    /// The switch behind the control plane.
+    pub fn backend(&mut self) -> &mut B {
+        self.ctl.backend()
     }
 
     /// Frames to send, by port.
@@ -115,6 +126,10 @@ impl<B: Backend> Node<B> {
             }
             self.arp_request(port, ip);
         }
+        if now >= self.next_reset_check {
+            self.next_reset_check = now + RESET_CHECK;
+            self.recover_from_reset();
+        }
         if now >= self.next_scan {
             self.next_scan = now + ageing::scan_interval(&self.timeouts);
             let idle = self.ctl.idle_connections();
@@ -127,11 +142,28 @@ impl<B: Backend> Node<B> {
         self.drain(now);
     }
 
+    /// A device that was reset (power cycle, PCIe or function reset, SOFT_RESET) lost its tables:
+    /// they are written again from the driver's shadow.
+    fn recover_from_reset(&mut self) {
+        if !self.ctl.reset_detected() {
+            return;
+        }
+        warning!("the device was reset: reprogramming its tables");
+        match self.ctl.reprogram() {
+            Ok(()) => {
+                self.stats.resets += 1;
+                info!("tables reprogrammed after the device reset");
+            }
+            Err(e) => error!("cannot reprogram the device after its reset: {e}"),
+        }
+    }
+
     /// When [`Node::tick`] next has work.
     pub fn next_deadline(&self) -> Instant {
         self.neighbors
             .next_deadline()
             .map_or(self.next_scan, |t| t.min(self.next_scan))
+            .min(self.next_reset_check)
     }
 
     /// Moves everything the switch produced: frames to `out`, host-queue records to the slow path.
@@ -171,6 +203,7 @@ impl<B: Backend> Node<B> {
         let handled = match h.reason {
             reason::ARP => self.arp(h.in_port, frame, now),
             reason::L4_OTHER => self.echo(h.in_port, frame),
+            reason::OUTBOUND_NO_CONN => self.retry_outbound(&h, frame),
             _ => false,
         };
         if !handled {
@@ -190,6 +223,26 @@ impl<B: Backend> Node<B> {
             }
             self.count_drop(why);
         }
+    }
+
+    /// A member's reply that reached a device with its own ports before the daemon inserted the
+    /// connection its peer's SYN opened (the learn record queued ahead of it): once the connection
+    /// is in, the frame goes through the pipeline again instead of waiting for a retransmit.
+    fn retry_outbound(&mut self, h: &HostHeader, frame: &[u8]) -> bool {
+        if !self.ctl.has_connection_key(&h.tuple) {
+            return false;
+        }
+        let mut record = InjectHeader {
+            mode: InjectMode::Pipeline,
+            port: h.in_port,
+        }
+        .encode()
+        .to_vec();
+        record.extend_from_slice(frame);
+        if self.ctl.backend().inject(&record) {
+            self.stats.outbound_retried += 1;
+        }
+        true
     }
 
     fn count_drop(&mut self, why: String) {
@@ -688,7 +741,7 @@ mod tests {
     }
 
     /// Answers the node's ARP requests as the peer and the member would.
-    fn resolve(n: &mut TestNode, now: Instant) {
+    fn resolve<B: Backend>(n: &mut Node<B>, now: Instant) {
         n.tick(now);
         let asked: Vec<(u8, Arp)> = n
             .take_frames()
@@ -917,6 +970,84 @@ mod tests {
         }
         assert_eq!(to, [[10, 77, 1, 21], [10, 77, 1, 22]], "in turn");
         assert_eq!(n.stats(t0).slow_path.redirected, 2);
+    }
+
+    /// The model with its host queue read late, as a device with its own ports is read: the frames
+    /// a packet causes leave before the daemon sees its host records.
+    struct LateHostQueue {
+        switch: anypoint_model::Switch,
+        hold: bool,
+    }
+
+    impl anypoint_driver::RegisterAccess for LateHostQueue {
+        fn read32(&mut self, offset: u32) -> u32 {
+            self.switch.read32(offset)
+        }
+        fn write32(&mut self, offset: u32, value: u32) {
+            self.switch.write32(offset, value)
+        }
+    }
+
+    impl anypoint_driver::PacketIo for LateHostQueue {
+        fn receive(&mut self, port: u8, frame: &[u8]) {
+            self.switch.receive(port, frame)
+        }
+        fn inject(&mut self, record: &[u8]) -> bool {
+            self.switch.inject(record).is_ok()
+        }
+        fn pop_egress(&mut self) -> Option<(u8, Vec<u8>)> {
+            self.switch.pop_egress()
+        }
+        fn pop_host(&mut self) -> Option<Vec<u8>> {
+            if self.hold {
+                return None;
+            }
+            self.switch.pop_host()
+        }
+    }
+
+    #[test]
+    fn a_reply_that_overtakes_its_connection_insert_is_sent_again() {
+        let t0 = Instant::now();
+        let config = Config::parse(CONFIG).unwrap();
+        let late = LateHostQueue {
+            switch: anypoint_model::Switch::new(Default::default()),
+            hold: false,
+        };
+        let mut n = Node::new(late, &config, t0).unwrap();
+        resolve(&mut n, t0);
+        n.backend().hold = true;
+        let syn = tcp((PEER, 40000), (VIP, 80), (PORT0_MAC, PEER_MAC), true, false);
+        n.receive(0, &syn, t0);
+        let out = n.take_frames();
+        assert_eq!((out.len(), out[0].0), (1, 1), "the SYN goes to the member");
+        let synack = |sport| {
+            tcp(
+                (MEMBER, 8080),
+                (PEER, sport),
+                (PORT1_MAC, MEMBER_MAC),
+                true,
+                true,
+            )
+        };
+        n.receive(1, &synack(40000), t0);
+        // A reply for no connection at all is not sent again.
+        n.receive(1, &synack(40001), t0);
+        assert!(n.take_frames().is_empty(), "no connection yet: punted");
+
+        n.backend().hold = false;
+        n.tick(t0);
+        let out = n.take_frames();
+        assert_eq!(out.len(), 1, "{out:?}");
+        assert_eq!((out[0].0, &out[0].1[..6]), (0, &PEER_MAC[..]));
+        let p = SlicedPacket::from_ethernet(&out[0].1).unwrap();
+        let Some(etherparse::NetSlice::Ipv4(ip)) = p.net else {
+            panic!("ipv4")
+        };
+        assert_eq!(ip.header().source_addr(), VIP, "from the VIP");
+        let s = n.stats(t0).slow_path;
+        assert_eq!((s.learned, s.outbound_retried), (1, 1));
+        assert_eq!(s.dropped.get("outbound_no_conn"), Some(&1));
     }
 
     /// Truncated and mangled ARP, ICMP and TCP frames from the wire are counted, never a panic.

@@ -18,8 +18,9 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-/// The backends every live test runs on.
-pub const BACKENDS: &[&str] = &["model", "rtl"];
+/// The backends every live test runs on: in the daemon's process, or served by
+/// `anypoint-ctl sim-device` in its own process and driven over vfio-user.
+pub const BACKENDS: &[&str] = &["model", "rtl", "vfio-user:model", "vfio-user:rtl"];
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_anypoint-ctl");
 pub const VIP: Ipv4Addr = Ipv4Addr::new(10, 77, 0, 100);
@@ -225,11 +226,15 @@ pub fn ctl_json(socket: &Path, args: &[&str]) -> serde_json::Value {
     serde_json::from_str(&ctl_ok(socket, &all)).expect("--json prints JSON")
 }
 
-/// A daemon started with `config` (TOML text) and `extra` arguments, in `ns` when given.
+/// A daemon started with `config` (TOML text) and `extra` arguments, in `ns` when given, on
+/// `backend` (one of [`BACKENDS`]); for `vfio-user:DATAPATH` with its own `sim-device`.
 pub struct Daemon {
     pub socket: PathBuf,
     pub log: PathBuf,
+    // Dropped in field order: the daemon goes before the device it drives.
     pub proc: Proc,
+    /// The device process of a `vfio-user:*` backend: it owns the ports.
+    pub device: Option<SimDevice>,
 }
 
 impl Daemon {
@@ -240,6 +245,19 @@ impl Daemon {
         config: &str,
         extra: &[&str],
     ) -> Daemon {
+        Daemon::with_ports(dir, ns, backend, config, &[], extra)
+    }
+
+    /// With switch ports attached to `ports` (`N=tap:IFNAME`): by the daemon for an in-process
+    /// backend, by the device for `vfio-user:*`.
+    pub fn with_ports(
+        dir: &Path,
+        ns: Option<&Netns>,
+        backend: &str,
+        config: &str,
+        ports: &[&str],
+        extra: &[&str],
+    ) -> Daemon {
         let config_path = dir.join("cluster.toml");
         std::fs::write(&config_path, config).unwrap();
         let socket = dir.join("anypoint.sock");
@@ -248,7 +266,20 @@ impl Daemon {
             Some(ns) => ns.cmd(BIN),
             None => Command::new(BIN),
         };
-        cmd.args(["run", "--backend", backend, "--config"])
+        let device = match backend.strip_prefix("vfio-user:") {
+            Some(datapath) => {
+                let device = SimDevice::start(dir, ns, datapath, ports);
+                cmd.args(["run", "--backend", "vfio-user", "--device"])
+                    .arg(&device.socket);
+                Some(device)
+            }
+            None => {
+                cmd.args(["run", "--backend", backend])
+                    .args(ports.iter().flat_map(|p| ["--port", p]));
+                None
+            }
+        };
+        cmd.arg("--config")
             .arg(&config_path)
             .arg("--socket")
             .arg(&socket)
@@ -257,7 +288,8 @@ impl Daemon {
             .stdout(Stdio::null())
             .stderr(File::create(&log).unwrap());
         let mut proc = Proc(cmd.spawn().expect("daemon starts"));
-        let started = wait_for("the daemon's socket", Duration::from_secs(20), || {
+        // Over vfio-user every register access of the start-up table clear is a socket round trip.
+        let started = wait_for("the daemon's socket", Duration::from_secs(120), || {
             if let Ok(Some(status)) = proc.0.try_wait() {
                 return Some(Err(status));
             }
@@ -269,7 +301,12 @@ impl Daemon {
                 std::fs::read_to_string(&log).unwrap_or_default()
             );
         }
-        Daemon { socket, log, proc }
+        Daemon {
+            socket,
+            log,
+            proc,
+            device,
+        }
     }
 
     pub fn log(&self) -> String {
@@ -277,8 +314,56 @@ impl Daemon {
     }
 }
 
+/// `anypoint-ctl sim-device` serving `backend` (model or rtl) on `dir`/device.sock, in `ns` when
+/// given, with `ports` (`N=tap:IFNAME`).
+pub struct SimDevice {
+    pub socket: PathBuf,
+    pub log: PathBuf,
+    pub proc: Proc,
+}
+
+impl SimDevice {
+    pub fn start(dir: &Path, ns: Option<&Netns>, backend: &str, ports: &[&str]) -> SimDevice {
+        let socket = dir.join("device.sock");
+        let log = dir.join("device.log");
+        let mut cmd = match ns {
+            Some(ns) => ns.cmd(BIN),
+            None => Command::new(BIN),
+        };
+        cmd.args(["sim-device", "--backend", backend, "--socket"])
+            .arg(&socket)
+            .args(ports.iter().flat_map(|p| ["--port", p]))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(File::create(&log).unwrap());
+        let mut proc = Proc(cmd.spawn().expect("sim-device starts"));
+        let started = wait_for("the device's socket", Duration::from_secs(20), || {
+            if let Ok(Some(status)) = proc.0.try_wait() {
+                return Some(Err(status));
+            }
+            socket.exists().then_some(Ok(()))
+        });
+        if let Err(status) = started {
+            panic!(
+                "sim-device exited with {status}: {}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            );
+        }
+        SimDevice { socket, log, proc }
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    pub fn signal(&self, sig: libc::c_int) {
+        // SAFETY: signals our own child.
+        unsafe { libc::kill(self.proc.0.id() as libc::pid_t, sig) };
+    }
+}
+
 /// The client, the switch and `servers` server namespaces, wired as in the module docs, with the
-/// daemon running `services` (TOML `[[service]]` tables) on `backend`.
+/// daemon running `services` (TOML `[[service]]` tables) on `backend` (one of [`BACKENDS`]).
 pub struct Lab {
     // Dropped in field order: the daemon goes before its namespace.
     pub daemon: Daemon,
@@ -344,19 +429,13 @@ impl Lab {
                 ns.ip(&["route", "add", "default", "via", gw]);
             }
         }
-        let daemon = Daemon::start(
+        let daemon = Daemon::with_ports(
             &dir.0,
             Some(&switch),
             backend,
             &lab_config(services),
-            &[
-                "--port",
-                "0=tap:tap0",
-                "--port",
-                "1=tap:tap1",
-                "--log-level",
-                "debug",
-            ],
+            &["0=tap:tap0", "1=tap:tap1"],
+            &["--log-level", "debug"],
         );
         switch.ip(&["link", "set", "tap0", "master", "br0"]);
         switch.ip(&["link", "set", "tap1", "master", "br1"]);
@@ -398,6 +477,9 @@ impl Drop for Lab {
     fn drop(&mut self) {
         if std::thread::panicking() {
             eprintln!("--- daemon log ---\n{}", self.daemon.log());
+            if let Some(d) = &self.daemon.device {
+                eprintln!("--- device log ---\n{}", d.log());
+            }
         }
     }
 }

@@ -11,6 +11,7 @@ mod maglev_tcp;
 mod membership;
 mod random;
 mod reasons;
+mod soft_reset;
 mod vlan_padding;
 
 /// One vector: its name (the file is `golden/NAME.json`), what it covers, and the traffic.
@@ -32,7 +33,7 @@ impl Spec {
     }
 }
 
-pub const ALL: [Spec; 7] = [
+pub const ALL: [Spec; 8] = [
     Spec {
         name: "reasons",
         description: "At least one frame for every reason code of docs/pipeline.md section 9, \
@@ -76,5 +77,12 @@ pub const ALL: [Spec; 7] = [
         name: "random",
         description: "2000 seeded random frames, valid and malformed, against a configured switch.",
         run: random::run,
+    },
+    Spec {
+        name: "soft_reset",
+        description: "SOFT_RESET under live maglev and round-robin connections: every table reads \
+                      back empty and RESET_SEEN is set; the driver reprograms the device from its \
+                      shadow and the connections carry on.",
+        run: soft_reset::run,
     },
 ];
