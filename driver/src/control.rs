@@ -8,7 +8,7 @@ use crate::maglev;
 use crate::tables::{self, Table, Tables};
 use anypoint_model::regs::{self, member_state, policy, reg};
 use anypoint_model::{FiveTuple, Geometry, HashKey};
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::Ipv4Addr;
 
 mod host_queue;
@@ -224,6 +224,8 @@ pub struct ControlPlane<B: Backend> {
     services: Vec<Option<Service>>,
     /// By member id.
     members: Vec<Option<Member>>,
+    /// Host-queue records taken off the device while settling learn records, for [`ControlPlane::pop_host`].
+    deferred: VecDeque<Vec<u8>>,
 }
 
 struct Service {
@@ -282,11 +284,20 @@ fn lowest_free<T>(slots: &[Option<T>]) -> Option<u16> {
 }
 
 impl<B: Backend> ControlPlane<B> {
-    /// Checks the device identity, reads its geometry, clears its tables and sets the hash key.
+    /// Checks the device identity, reads its geometry, brings its tables to power-on state and
+    /// sets the hash key.
+    ///
+    /// A device whose `RESET_SEEN` is set is already at power-on state (every driver clears the bit
+    /// once it owns the tables); otherwise a previous owner left entries behind and `SOFT_RESET`
+    /// clears them in one write, where clearing entry by entry would cost ~10^5 register accesses.
     pub fn new(mut backend: B, hash_key: HashKey) -> Result<Self, DriverError> {
         crate::identity::check(&mut backend)?;
         let geometry = tables::read_geometry(&mut backend)?;
-        let tables = Tables::reset(&mut backend, geometry, hash_key);
+        if reg::DEV_STATUS_RESET_SEEN.extract(backend.read32(reg::DEV_STATUS)) == 0 {
+            backend.write32(reg::SOFT_RESET, reg::SOFT_RESET_GO.place(1));
+            std::thread::sleep(soft_reset_settle(&geometry));
+        }
+        let tables = Tables::new(&mut backend, geometry, hash_key);
         // The tables are ours from here on: a RESET_SEEN from now on means they were lost.
         backend.write32(reg::DEV_STATUS, reg::DEV_STATUS_RESET_SEEN.place(1));
         Ok(ControlPlane {
@@ -294,6 +305,7 @@ impl<B: Backend> ControlPlane<B> {
             tables,
             services: (0..geometry.services).map(|_| None).collect(),
             members: (0..geometry.members).map(|_| None).collect(),
+            deferred: VecDeque::new(),
         })
     }
     /// The device was reset (power cycle, PCIe reset, `SOFT_RESET`) since its tables were last
@@ -604,11 +616,17 @@ impl<B: Backend> ControlPlane<B> {
             .expect("member exists")
     }
 
+    /// `mid` is one of `sid`'s members (a member being removed no longer is).
     fn is_member_of(&self, mid: u16, sid: u16) -> bool {
         self.members
             .get(usize::from(mid))
             .and_then(Option::as_ref)
             .is_some_and(|m| m.service == sid)
+            && self
+                .services
+                .get(usize::from(sid))
+                .and_then(Option::as_ref)
+                .is_some_and(|s| s.members.contains(&mid))
     }
 
     fn service_id(&self, name: &str) -> Result<u16, DriverError> {
@@ -729,7 +747,11 @@ impl<B: Backend> ControlPlane<B> {
         };
         let mut slots = self.tables.indir_slots(base, log2);
         if service.plugin.fill_indirection(&members, &mut slots) {
+            // Connections the device already sent by the old slots get their entries first, and
+            // those decided while the slots were being written right after (the pending window).
+            self.settle_learns()?;
             self.tables.write_indir(&mut self.backend, base, &slots)?;
+            self.settle_learns()?;
         }
         Ok(())
     }

@@ -132,8 +132,9 @@ pub(crate) struct Tables {
 }
 
 impl Tables {
-    /// Empties every table, indirection slot and activity bit of the device.
-    pub(crate) fn reset(
+    /// The shadow of a device at power-on state (every table, indirection slot and activity bit
+    /// zero), with `hash_key` written to it.
+    pub(crate) fn new(
         bus: &mut impl RegisterAccess,
         geometry: Geometry,
         hash_key: HashKey,
@@ -154,17 +155,6 @@ impl Tables {
             stats: TableStats::default(),
         };
         tables.write_hash_key(bus);
-        for t in Table::ALL {
-            for index in 0..t.entries(&geometry) as u32 {
-                tables.command(bus, t, tbl_op::CLEAR, index);
-            }
-        }
-        for slot in 0..tables.indir.len() as u32 {
-            tables.write(bus, region::INDIR + 4 * slot, 0);
-        }
-        for word in 0..tables.activity_words() {
-            tables.write(bus, region::ACT + 4 * word, u32::MAX);
-        }
         tables
     }
 
@@ -548,7 +538,7 @@ mod tests {
             conn_buckets_log2: 1,
             indir_slots_log2: 14,
         };
-        let mut t = Tables::reset(&mut Null, geometry, HashKey::default());
+        let mut t = Tables::new(&mut Null, geometry, HashKey::default());
         assert_eq!(t.alloc_indir(12), Some(0));
         assert_eq!(t.alloc_indir(10), Some(4096));
         assert_eq!(t.alloc_indir(12), Some(8192), "4096 is partly taken");

@@ -44,6 +44,10 @@ enum Command {
         ports: Vec<PortSpec>,
         #[arg(long, value_enum, default_value = "info")]
         log_level: log::Level,
+        /// State file: the connection table and hash key, written every 5 s and at shutdown and
+        /// restored at start, so a restart keeps connections (docs/control.md).
+        #[arg(long)]
+        state: Option<PathBuf>,
     },
     /// Serves the switch (model or RTL) as a vfio-user PCI device on --socket, its Ethernet ports on
     /// TAP devices, for `run --backend vfio-user --device SOCKET` (docs/sim-device.md).
@@ -253,6 +257,7 @@ fn run(cli: Cli) -> Result<(), String> {
             device,
             ports,
             log_level,
+            state,
         } => {
             log::set_level(log_level);
             let config = config::Config::load(&config).map_err(|e| e.to_string())?;
@@ -260,6 +265,7 @@ fn run(cli: Cli) -> Result<(), String> {
                 config,
                 ports,
                 socket: socket.to_path_buf(),
+                state,
             };
             if backend.is_device() && !opts.ports.is_empty() {
                 return Err(

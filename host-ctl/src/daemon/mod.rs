@@ -6,6 +6,7 @@ mod ageing;
 mod neighbors;
 mod node;
 mod server;
+mod state;
 
 pub use node::Node;
 
@@ -26,6 +27,8 @@ pub struct RunOptions {
     pub config: Config,
     pub ports: Vec<PortSpec>,
     pub socket: PathBuf,
+    /// The state file (`state.rs`): read at start, written periodically and at shutdown.
+    pub state: Option<PathBuf>,
 }
 
 /// Frames read from one link per wakeup before the others get a turn.
@@ -54,7 +57,30 @@ pub fn run<B: Backend + Attachment>(
     }
     // Refuse before touching any link a running daemon holds.
     ControlServer::check_free(&opts.socket)?;
-    let mut node = Node::new(make_backend()?, &opts.config, Instant::now())?;
+    let saved = match &opts.state {
+        Some(path) => state::load(path)?,
+        None => None,
+    };
+    let mut config = opts.config;
+    // Without a configured key, the saved one keeps every flow on the member it hashed to.
+    if let (None, Some(s)) = (config.hash_key, &saved) {
+        config.hash_key = Some(crate::config::parse_hash_key(&s.hash_key).ok_or_else(|| {
+            format!(
+                "{}: hash_key: `{}` is not 32 hex digits",
+                opts.state.as_ref().expect("loaded from it").display(),
+                s.hash_key
+            )
+        })?);
+    }
+    let mut node = Node::new(make_backend()?, &config, Instant::now())?;
+    if let (Some(s), Some(path)) = (&saved, &opts.state) {
+        let (restored, skipped) = node.restore(s);
+        info!(
+            "{}: {restored} connections restored, {skipped} skipped (service or member no longer configured, or no room)",
+            path.display()
+        );
+    }
+    let mut next_state_write = Instant::now() + state::WRITE_EVERY;
     let mut links: BTreeMap<u8, Box<dyn Link>> = BTreeMap::new();
     for spec in &opts.ports {
         links.insert(spec.port, spec.link.open()?);
@@ -63,12 +89,7 @@ pub fn run<B: Backend + Attachment>(
     // A device with its own ports signals host records on this descriptor.
     let wake = node.backend().wake_fd();
     if wake.is_none() {
-        for p in opts
-            .config
-            .ports
-            .iter()
-            .filter(|p| !links.contains_key(&p.id()))
-        {
+        for p in config.ports.iter().filter(|p| !links.contains_key(&p.id())) {
             info!(
                 "port {} is not attached: frames sent there are discarded",
                 p.id()
@@ -88,6 +109,10 @@ pub fn run<B: Backend + Attachment>(
             lost = check_lost(&mut node);
         }
         send(&mut node, &mut links);
+        if let Some(path) = opts.state.as_ref().filter(|_| now >= next_state_write) {
+            write_state(path, &node);
+            next_state_write = now + state::WRITE_EVERY;
+        }
         let mut fds = vec![poll::readable(signals.fd())];
         fds.extend(links.values().map(|l| poll::readable(l.fd())));
         fds.extend(wake.filter(|_| lost.is_none()).map(poll::readable));
@@ -96,7 +121,11 @@ pub fn run<B: Backend + Attachment>(
         let timeout = if lost.is_some() {
             -1
         } else {
-            let sleep = node.next_deadline().saturating_duration_since(now);
+            let deadline = match opts.state {
+                Some(_) => node.next_deadline().min(next_state_write),
+                None => node.next_deadline(),
+            };
+            let sleep = deadline.saturating_duration_since(now);
             // Round up, so a deadline a fraction of a millisecond away does not spin.
             sleep.as_micros().div_ceil(1000) as libc::c_int
         };
@@ -140,6 +169,9 @@ pub fn run<B: Backend + Attachment>(
         });
         send(&mut node, &mut links);
     }
+    if let Some(path) = &opts.state {
+        write_state(path, &node);
+    }
     drop(links);
     drop(server);
     info!("stopped");
@@ -154,6 +186,13 @@ fn check_lost<B: Backend + Attachment>(node: &mut Node<B>) -> Option<String> {
          (restart the daemon once the device is back)"
     );
     Some(why)
+}
+
+/// A failed write is logged; forwarding goes on.
+fn write_state<B: Backend>(path: &std::path::Path, node: &Node<B>) {
+    if let Err(e) = state::store(path, &node.state()) {
+        error!("{e}");
+    }
 }
 
 /// Sends the node's frames on their links; a frame for an unattached port is discarded.
