@@ -5,8 +5,9 @@
 // incremental checksums.
 //
 // One frame descriptor (the first HDR_BYTES bytes of the frame, its length) may enter every cycle;
-// its result leaves LATENCY cycles later. The pipeline never stalls: the caller reserves room for
-// every result before it admits a frame.
+// its result leaves 25 cycles later (stage n below is registered at the end of cycle n). The
+// pipeline never stalls: the caller reserves room for every result before it admits a frame. The
+// stages are short (at most one 64-bit add, a few LUT levels or one table read each) for Fmax.
 //
 // The pipeline keeps its own copy of every table it reads (ports, services and members in registers,
 // the connection table and the indirection memory in block RAM). All copies are written by the same
@@ -84,7 +85,7 @@ module anypoint_decide #(
   localparam int SW = (NUM_SERVICES > 1) ? $clog2(NUM_SERVICES) : 1;
   localparam int MW = (NUM_MEMBERS > 1) ? $clog2(NUM_MEMBERS) : 1;
   localparam int INDIR_SLOTS = 1 << INDIR_SLOTS_LOG2;
-  localparam int HASH_LAT = 7;
+  localparam int HASH_LAT = 14;  // anypoint_siphash LATENCY
   localparam logic [1:0] ACT_DROP = 2'd0;
   localparam logic [1:0] ACT_FWD = 2'd1;
   localparam logic [1:0] ACT_HOST = 2'd2;
@@ -94,7 +95,6 @@ module anypoint_decide #(
   logic [127:0] ports_q[NUM_PORTS];
   logic [127:0] svcs_q[NUM_SERVICES];
   logic [127:0] mems_q[NUM_MEMBERS];
-  logic [159:0] conn_mem[8][BUCKETS];
   logic [16:0] indir_mem[INDIR_SLOTS];
 
   always_ff @(posedge clk) begin
@@ -114,14 +114,6 @@ module anypoint_decide #(
   logic [CONN_BUCKETS_LOG2-1:0] tw_bucket;
   assign tw_way = {tw_index[CONN_BUCKETS_LOG2+2], tw_index[1:0]};
   assign tw_bucket = tw_index[CONN_BUCKETS_LOG2+1:2];
-
-  for (genvar w = 0; w < 8; w++) begin : g_conn_wr
-    always_ff @(posedge clk) begin
-      if (tw_valid && tw_table == 4'(TBL_CONN_ID) && tw_index < 24'(2 * 4 * BUCKETS) &&
-          tw_way == 3'(w))
-        conn_mem[w][tw_bucket] <= tw_data;
-    end
-  end
 
   always_ff @(posedge clk) begin
     // The register block only sends slots that exist.
@@ -145,7 +137,7 @@ module anypoint_decide #(
   endfunction
 
   // ---------------------------------------------------------------------------------------------
-  // Stage 1: parse and validate (section 2).
+  // Stage 1: parse and validate (section 2); the header checksum rule is applied in stage 4.
   logic [15:0] et12, et16, ethertype;
   logic vlan0;
   logic [16:0] l3_0;
@@ -153,16 +145,15 @@ module anypoint_decide #(
   logic [159:0] l40;  // first 20 L4 bytes
   logic [16:0] avail0;
   logic [15:0] total0;
-  logic [19:0] csum_sum;
-  logic [15:0] csum_fold;
-  logic [16:0] csum_s1;
+  logic [17:0] csum_qa0, csum_qb0;
+  logic [16:0] csum_qc0;
   logic [3:0] ihl0;
   logic [7:0] proto0;
   logic [16:0] l4len0;
   logic [3:0] doff0;
   logic [15:0] ulen0;
   logic [4:0] p_reason;
-  logic p_host, p_fail, p_l3known;
+  logic p_host, p_fail, p_l3known, p_at_csum;
 
   function automatic logic [15:0] b16(input logic [159:0] v, input int at);
     b16 = {v[8*at+:8], v[8*(at+1)+:8]};
@@ -178,10 +169,10 @@ module anypoint_decide #(
     l40 = vlan0 ? in_hdr[8*38+:160] : in_hdr[8*34+:160];
     avail0 = in_len - l3_0;
     total0 = b16(ip0, 2);
-    csum_sum = '0;
-    for (int i = 0; i < 10; i++) csum_sum = csum_sum + 20'(b16(ip0, 2 * i));
-    csum_s1 = {1'b0, csum_sum[15:0]} + {13'd0, csum_sum[19:16]};
-    csum_fold = csum_s1[15:0] + {15'd0, csum_s1[16]};
+    // Header checksum: two levels of the adder tree here, two in stage 2, folds in stages 3-4.
+    csum_qa0 = 18'(17'(b16(ip0, 0)) + 17'(b16(ip0, 2))) + 18'(17'(b16(ip0, 4)) + 17'(b16(ip0, 6)));
+    csum_qb0 = 18'(17'(b16(ip0, 8)) + 17'(b16(ip0, 10))) + 18'(17'(b16(ip0, 12)) + 17'(b16(ip0, 14)));
+    csum_qc0 = 17'(b16(ip0, 16)) + 17'(b16(ip0, 18));
     ihl0 = ip0[3:0];
     proto0 = ip0[8*9+:8];
     l4len0 = {1'b0, total0} - 17'd20;
@@ -190,6 +181,7 @@ module anypoint_decide #(
     p_fail = 1'b1;
     p_host = 1'b0;
     p_l3known = 1'b0;
+    p_at_csum = 1'b0;
     p_reason = 5'd0;
     if (in_len < l3_0) p_reason = 5'(REASON_RUNT);
     else if (in_oversize) p_reason = 5'(REASON_OVERSIZE);
@@ -208,21 +200,24 @@ module anypoint_decide #(
         p_reason = 5'(REASON_IP_OPTIONS);
         p_host = 1'b1;
       end else if ({1'b0, total0} > avail0 || total0 < 16'd20) p_reason = 5'(REASON_IP_TOTAL_LEN);
-      else if (csum_fold != 16'hffff) p_reason = 5'(REASON_IP_CHECKSUM);
-      else if ((b16(ip0, 6) & 16'h3fff) != 16'd0) begin
-        p_reason = 5'(REASON_IP_FRAGMENT);
-        p_host = 1'b1;
-      end else if (proto0 != 8'd6 && proto0 != 8'd17) begin
-        p_reason = 5'(REASON_L4_OTHER);
-        p_host = 1'b1;
-      end else if (proto0 == 8'd6) begin
-        if (l4len0 < 17'd20 || doff0 < 4'd5 || {11'd0, doff0, 2'b00} > l4len0)
-          p_reason = 5'(REASON_L4_TRUNCATED);
-        else p_fail = 1'b0;
-      end else begin
-        if (l4len0 < 17'd8 || ulen0 < 16'd8 || {1'b0, ulen0} > l4len0)
-          p_reason = 5'(REASON_L4_TRUNCATED);
-        else p_fail = 1'b0;
+      else begin
+        // The checksum rule comes here; its result overrides the rules below in stage 4.
+        p_at_csum = 1'b1;
+        if ((b16(ip0, 6) & 16'h3fff) != 16'd0) begin
+          p_reason = 5'(REASON_IP_FRAGMENT);
+          p_host = 1'b1;
+        end else if (proto0 != 8'd6 && proto0 != 8'd17) begin
+          p_reason = 5'(REASON_L4_OTHER);
+          p_host = 1'b1;
+        end else if (proto0 == 8'd6) begin
+          if (l4len0 < 17'd20 || doff0 < 4'd5 || {11'd0, doff0, 2'b00} > l4len0)
+            p_reason = 5'(REASON_L4_TRUNCATED);
+          else p_fail = 1'b0;
+        end else begin
+          if (l4len0 < 17'd8 || ulen0 < 16'd8 || {1'b0, ulen0} > l4len0)
+            p_reason = 5'(REASON_L4_TRUNCATED);
+          else p_fail = 1'b0;
+        end
       end
     end
   end
@@ -254,6 +249,9 @@ module anypoint_decide #(
   logic v1;
   pkt_t p1;
   logic [8*80-1:0] kwin1;  // the first 80 bytes after a UDP header: the key-hash window
+  logic at_csum1;  // the frame reached the checksum rule
+  logic [17:0] csum_qa1, csum_qb1;
+  logic [16:0] csum_qc1;
 
   always_ff @(posedge clk) begin
     v1 <= in_valid && !rst;
@@ -278,25 +276,62 @@ module anypoint_decide #(
     p1.ip_csum <= b16(ip0, 10);
     p1.l4_csum <= (proto0 == 8'd6) ? b16(l40, 16) : b16(l40, 6);
     kwin1 <= vlan0 ? in_hdr[8*46+:8*80] : in_hdr[8*42+:8*80];
+    at_csum1 <= p_at_csum;
+    csum_qa1 <= csum_qa0;
+    csum_qb1 <= csum_qb0;
+    csum_qc1 <= csum_qc0;
   end
 
   // ---------------------------------------------------------------------------------------------
   // Stage 2: service match (lowest valid service on dst ip, proto, dst port) and member match
-  // (lowest member in use on src ip and src port whose service has the packet's proto).
+  // (lowest member in use on src ip and src port whose service has the packet's proto): every
+  // entry's comparison in stage 2, the lowest-index pick and the service entry read in stage 3.
+  logic [NUM_SERVICES-1:0] svc_match_c, svc_proto_ok;
+  logic [NUM_MEMBERS-1:0] mem_match_c;
+  logic [7:0] m_svc;
+
+  always_comb begin
+    for (int s = 0; s < NUM_SERVICES; s++) begin
+      svc_proto_ok[s] = `F(svcs_q[s], TBL_SERVICE_PROTO) == p1.proto;
+      svc_match_c[s] = `F(svcs_q[s], TBL_SERVICE_VALID) != 0 &&
+          `F(svcs_q[s], TBL_SERVICE_VIP) == p1.dip && `F(svcs_q[s], TBL_SERVICE_PROTO) == p1.proto &&
+          `F(svcs_q[s], TBL_SERVICE_PORT) == p1.dport;
+    end
+    for (int m = 0; m < NUM_MEMBERS; m++) begin
+      m_svc = `F(mems_q[m], TBL_MEMBER_SERVICE);
+      mem_match_c[m] = `F(mems_q[m], TBL_MEMBER_STATE) != 2'(MEMBER_STATE_UNUSED) &&
+          `F(mems_q[m], TBL_MEMBER_ADDR) == p1.sip && `F(mems_q[m], TBL_MEMBER_PORT) == p1.sport &&
+          32'(m_svc) < NUM_SERVICES && svc_proto_ok[m_svc[SW-1:0]];
+    end
+  end
+
+  logic vm;
+  pkt_t pm;
+  logic [NUM_SERVICES-1:0] svc_match_m;
+  logic [NUM_MEMBERS-1:0] mem_match_m;
+  logic [8*80-1:0] kwinm;
+  logic at_csum_m;
+  logic [19:0] csum_sum_m;
+
+  always_ff @(posedge clk) begin
+    vm <= v1 && !rst;
+    pm <= p1;
+    kwinm <= kwin1;
+    svc_match_m <= svc_match_c;
+    mem_match_m <= mem_match_c;
+    at_csum_m <= at_csum1;
+    csum_sum_m <= 20'(19'(csum_qa1) + 19'(csum_qb1)) + 20'(csum_qc1);
+  end
+
   logic svc_hit_c, mem_hit_c;
   logic [5:0] svc_id_c;
   logic [9:0] mem_id_c;
-  logic [NUM_SERVICES-1:0] svc_proto_ok;
-  logic [7:0] m_svc;
 
   always_comb begin
     svc_hit_c = 1'b0;
     svc_id_c = '0;
     for (int s = NUM_SERVICES - 1; s >= 0; s--) begin
-      svc_proto_ok[s] = `F(svcs_q[s], TBL_SERVICE_PROTO) == p1.proto;
-      if (`F(svcs_q[s], TBL_SERVICE_VALID) != 0 && `F(svcs_q[s], TBL_SERVICE_VIP) == p1.dip &&
-          `F(svcs_q[s], TBL_SERVICE_PROTO) == p1.proto &&
-          `F(svcs_q[s], TBL_SERVICE_PORT) == p1.dport) begin
+      if (svc_match_m[s]) begin
         svc_hit_c = 1'b1;
         svc_id_c = 6'(s);
       end
@@ -304,10 +339,7 @@ module anypoint_decide #(
     mem_hit_c = 1'b0;
     mem_id_c = '0;
     for (int m = NUM_MEMBERS - 1; m >= 0; m--) begin
-      m_svc = `F(mems_q[m], TBL_MEMBER_SERVICE);
-      if (`F(mems_q[m], TBL_MEMBER_STATE) != 2'(MEMBER_STATE_UNUSED) &&
-          `F(mems_q[m], TBL_MEMBER_ADDR) == p1.sip && `F(mems_q[m], TBL_MEMBER_PORT) == p1.sport &&
-          32'(m_svc) < NUM_SERVICES && svc_proto_ok[m_svc[SW-1:0]]) begin
+      if (mem_match_m[m]) begin
         mem_hit_c = 1'b1;
         mem_id_c = 10'(m);
       end
@@ -321,20 +353,26 @@ module anypoint_decide #(
   logic [9:0] mem_id2;
   logic [127:0] svc2;
   logic [8*80-1:0] kwin2;
+  logic at_csum2;
+  logic [16:0] csum_s2;
+  logic csum_bad2;
+  assign csum_bad2 = at_csum2 && csum_s2[15:0] + 16'(csum_s2[16]) != 16'hffff;
 
   always_ff @(posedge clk) begin
-    v2 <= v1 && !rst;
-    p2 <= p1;
-    kwin2 <= kwin1;
-    svc_hit2 <= svc_hit_c && !p1.fail;
-    mem_hit2 <= mem_hit_c && !p1.fail;
+    v2 <= vm && !rst;
+    p2 <= pm;
+    kwin2 <= kwinm;
+    svc_hit2 <= svc_hit_c && !pm.fail;
+    mem_hit2 <= mem_hit_c && !pm.fail;
+    at_csum2 <= at_csum_m;
+    csum_s2 <= 17'(csum_sum_m[15:0]) + 17'(csum_sum_m[19:16]);
     svc_id2 <= svc_id_c;
     mem_id2 <= mem_id_c;
     svc2 <= svc_e(16'(svc_id_c));
   end
 
   // ---------------------------------------------------------------------------------------------
-  // Stage 3: hash messages. The key-hash key is `key_len` bytes at `key_offset` of the UDP payload;
+  // Stage 4: hash messages. The key-hash key is `key_len` bytes at `key_offset` of the UDP payload;
   // a payload too short for it (or a length outside 1-16) falls back to the 5-tuple hash.
   logic [191:0] tmsg_c, kmsg_c;
   logic use_key_c;
@@ -371,18 +409,23 @@ module anypoint_decide #(
   always_ff @(posedge clk) begin
     v3 <= v2 && !rst;
     p3 <= p2;
+    if (csum_bad2) begin
+      p3.fail <= 1'b1;
+      p3.host <= 1'b0;
+      p3.reason <= 5'(REASON_IP_CHECKSUM);
+    end
     tmsg3 <= tmsg_c;
     kmsg3 <= kmsg_c;
     use_key3 <= use_key_c;
-    svc_hit3 <= svc_hit2;
-    mem_hit3 <= mem_hit2;
+    svc_hit3 <= svc_hit2 && !csum_bad2;
+    mem_hit3 <= mem_hit2 && !csum_bad2;
     svc_id3 <= svc_id2;
     mem_id3 <= mem_id2;
     svc3 <= svc2;
   end
 
   // ---------------------------------------------------------------------------------------------
-  // Stages 4-10: SipHash-1-3, the sideband waits in a delay line.
+  // Stages 5-18: SipHash-1-3, the sideband waits in a delay line.
   logic [63:0] thash, khash;
   anypoint_siphash u_tuple_hash (
       .clk(clk),
@@ -432,7 +475,7 @@ module anypoint_decide #(
   side_t s10;
   assign s10 = dl[HASH_LAT-1];
 
-  // Connection-table and indirection reads.
+  // Stage 19: connection-table and indirection reads.
   logic [63:0] slot_hash;
   logic [31:0] indir_mask;
   logic [16:0] slot_c;
@@ -449,10 +492,17 @@ module anypoint_decide #(
     bucket1_c = thash[32+:CONN_BUCKETS_LOG2];
   end
 
+  // One RAM per way (one write and one registered read port each), so every way maps to block RAM.
   logic [159:0] conn_rd[8];
   logic [16:0] indir_rd;
-  for (genvar w = 0; w < 8; w++) begin : g_conn_rd
-    always_ff @(posedge clk) conn_rd[w] <= conn_mem[w][(w < 4) ? bucket0_c : bucket1_c];
+  for (genvar w = 0; w < 8; w++) begin : g_conn
+    logic [159:0] mem[BUCKETS];
+    always_ff @(posedge clk) begin
+      if (tw_valid && tw_table == 4'(TBL_CONN_ID) && tw_index < 24'(2 * 4 * BUCKETS) &&
+          tw_way == 3'(w))
+        mem[tw_bucket] <= tw_data;
+      conn_rd[w] <= mem[(w < 4) ? bucket0_c : bucket1_c];
+    end
   end
   always_ff @(posedge clk) indir_rd <= indir_mem[slot_c[INDIR_SLOTS_LOG2-1:0]];
 
@@ -470,7 +520,7 @@ module anypoint_decide #(
   end
 
   // ---------------------------------------------------------------------------------------------
-  // Stage 11: compare the eight candidate entries; lowest index wins.
+  // Stage 20: compare the eight candidate entries; lowest index wins.
   logic conn_hit_c;
   logic [2:0] conn_way_c;
   logic [159:0] conn_e_c;
@@ -503,6 +553,7 @@ module anypoint_decide #(
   logic indir_valid12;
   logic [15:0] indir_member12;
   logic [31:0] hash_lo12;
+  logic [127:0] m_indir12, m_mid12;  // member entries of the indirection slot and the member match
 
   always_ff @(posedge clk) begin
     s12 <= s11;
@@ -512,12 +563,40 @@ module anypoint_decide #(
     indir_valid12 <= indir_valid_c;
     indir_member12 <= indir_member_c;
     hash_lo12 <= thash11[31:0];
+    m_indir12 <= mem_e(indir_member_c);
+    m_mid12 <= mem_e(16'(s11.mem_id));
     act_valid <= s11.v && !rst && conn_hit_c;
     act_index <= {conn_way_c[2], conn_way_c[2] ? bucket1_11 : bucket0_11, conn_way_c[1:0]};
   end
 
   // ---------------------------------------------------------------------------------------------
-  // Stage 12: decide (section 3).
+  // Stage 21: read the table entries the decision may need, one lookup deep: the connection's
+  // member and service, and the service of the matched member.
+  side_t se;
+  logic conn_hit_e;
+  logic [159:0] conn_e;
+  logic indir_valid_e;
+  logic [15:0] indir_member_e;
+  logic [31:0] hash_lo_e;
+  logic [127:0] m_conn_e, s_conn_e, m_indir_e, m_mid_e, s_mid_e;
+
+  always_ff @(posedge clk) begin
+    se <= s12;
+    if (rst) se.v <= 1'b0;
+    conn_hit_e <= conn_hit12;
+    conn_e <= conn12;
+    indir_valid_e <= indir_valid12;
+    indir_member_e <= indir_member12;
+    hash_lo_e <= hash_lo12;
+    m_conn_e <= mem_e(`F(conn12, TBL_CONN_MEMBER));
+    s_conn_e <= svc_e(16'(`F(conn12, TBL_CONN_SERVICE)));
+    m_indir_e <= m_indir12;
+    m_mid_e <= m_mid12;
+    s_mid_e <= svc_e(16'(`F(m_mid12, TBL_MEMBER_SERVICE)));
+  end
+
+  // ---------------------------------------------------------------------------------------------
+  // Stage 22: decide (section 3).
   logic [1:0] d_action;
   logic [4:0] d_reason;
   logic [15:0] d_service, d_member;
@@ -548,52 +627,52 @@ module anypoint_decide #(
     pt_e = '0;
     m_state = '0;
     fwd = 1'b0;
-    in_pt_e = port_e(s12.p.in_port);
-    if (s12.p.direct) begin
+    in_pt_e = port_e(se.p.in_port);
+    if (se.p.direct) begin
       d_action = ACT_FWD;
-      d_port = s12.p.in_port;
-    end else if (s12.p.fail) begin
-      d_action = s12.p.host ? ACT_HOST : ACT_DROP;
-      d_reason = s12.p.reason;
+      d_port = se.p.in_port;
+    end else if (se.p.fail) begin
+      d_action = se.p.host ? ACT_HOST : ACT_DROP;
+      d_reason = se.p.reason;
     end else begin
       // Which member / service / port the decision concerns, and which rewrite.
-      if (conn_hit12) begin
-        d_service = 16'(`F(conn12, TBL_CONN_SERVICE));
-        d_member = `F(conn12, TBL_CONN_MEMBER);
-        if (`F(conn12, TBL_CONN_DIR) != 0) begin
+      if (conn_hit_e) begin
+        d_service = 16'(`F(conn_e, TBL_CONN_SERVICE));
+        d_member = `F(conn_e, TBL_CONN_MEMBER);
+        if (`F(conn_e, TBL_CONN_DIR) != 0) begin
           d_outbound = 1'b1;
-          d_port = `F(conn12, TBL_CONN_PEER_PORT);
+          d_port = `F(conn_e, TBL_CONN_PEER_PORT);
           fwd = 1'b1;
         end else begin
-          m_e = mem_e(d_member);
+          m_e = m_conn_e;
           m_state = `F(m_e, TBL_MEMBER_STATE);
           if (m_state == 2'(MEMBER_STATE_ACTIVE) || m_state == 2'(MEMBER_STATE_DRAINING)) fwd = 1'b1;
           else d_reason = 5'(REASON_MEMBER_DOWN);
         end
-      end else if (s12.svc_hit) begin
-        d_service = 16'(s12.svc_id);
-        if (`F(s12.svc, TBL_SERVICE_POLICY) == 3'(POLICY_MAGLEV) ||
-            `F(s12.svc, TBL_SERVICE_POLICY) == 3'(POLICY_KEY_HASH)) begin
-          if (!indir_valid12) d_reason = 5'(REASON_NO_MEMBER);
+      end else if (se.svc_hit) begin
+        d_service = 16'(se.svc_id);
+        if (`F(se.svc, TBL_SERVICE_POLICY) == 3'(POLICY_MAGLEV) ||
+            `F(se.svc, TBL_SERVICE_POLICY) == 3'(POLICY_KEY_HASH)) begin
+          if (!indir_valid_e) d_reason = 5'(REASON_NO_MEMBER);
           else begin
-            d_member = indir_member12;
-            m_e = mem_e(indir_member12);
+            d_member = indir_member_e;
+            m_e = m_indir_e;
             if (`F(m_e, TBL_MEMBER_STATE) != 2'(MEMBER_STATE_ACTIVE))
               d_reason = 5'(REASON_NO_MEMBER);
             else begin
               fwd = 1'b1;
-              d_learn = s12.p.syn;
+              d_learn = se.p.syn;
             end
           end
         end else d_reason = 5'(REASON_HOST_POLICY);
-      end else if (s12.mem_hit) begin
-        m_e = mem_e(16'(s12.mem_id));
-        d_member = 16'(s12.mem_id);
+      end else if (se.mem_hit) begin
+        m_e = m_mid_e;
+        d_member = 16'(se.mem_id);
         d_service = 16'(`F(m_e, TBL_MEMBER_SERVICE));
-        if (s12.p.proto != 8'd17) d_reason = 5'(REASON_OUTBOUND_NO_CONN);
+        if (se.p.proto != 8'd17) d_reason = 5'(REASON_OUTBOUND_NO_CONN);
         else begin
           d_outbound = 1'b1;
-          s_e = svc_e(d_service);
+          s_e = s_mid_e;
           d_port = `F(s_e, TBL_SERVICE_PEER_PORT);
           fwd = 1'b1;
         end
@@ -604,7 +683,7 @@ module anypoint_decide #(
 
       if (fwd) begin
         if (d_outbound) begin
-          s_e = svc_e(d_service);
+          s_e = conn_hit_e ? s_conn_e : s_mid_e;
           pt_e = port_e(d_port);
           d_ip = `F(s_e, TBL_SERVICE_VIP);
           d_l4port = `F(s_e, TBL_SERVICE_PORT);
@@ -620,7 +699,7 @@ module anypoint_decide #(
           d_dst_mac = {`F(m_e, TBL_MEMBER_MAC_HI), `F(m_e, TBL_MEMBER_MAC_LO)};
           d_nh_valid = `F(m_e, TBL_MEMBER_MAC_VALID) != 0;
         end
-        if (s12.p.ttl <= 8'd1) d_reason = 5'(REASON_TTL_EXPIRED);
+        if (se.p.ttl <= 8'd1) d_reason = 5'(REASON_TTL_EXPIRED);
         else if (!d_nh_valid) d_reason = 5'(REASON_NO_NEXT_HOP);
         else if (`F(pt_e, TBL_PORT_ENABLED) == 0) begin
           d_reason = 5'(REASON_PORT_DOWN);
@@ -631,50 +710,86 @@ module anypoint_decide #(
     end
   end
 
-  side_t s13;
-  logic [1:0] action13;
-  logic [4:0] reason13;
-  logic [15:0] service13, member13;
-  logic outbound13, learn13;
-  logic [2:0] port13;
-  logic [31:0] ip13;
-  logic [15:0] l4port13;
-  logic [47:0] src_mac13, dst_mac13;
-  logic [31:0] hash_lo13;
+  // Decision of a frame, carried through the checksum stages.
+  typedef struct packed {
+    side_t s;
+    logic [1:0] action;
+    logic [4:0] reason;
+    logic [15:0] service;
+    logic [15:0] member;
+    logic outbound;
+    logic learn;
+    logic [2:0] port;
+    logic [31:0] ip;
+    logic [15:0] l4port;
+    logic [47:0] src_mac;
+    logic [47:0] dst_mac;
+    logic [31:0] hash_lo;
+  } dec_t;
+
+  dec_t d13, d14, d15;
 
   always_ff @(posedge clk) begin
-    s13 <= s12;
-    if (rst) s13.v <= 1'b0;
-    action13 <= d_action;
-    reason13 <= d_reason;
-    service13 <= d_service;
-    member13 <= d_member;
-    outbound13 <= d_outbound;
-    learn13 <= d_learn;
-    port13 <= d_port;
-    ip13 <= d_ip;
-    l4port13 <= d_l4port;
-    src_mac13 <= d_src_mac;
-    dst_mac13 <= d_dst_mac;
-    hash_lo13 <= hash_lo12;
+    d13.s <= se;
+    if (rst) d13.s.v <= 1'b0;
+    d13.action <= d_action;
+    d13.reason <= d_reason;
+    d13.service <= d_service;
+    d13.member <= d_member;
+    d13.outbound <= d_outbound;
+    d13.learn <= d_learn;
+    d13.port <= d_port;
+    d13.ip <= d_ip;
+    d13.l4port <= d_l4port;
+    d13.src_mac <= d_src_mac;
+    d13.dst_mac <= d_dst_mac;
+    d13.hash_lo <= hash_lo_e;
   end
 
   // ---------------------------------------------------------------------------------------------
-  // Stage 13: rewrite with RFC 1624 checksum updates (section 7) and the host record header.
-  function automatic logic [15:0] csum_update(input logic [15:0] hc, input logic [15:0] old_w,
-                                              input logic [15:0] new_w);
-    logic [17:0] s;
-    logic [15:0] nhc, nold;
-    nhc = ~hc;
-    nold = ~old_w;
-    s = {2'b00, nhc} + {2'b00, nold} + {2'b00, new_w};
-    s = 18'(s[15:0]) + 18'(s[17:16]);
-    s = 18'(s[15:0]) + 18'(s[17:16]);
-    csum_update = ~s[15:0];
+  // Stages 23-25: the RFC 1624 updates of each checksum (section 7). Applying the updates
+  // HC' = ~(~HC + ~m + m') one after another equals one one's-complement sum of all their terms
+  // (end-around-carry addition is associative and is zero only when every term is), so each
+  // checksum is a 7-term sum: a balanced adder tree in stage 23, the first fold in stage 24, the
+  // second fold in stage 25.
+  // A 16-bit term widened for the tree (complement it before widening).
+  function automatic logic [17:0] ones(input logic [15:0] w);
+    ones = {2'b00, w};
   endfunction
 
-  logic [31:0] old_ip;
-  logic [15:0] old_port, ttl_word, new_ttl_word, ip_hc, l4_hc;
+  logic [31:0] old_ip13;
+  logic [15:0] old_port13, ttl_word13;
+  logic [17:0] ip_pa14, ip_pb14, l4_pa14, l4_pb14;
+  logic [18:0] ip_sum15, l4_sum15;
+  logic [16:0] ip_f15, l4_f15;
+
+  always_comb begin
+    old_ip13 = d13.outbound ? d13.s.p.sip : d13.s.p.dip;
+    old_port13 = d13.outbound ? d13.s.p.sport : d13.s.p.dport;
+    ttl_word13 = {d13.s.p.ttl, d13.s.p.proto};
+  end
+
+  always_ff @(posedge clk) begin
+    d14 <= d13;
+    if (rst) d14.s.v <= 1'b0;
+    ip_pa14 <= (ones(~d13.s.p.ip_csum) + ones(~old_ip13[31:16])) +
+        (ones(d13.ip[31:16]) + ones(~old_ip13[15:0]));
+    ip_pb14 <= (ones(d13.ip[15:0]) + ones(~ttl_word13)) + ones(ttl_word13 - 16'h0100);
+    l4_pa14 <= (ones(~d13.s.p.l4_csum) + ones(~old_ip13[31:16])) +
+        (ones(d13.ip[31:16]) + ones(~old_ip13[15:0]));
+    l4_pb14 <= (ones(d13.ip[15:0]) + ones(~old_port13)) + ones(d13.l4port);
+
+    d15 <= d14;
+    if (rst) d15.s.v <= 1'b0;
+    ip_f15 <= 17'(ip_sum15[15:0]) + 17'(ip_sum15[18:16]);
+    l4_f15 <= 17'(l4_sum15[15:0]) + 17'(l4_sum15[18:16]);
+  end
+  assign ip_sum15 = 19'(ip_pa14) + 19'(ip_pb14);
+  assign l4_sum15 = 19'(l4_pa14) + 19'(l4_pb14);
+
+  // ---------------------------------------------------------------------------------------------
+  // Stage 25: rewrite (section 7) and the host record header.
+  logic [15:0] new_ttl_word, ip_hc, l4_hc;
   logic [511:0] rw_data;
   logic [63:0] rw_mask;
   logic [255:0] hh;
@@ -684,28 +799,21 @@ module anypoint_decide #(
   logic [4:0] l3;
 
   always_comb begin
-    is_tcp = s13.p.proto == 8'd6;
-    l3 = s13.p.vlan ? 5'd18 : 5'd14;
-    old_ip = outbound13 ? s13.p.sip : s13.p.dip;
-    old_port = outbound13 ? s13.p.sport : s13.p.dport;
-    ttl_word = {s13.p.ttl, s13.p.proto};
-    new_ttl_word = ttl_word - 16'h0100;
-    ip_hc = csum_update(s13.p.ip_csum, old_ip[31:16], ip13[31:16]);
-    ip_hc = csum_update(ip_hc, old_ip[15:0], ip13[15:0]);
-    ip_hc = csum_update(ip_hc, ttl_word, new_ttl_word);
-    l4_hc = s13.p.l4_csum;
+    is_tcp = d15.s.p.proto == 8'd6;
+    l3 = d15.s.p.vlan ? 5'd18 : 5'd14;
+    new_ttl_word = {d15.s.p.ttl, d15.s.p.proto} - 16'h0100;
+    ip_hc = ~(ip_f15[15:0] + 16'(ip_f15[16]));
+    l4_hc = d15.s.p.l4_csum;
     if (is_tcp || l4_hc != 16'd0) begin
-      l4_hc = csum_update(l4_hc, old_ip[31:16], ip13[31:16]);
-      l4_hc = csum_update(l4_hc, old_ip[15:0], ip13[15:0]);
-      l4_hc = csum_update(l4_hc, old_port, l4port13);
+      l4_hc = ~(l4_f15[15:0] + 16'(l4_f15[16]));
       if (!is_tcp && l4_hc == 16'd0) l4_hc = 16'hffff;
     end
 
     rw_data = '0;
     rw_mask = '0;
     for (int i = 0; i < 6; i++) begin
-      rw_data[8*i+:8] = dst_mac13[8*(5-i)+:8];
-      rw_data[8*(6+i)+:8] = src_mac13[8*(5-i)+:8];
+      rw_data[8*i+:8] = d15.dst_mac[8*(5-i)+:8];
+      rw_data[8*(6+i)+:8] = d15.src_mac[8*(5-i)+:8];
     end
     rw_mask[11:0] = 12'hfff;
     // IPv4 and L4 bytes relative to the IPv4 header (fixed offsets), then placed at 14 or 18.
@@ -714,15 +822,15 @@ module anypoint_decide #(
     rel_data[8*8+:16] = {new_ttl_word[7:0], new_ttl_word[15:8]};
     rel_data[8*10+:16] = {ip_hc[7:0], ip_hc[15:8]};
     rel_mask[11:8] = 4'hf;
-    if (outbound13) begin
-      rel_data[8*12+:32] = {ip13[7:0], ip13[15:8], ip13[23:16], ip13[31:24]};
+    if (d15.outbound) begin
+      rel_data[8*12+:32] = {d15.ip[7:0], d15.ip[15:8], d15.ip[23:16], d15.ip[31:24]};
       rel_mask[15:12] = 4'hf;
-      rel_data[8*20+:16] = {l4port13[7:0], l4port13[15:8]};
+      rel_data[8*20+:16] = {d15.l4port[7:0], d15.l4port[15:8]};
       rel_mask[21:20] = 2'b11;
     end else begin
-      rel_data[8*16+:32] = {ip13[7:0], ip13[15:8], ip13[23:16], ip13[31:24]};
+      rel_data[8*16+:32] = {d15.ip[7:0], d15.ip[15:8], d15.ip[23:16], d15.ip[31:24]};
       rel_mask[19:16] = 4'hf;
-      rel_data[8*22+:16] = {l4port13[7:0], l4port13[15:8]};
+      rel_data[8*22+:16] = {d15.l4port[7:0], d15.l4port[15:8]};
       rel_mask[23:22] = 2'b11;
     end
     if (is_tcp) begin
@@ -732,58 +840,58 @@ module anypoint_decide #(
       rel_data[8*26+:16] = {l4_hc[7:0], l4_hc[15:8]};
       rel_mask[27:26] = 2'b11;
     end
-    if (s13.p.vlan) begin
+    if (d15.s.p.vlan) begin
       rw_data[8*18+:8*38] = rel_data;
       rw_mask[18+:38] = rel_mask;
     end else begin
       rw_data[8*14+:8*38] = rel_data;
       rw_mask[14+:38] = rel_mask;
     end
-    if (s13.p.direct || action13 != ACT_FWD) rw_mask = '0;
+    if (d15.s.p.direct || d15.action != ACT_FWD) rw_mask = '0;
 
     // Host record header: punt, or the learn record of a forward.
     hh = '0;
     hh[7:0] = 8'd1;
-    hh[15:8] = (action13 == ACT_FWD) ? 8'd1 : 8'd0;
-    hh[23:16] = (action13 == ACT_FWD) ? 8'(REASON_LEARN) : 8'(reason13);
-    hh[31:24] = 8'(s13.p.in_port);
-    hh[32+:16] = {service13[7:0], service13[15:8]};
-    hh[48+:16] = {member13[7:0], member13[15:8]};
-    hh[64+:16] = (action13 == ACT_FWD) ? 16'd0 : {s13.p.len[7:0], s13.p.len[15:8]};
-    hh[80+:8] = s13.p.l3known ? {3'd0, l3} : 8'd0;
-    hh[88+:8] = {7'd0, s13.p.vlan};
-    if (!s13.p.fail) begin
-      hh[96+:32] = {s13.p.sip[7:0], s13.p.sip[15:8], s13.p.sip[23:16], s13.p.sip[31:24]};
-      hh[128+:32] = {s13.p.dip[7:0], s13.p.dip[15:8], s13.p.dip[23:16], s13.p.dip[31:24]};
-      hh[160+:16] = {s13.p.sport[7:0], s13.p.sport[15:8]};
-      hh[176+:16] = {s13.p.dport[7:0], s13.p.dport[15:8]};
-      hh[192+:8] = s13.p.proto;
-      hh[224+:32] = {hash_lo13[7:0], hash_lo13[15:8], hash_lo13[23:16], hash_lo13[31:24]};
+    hh[15:8] = (d15.action == ACT_FWD) ? 8'd1 : 8'd0;
+    hh[23:16] = (d15.action == ACT_FWD) ? 8'(REASON_LEARN) : 8'(d15.reason);
+    hh[31:24] = 8'(d15.s.p.in_port);
+    hh[32+:16] = {d15.service[7:0], d15.service[15:8]};
+    hh[48+:16] = {d15.member[7:0], d15.member[15:8]};
+    hh[64+:16] = (d15.action == ACT_FWD) ? 16'd0 : {d15.s.p.len[7:0], d15.s.p.len[15:8]};
+    hh[80+:8] = d15.s.p.l3known ? {3'd0, l3} : 8'd0;
+    hh[88+:8] = {7'd0, d15.s.p.vlan};
+    if (!d15.s.p.fail) begin
+      hh[96+:32] = {d15.s.p.sip[7:0], d15.s.p.sip[15:8], d15.s.p.sip[23:16], d15.s.p.sip[31:24]};
+      hh[128+:32] = {d15.s.p.dip[7:0], d15.s.p.dip[15:8], d15.s.p.dip[23:16], d15.s.p.dip[31:24]};
+      hh[160+:16] = {d15.s.p.sport[7:0], d15.s.p.sport[15:8]};
+      hh[176+:16] = {d15.s.p.dport[7:0], d15.s.p.dport[15:8]};
+      hh[192+:8] = d15.s.p.proto;
+      hh[224+:32] = {d15.hash_lo[7:0], d15.hash_lo[15:8], d15.hash_lo[23:16], d15.hash_lo[31:24]};
     end
   end
 
   always_ff @(posedge clk) begin
-    out_valid <= s13.v && !rst;
-    out_action <= action13;
-    out_port <= port13;
-    out_learn <= learn13 && action13 == ACT_FWD && !s13.p.direct;
+    out_valid <= d15.s.v && !rst;
+    out_action <= d15.action;
+    out_port <= d15.port;
+    out_learn <= d15.learn && d15.action == ACT_FWD && !d15.s.p.direct;
     out_rw_data <= rw_data;
     out_rw_mask <= rw_mask;
     out_hhdr <= hh;
-    out_len <= s13.p.len;
-    out_beats <= s13.p.beats;
+    out_len <= d15.s.p.len;
+    out_beats <= d15.s.p.beats;
 
-    ev_valid <= s13.v && !rst;
-    ev_rx <= !s13.p.inj;
-    ev_in_port <= s13.p.in_port;
-    ev_action <= s13.p.direct ? 2'd3 : action13;
-    ev_out_port <= port13;
-    ev_reason <= reason13;
-    ev_learn <= learn13 && action13 == ACT_FWD && !s13.p.direct;
-    ev_outbound <= outbound13;
-    ev_service <= service13;
-    ev_member <= member13;
-    ev_len <= s13.p.len;
+    ev_valid <= d15.s.v && !rst;
+    ev_rx <= !d15.s.p.inj;
+    ev_in_port <= d15.s.p.in_port;
+    ev_action <= d15.s.p.direct ? 2'd3 : d15.action;
+    ev_out_port <= d15.port;
+    ev_reason <= d15.reason;
+    ev_learn <= d15.learn && d15.action == ACT_FWD && !d15.s.p.direct;
+    ev_outbound <= d15.outbound;
+    ev_service <= d15.service;
+    ev_member <= d15.member;
+    ev_len <= d15.s.p.len;
   end
 
 `undef F

