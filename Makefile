@@ -6,7 +6,7 @@ DEB_PACKAGES := gcc g++ libc6-dev make verilator iproute2 curl python3 iputils-p
 # Switch backend of `make demo` (model or rtl).
 BACKEND ?= model
 
-.PHONY: all demo demo-replay test deps lint check-generated generate bench synth
+.PHONY: all demo demo-replay test deps lint check-generated generate bench synth fuzz soak
 
 all: test
 
@@ -54,3 +54,16 @@ bench:
 synth:
 	@scripts/ensure-deps.sh yosys python3-venv
 	hw/synth/report.sh
+
+# Coverage-guided fuzzing (libFuzzer on stable; not part of `make test`): FUZZ_SECONDS per target
+# (default 60), FUZZ_TARGETS (default: packet_path config control), FUZZ_MERGE=1 to add what was
+# found to the committed corpus fuzz/corpus. See docs/hardening.md.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?=
+fuzz: deps
+	FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz.sh $(FUZZ_TARGETS)
+
+# 10-minute soak of the daemon (root; not part of `make test`): real traffic and control operations,
+# daemon RSS and descriptors sampled every 10 s and required flat. SOAK_SECONDS, SOAK_BACKEND.
+soak: deps
+	$(CARGO) test -p anypoint-ctl --test soak -- --ignored --nocapture

@@ -8,7 +8,7 @@ use crate::maglev;
 use crate::tables::{self, Table, Tables};
 use anypoint_model::regs::{self, member_state, policy, reg};
 use anypoint_model::{FiveTuple, Geometry, HashKey};
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::Ipv4Addr;
 
 mod host_queue;
@@ -206,6 +206,8 @@ pub struct ControlPlane<B: Backend> {
     services: Vec<Option<Service>>,
     /// By member id.
     members: Vec<Option<Member>>,
+    /// Host-queue records taken off the device while settling learn records, for [`ControlPlane::pop_host`].
+    deferred: VecDeque<Vec<u8>>,
 }
 
 struct Service {
@@ -281,6 +283,7 @@ impl<B: Backend> ControlPlane<B> {
             tables,
             services: (0..geometry.services).map(|_| None).collect(),
             members: (0..geometry.members).map(|_| None).collect(),
+            deferred: VecDeque::new(),
         })
     }
     pub fn backend(&mut self) -> &mut B {
@@ -557,11 +560,17 @@ impl<B: Backend> ControlPlane<B> {
             .expect("member exists")
     }
 
+    /// `mid` is one of `sid`'s members (a member being removed no longer is).
     fn is_member_of(&self, mid: u16, sid: u16) -> bool {
         self.members
             .get(usize::from(mid))
             .and_then(Option::as_ref)
             .is_some_and(|m| m.service == sid)
+            && self
+                .services
+                .get(usize::from(sid))
+                .and_then(Option::as_ref)
+                .is_some_and(|s| s.members.contains(&mid))
     }
 
     fn service_id(&self, name: &str) -> Result<u16, DriverError> {
@@ -682,7 +691,11 @@ impl<B: Backend> ControlPlane<B> {
         };
         let mut slots = self.tables.indir_slots(base, log2);
         if service.plugin.fill_indirection(&members, &mut slots) {
+            // Connections the device already sent by the old slots get their entries first, and
+            // those decided while the slots were being written right after (the pending window).
+            self.settle_learns()?;
             self.tables.write_indir(&mut self.backend, base, &slots)?;
+            self.settle_learns()?;
         }
         Ok(())
     }

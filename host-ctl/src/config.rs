@@ -305,6 +305,15 @@ pub fn format_mac(m: &[u8; 6]) -> String {
 }
 
 /// 32 hex digits.
+/// The inverse of [`parse_hash_key`].
+pub fn format_hash_key(key: &HashKey) -> String {
+    key.0
+        .iter()
+        .flat_map(|w| w.to_le_bytes())
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 pub fn parse_hash_key(s: &str) -> Option<HashKey> {
     if s.len() != 32 || !s.is_ascii() {
         return None;
@@ -316,14 +325,17 @@ pub fn parse_hash_key(s: &str) -> Option<HashKey> {
     Some(HashKey::from_bytes(b))
 }
 
-/// A service name: letters, digits, `-`, `_` and `.`.
+/// Longest service name: names appear in every log line, reply and saved config about the service.
+pub const MAX_NAME: usize = 63;
+
+/// A service name: 1 to [`MAX_NAME`] letters, digits, `-`, `_` and `.`.
 pub fn check_name(name: &str) -> Result<(), &'static str> {
-    let ok = !name.is_empty()
+    let ok = (1..=MAX_NAME).contains(&name.len())
         && name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
     ok.then_some(())
-        .ok_or("use letters, digits, `-`, `_` and `.` only")
+        .ok_or("use 1 to 63 letters, digits, `-`, `_` and `.`")
 }
 
 /// Which policies take which protocol and key; the error is (offending key, reason).

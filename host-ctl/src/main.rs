@@ -40,6 +40,10 @@ enum Command {
         ports: Vec<PortSpec>,
         #[arg(long, value_enum, default_value = "info")]
         log_level: log::Level,
+        /// State file: the connection table and hash key, written every 5 s and at shutdown and
+        /// restored at start, so a restart keeps connections (docs/control.md).
+        #[arg(long)]
+        state: Option<PathBuf>,
     },
     /// Services (virtual IPs).
     #[command(subcommand)]
@@ -237,6 +241,7 @@ fn run(cli: Cli) -> Result<(), String> {
             backend,
             ports,
             log_level,
+            state,
         } => {
             log::set_level(log_level);
             let config = config::Config::load(&config).map_err(|e| e.to_string())?;
@@ -246,6 +251,7 @@ fn run(cli: Cli) -> Result<(), String> {
                     config,
                     ports,
                     socket: socket.to_path_buf(),
+                    state,
                 },
             )
         }

@@ -97,7 +97,15 @@ pub fn decode_request(line: &[u8]) -> Result<Request, String> {
         }
         None => return Err("malformed request: missing `version`".into()),
     }
-    serde_json::from_value(v).map_err(|e| format!("bad request: {e}"))
+    let keys: Vec<String> = obj.keys().cloned().collect();
+    let req: Request = serde_json::from_value(v).map_err(|e| format!("bad request: {e}"))?;
+    // serde ignores `deny_unknown_fields` for the variants without fields (`stats`, ...) of an
+    // internally tagged enum; every field a request has appears when it is serialized.
+    let known = serde_json::to_value(&req).expect("requests serialize");
+    match keys.iter().find(|k| known.get(k.as_str()).is_none()) {
+        Some(k) => Err(format!("bad request: unknown field `{k}`")),
+        None => Ok(req),
+    }
 }
 
 /// The reply line to a request.
@@ -236,7 +244,7 @@ mod tests {
 
     #[test]
     fn bad_requests_are_errors_that_say_why() {
-        let cases: [(&[u8], &str); 6] = [
+        let cases: [(&[u8], &str); 7] = [
             (b"not json", "malformed request"),
             (b"[1,2]", "expected a JSON object"),
             (br#"{"op":"stats"}"#, "missing `version`"),
@@ -249,6 +257,7 @@ mod tests {
                 br#"{"version":1,"op":"member-list","service":"a","x":1}"#,
                 "unknown field",
             ),
+            (br#"{"version":1,"op":"stats","x":1}"#, "unknown field `x`"),
         ];
         for (line, why) in cases {
             let e = decode_request(line).unwrap_err();

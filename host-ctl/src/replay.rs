@@ -151,7 +151,7 @@ fn drain<B: Backend>(
                     ))
                 }
             }
-        } else if let Some(record) = ctl.backend().pop_host() {
+        } else if let Some(record) = ctl.pop_host() {
             out.host.write(ts, &record)?;
             match ctl.handle_host_record(&record).map_err(|e| e.to_string())? {
                 HostDisposition::Learned => host.learned += 1,

@@ -10,12 +10,7 @@ pub fn render(c: &Config) -> String {
         "# Written by `anypoint-ctl save`; `anypoint-ctl run --config` restores it.\n",
     );
     if let Some(key) = c.hash_key {
-        let hex: String = key
-            .0
-            .iter()
-            .flat_map(|w| w.to_le_bytes())
-            .map(|b| format!("{b:02x}"))
-            .collect();
+        let hex = crate::config::format_hash_key(&key);
         writeln!(o, "\n[switch]\nhash_key = \"{hex}\"").unwrap();
     }
     writeln!(

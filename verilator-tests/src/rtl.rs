@@ -165,6 +165,8 @@ pub struct RtlSwitch {
     /// Cycles at which frames' first beats left, per egress port (kept when `record_times`).
     pub first_out: Vec<Vec<u64>>,
     pub record_times: bool,
+    /// Holds the host queue's `ready` low in [`RtlSwitch::cycle`] (a host that stopped reading).
+    pub host_blocked: bool,
     _not_send: PhantomData<*mut ()>,
 }
 
@@ -216,6 +218,7 @@ impl RtlSwitch {
             first_in: vec![Vec::new(); ports],
             first_out: vec![Vec::new(); ports],
             record_times: false,
+            host_blocked: false,
             _not_send: PhantomData,
         };
         // Reset is held longer than the decision pipeline is deep.
@@ -325,7 +328,8 @@ impl RtlSwitch {
         );
         self.io.inj_valid = v;
         self.io.inj_last = l;
-        self.io.host_ready = u8::from(!self.rng.chance(st.egress_stall_pct));
+        let host_ready = !self.rng.chance(st.egress_stall_pct);
+        self.io.host_ready = u8::from(host_ready && !self.host_blocked);
         self.raw_cycle();
         let now = self.stats.cycles;
         for p in 0..self.ports {

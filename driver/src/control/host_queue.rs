@@ -4,8 +4,34 @@ use super::{show_tuple, Backend, Connection, ControlPlane, DriverError, HostDisp
 use anypoint_model::hostrec::{HEADER_LEN, KIND_LEARN, KIND_PUNT};
 use anypoint_model::regs::reason;
 use anypoint_model::{HostHeader, InjectHeader, InjectMode};
+use std::collections::VecDeque;
 
 impl<B: Backend> ControlPlane<B> {
+    /// Next host-queue record: use this rather than the backend's queue, which the control plane
+    /// also reads when it settles learn records before changing indirection slots.
+    pub fn pop_host(&mut self) -> Option<Vec<u8>> {
+        self.deferred
+            .pop_front()
+            .or_else(|| self.backend.pop_host())
+    }
+
+    /// Inserts the connections of every learn record waiting in the device's host queue. A learn
+    /// record is the hardware's decision for a connection's SYN, made by the current indirection
+    /// slots; until its entry exists the connection's later frames follow the slots too, so the
+    /// slots may only change once it is in. Other records keep their order for [`Self::pop_host`].
+    pub(super) fn settle_learns(&mut self) -> Result<(), DriverError> {
+        let mut others = VecDeque::new();
+        while let Some(record) = self.backend.pop_host() {
+            if record.len() == HEADER_LEN && record[1] == KIND_LEARN {
+                self.handle_host_record(&record)?;
+            } else {
+                others.push_back(record);
+            }
+        }
+        self.deferred.append(&mut others);
+        Ok(())
+    }
+
     /// Acts on one host-queue record (learn, host-policy punt) and says what it did.
     ///
     /// A connection that does not fit in the table is counted in [`TableStats`](super::TableStats), not returned as an

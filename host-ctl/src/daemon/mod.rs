@@ -6,6 +6,7 @@ mod ageing;
 mod neighbors;
 mod node;
 mod server;
+mod state;
 
 pub use node::Node;
 
@@ -24,6 +25,8 @@ pub struct RunOptions {
     pub config: Config,
     pub ports: Vec<PortSpec>,
     pub socket: PathBuf,
+    /// The state file (`state.rs`): read at start, written periodically and at shutdown.
+    pub state: Option<PathBuf>,
 }
 
 /// Frames read from one link per wakeup before the others get a turn.
@@ -46,18 +49,36 @@ pub fn run<B: Backend>(make_backend: impl FnOnce() -> B, opts: RunOptions) -> Re
     }
     // Refuse before touching any link a running daemon holds.
     ControlServer::check_free(&opts.socket)?;
-    let mut node = Node::new(make_backend(), &opts.config, Instant::now())?;
+    let saved = match &opts.state {
+        Some(path) => state::load(path)?,
+        None => None,
+    };
+    let mut config = opts.config;
+    // Without a configured key, the saved one keeps every flow on the member it hashed to.
+    if let (None, Some(s)) = (config.hash_key, &saved) {
+        config.hash_key = Some(crate::config::parse_hash_key(&s.hash_key).ok_or_else(|| {
+            format!(
+                "{}: hash_key: `{}` is not 32 hex digits",
+                opts.state.as_ref().expect("loaded from it").display(),
+                s.hash_key
+            )
+        })?);
+    }
+    let mut node = Node::new(make_backend(), &config, Instant::now())?;
+    if let (Some(s), Some(path)) = (&saved, &opts.state) {
+        let (restored, skipped) = node.restore(s);
+        info!(
+            "{}: {restored} connections restored, {skipped} skipped (service or member no longer configured, or no room)",
+            path.display()
+        );
+    }
+    let mut next_state_write = Instant::now() + state::WRITE_EVERY;
     let mut links: BTreeMap<u8, Box<dyn Link>> = BTreeMap::new();
     for spec in &opts.ports {
         links.insert(spec.port, spec.link.open()?);
         info!("port {} attached to {}", spec.port, spec.link);
     }
-    for p in opts
-        .config
-        .ports
-        .iter()
-        .filter(|p| !links.contains_key(&p.id()))
-    {
+    for p in config.ports.iter().filter(|p| !links.contains_key(&p.id())) {
         info!(
             "port {} is not attached: frames sent there are discarded",
             p.id()
@@ -71,11 +92,19 @@ pub fn run<B: Backend>(make_backend: impl FnOnce() -> B, opts: RunOptions) -> Re
         let now = Instant::now();
         node.tick(now);
         send(&mut node, &mut links);
+        if let Some(path) = opts.state.as_ref().filter(|_| now >= next_state_write) {
+            write_state(path, &node);
+            next_state_write = now + state::WRITE_EVERY;
+        }
         let mut fds = vec![pollfd(signals.fd.as_raw_fd())];
         fds.extend(links.values().map(|l| pollfd(l.fd())));
         let server_at = fds.len();
         fds.extend(server.poll_fds());
-        let sleep = node.next_deadline().saturating_duration_since(now);
+        let deadline = match opts.state {
+            Some(_) => node.next_deadline().min(next_state_write),
+            None => node.next_deadline(),
+        };
+        let sleep = deadline.saturating_duration_since(now);
         // Round up, so a deadline a fraction of a millisecond away does not spin.
         let timeout = sleep.as_micros().div_ceil(1000) as libc::c_int;
         // SAFETY: fds is a valid array of fds.len() pollfd structs.
@@ -111,10 +140,20 @@ pub fn run<B: Backend>(make_backend: impl FnOnce() -> B, opts: RunOptions) -> Re
         });
         send(&mut node, &mut links);
     }
+    if let Some(path) = &opts.state {
+        write_state(path, &node);
+    }
     drop(links);
     drop(server);
     info!("stopped");
     Ok(())
+}
+
+/// A failed write is logged; forwarding goes on.
+fn write_state<B: Backend>(path: &std::path::Path, node: &Node<B>) {
+    if let Err(e) = state::store(path, &node.state()) {
+        error!("{e}");
+    }
 }
 
 fn pollfd(fd: libc::c_int) -> libc::pollfd {

@@ -5,6 +5,7 @@
 
 use super::ageing::{self, Ageing};
 use super::neighbors::{self, Neighbors};
+use super::state::{SavedConn, State};
 use crate::config::{self, format_mac, proto_name, Config, PortEntry, ServiceEntry, Timeouts};
 use crate::frames::{self, Arp};
 use crate::log::{debug, info, warning};
@@ -12,15 +13,16 @@ use crate::protocol::{
     ConnList, ConnView, KeySpec, MemberView, Request, ServiceView, SlowPathStats, Stats,
 };
 use crate::{save, setup};
+use anypoint_driver::control::Connection;
 use anypoint_driver::{
     Backend, ControlPlane, HostDisposition, MemberConfig, MemberState, PolicyKind, ServiceConfig,
 };
 use anypoint_model::hostrec::HEADER_LEN;
 use anypoint_model::regs::reason;
-use anypoint_model::{HashKey, HostHeader, InjectHeader, InjectMode};
+use anypoint_model::{FiveTuple, HashKey, HostHeader, InjectHeader, InjectMode};
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::Instant;
 
 /// A member whose MAC the slow path resolves: (service, addr, port).
@@ -139,7 +141,7 @@ impl<B: Backend> Node<B> {
         loop {
             if let Some(frame) = self.ctl.backend().pop_egress() {
                 self.out.push(frame);
-            } else if let Some(record) = self.ctl.backend().pop_host() {
+            } else if let Some(record) = self.ctl.pop_host() {
                 self.host_record(&record, now);
             } else {
                 return;
@@ -577,6 +579,61 @@ impl<B: Backend> Node<B> {
             total,
             connections: matching,
         })
+    }
+
+    /// The hash key and the connection table, for the state file.
+    pub fn state(&self) -> State {
+        let services = self.ctl.services();
+        let connections = self
+            .ctl
+            .connections()
+            .into_iter()
+            .filter_map(|c| {
+                let s = services.iter().find(|s| s.id == c.service)?;
+                let m = s.members.iter().find(|m| m.id == c.member)?;
+                let t = c.inbound;
+                Some(SavedConn {
+                    service: s.config.name.clone(),
+                    peer: SocketAddrV4::new(t.src_ip.into(), t.src_port),
+                    member: SocketAddrV4::new(m.config.addr, m.config.port),
+                    peer_port: c.peer_port,
+                })
+            })
+            .collect();
+        State::new(config::format_hash_key(&self.hash_key), connections)
+    }
+
+    /// Inserts the saved connections whose service and member are configured: (restored, skipped).
+    pub fn restore(&mut self, state: &State) -> (usize, usize) {
+        let services = self.ctl.services();
+        let mut restored = 0;
+        for saved in &state.connections {
+            let conn = services
+                .iter()
+                .find(|s| s.config.name == saved.service)
+                .and_then(|s| {
+                    let m = s.members.iter().find(|m| {
+                        SocketAddrV4::new(m.config.addr, m.config.port) == saved.member
+                    })?;
+                    let inbound = FiveTuple {
+                        src_ip: (*saved.peer.ip()).into(),
+                        dst_ip: s.config.vip.into(),
+                        src_port: saved.peer.port(),
+                        dst_port: s.config.port,
+                        proto: s.config.proto.number(),
+                    };
+                    Some(Connection {
+                        inbound,
+                        service: s.id,
+                        member: m.id,
+                        peer_port: saved.peer_port,
+                    })
+                });
+            if conn.is_some_and(|c| self.ctl.insert_connection(&c).is_ok()) {
+                restored += 1;
+            }
+        }
+        (restored, state.connections.len() - restored)
     }
 
     fn stats(&mut self, now: Instant) -> Stats {

@@ -257,7 +257,9 @@ impl Daemon {
             .stdout(Stdio::null())
             .stderr(File::create(&log).unwrap());
         let mut proc = Proc(cmd.spawn().expect("daemon starts"));
-        let started = wait_for("the daemon's socket", Duration::from_secs(20), || {
+        // The RTL backend clears its tables through AXI4-Lite first: about 10 s on an idle machine,
+        // 25-35 s on two cores shared by several test runs.
+        let started = wait_for("the daemon's socket", Duration::from_secs(90), || {
             if let Ok(Some(status)) = proc.0.try_wait() {
                 return Some(Err(status));
             }
@@ -309,6 +311,11 @@ addr = "10.77.1.1/24"
 
 impl Lab {
     pub fn start(backend: &str, servers: usize, services: &str) -> Lab {
+        Lab::start_with(backend, servers, services, &[])
+    }
+
+    /// [`Lab::start`] with more arguments for `anypoint-ctl run`.
+    pub fn start_with(backend: &str, servers: usize, services: &str, extra: &[&str]) -> Lab {
         let dir = TempDir::new();
         let switch = Netns::new("sw");
         let client = Netns::new("cl");
@@ -344,22 +351,7 @@ impl Lab {
                 ns.ip(&["route", "add", "default", "via", gw]);
             }
         }
-        let daemon = Daemon::start(
-            &dir.0,
-            Some(&switch),
-            backend,
-            &lab_config(services),
-            &[
-                "--port",
-                "0=tap:tap0",
-                "--port",
-                "1=tap:tap1",
-                "--log-level",
-                "debug",
-            ],
-        );
-        switch.ip(&["link", "set", "tap0", "master", "br0"]);
-        switch.ip(&["link", "set", "tap1", "master", "br1"]);
+        let daemon = Lab::daemon(&dir, &switch, backend, &lab_config(services), extra);
         Lab {
             daemon,
             client,
@@ -367,6 +359,42 @@ impl Lab {
             switch,
             dir,
         }
+    }
+
+    /// Starts the daemon in `switch` and bridges its TAP ports.
+    fn daemon(
+        dir: &TempDir,
+        switch: &Netns,
+        backend: &str,
+        config: &str,
+        extra: &[&str],
+    ) -> Daemon {
+        let mut args = vec![
+            "--port",
+            "0=tap:tap0",
+            "--port",
+            "1=tap:tap1",
+            "--log-level",
+            "debug",
+        ];
+        args.extend_from_slice(extra);
+        let daemon = Daemon::start(&dir.0, Some(switch), backend, config, &args);
+        switch.ip(&["link", "set", "tap0", "master", "br0"]);
+        switch.ip(&["link", "set", "tap1", "master", "br1"]);
+        daemon
+    }
+
+    /// Stops the daemon (SIGTERM) and starts a new one with `config` (TOML text) and `extra`.
+    pub fn restart(&mut self, backend: &str, config: &str, extra: &[&str]) {
+        assert!(
+            self.daemon
+                .proc
+                .terminate(Duration::from_secs(10))
+                .is_some_and(|s| s.success()),
+            "the daemon did not stop cleanly: {}",
+            self.daemon.log()
+        );
+        self.daemon = Lab::daemon(&self.dir, &self.switch, backend, config, extra);
     }
 
     pub fn ctl(&self, args: &[&str]) -> String {
