@@ -8,7 +8,7 @@
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::Instant;
 
-use acp::testing::{can_run_live, in_ns, veth, Impair, Netns, Profile};
+use acp::testing::{can_run_live, direct, in_ns, relayed, Impair, Profile};
 use acp::{Config, Endpoint};
 
 fn arg<T: std::str::FromStr>(i: usize, default: T) -> T {
@@ -28,35 +28,28 @@ fn main() {
     if !can_run_live("bench") {
         std::process::exit(1);
     }
-    let (c, s) = (Netns::new("c"), Netns::new("s"));
+    // Declared before the relay, so that the relay is dropped first.
+    let (c, s);
     // Kept alive for the run.
     let mut _relay = None;
     if loss > 0.0 {
-        let r = Netns::new("r");
-        veth(&c, "eth0", Some("10.88.0.1/24"), &r, "ra", None);
-        veth(&r, "rb", None, &s, "eth0", Some("10.88.0.2/24"));
+        let r;
+        [c, r, s] = relayed("10.88.0.1/24", "10.88.0.2/24");
         let p = Profile {
             loss,
             protocol: Some(acp::wire::PROTOCOL),
             ..Profile::default()
         };
-        let imp = in_ns(&r, move || Impair::start("ra", "rb", p, p, 1).unwrap());
+        let imp = in_ns(&r.name, move || Impair::start("ra", "rb", p, p, 1).unwrap());
         _relay = Some((imp, r));
     } else {
-        veth(
-            &c,
-            "eth0",
-            Some("10.88.0.1/24"),
-            &s,
-            "eth0",
-            Some("10.88.0.2/24"),
-        );
+        [c, s] = direct("10.88.0.1/24", "10.88.0.2/24");
     }
     let cfg = Config::default();
     let server_addr = Ipv4Addr::new(10, 88, 0, 2);
     let c2 = cfg.clone();
-    let server = in_ns(&s, move || Endpoint::bind(server_addr, c2).unwrap());
-    let client = in_ns(&c, move || {
+    let server = in_ns(&s.name, move || Endpoint::bind(server_addr, c2).unwrap());
+    let client = in_ns(&c.name, move || {
         Endpoint::bind(Ipv4Addr::new(10, 88, 0, 1), cfg).unwrap()
     });
     let listener = server.listen(7000).unwrap();

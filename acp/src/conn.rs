@@ -477,6 +477,16 @@ impl Connection {
         }
     }
 
+    /// The reset answering an unacceptable ack: a bare RST whose sequence number is that ack.
+    fn reset_for_ack(&self, ack: u32) -> Header {
+        Header {
+            flags: Flags::RST,
+            seq: ack,
+            ack: 0,
+            ..self.header(Flags::RST, ack)
+        }
+    }
+
     /// Marks the window just advertised.
     fn advertised(&mut self) {
         self.adv_edge = self.rcv_nxt_abs + self.advertised_window() as u64;
@@ -746,12 +756,7 @@ impl Connection {
                     return;
                 }
                 if h.ack != self.iss.wrapping_add(1) {
-                    self.rst_due = Some(Header {
-                        flags: Flags::RST,
-                        seq: h.ack,
-                        ack: 0,
-                        ..self.header(Flags::RST, h.ack)
-                    });
+                    self.rst_due = Some(self.reset_for_ack(h.ack));
                     return;
                 }
                 self.state = State::Established;
@@ -805,12 +810,7 @@ impl Connection {
             return;
         }
         if h.flags.has(Flags::ACK) && !acceptable {
-            self.rst_due = Some(Header {
-                flags: Flags::RST,
-                seq: h.ack,
-                ack: 0,
-                ..self.header(Flags::RST, h.ack)
-            });
+            self.rst_due = Some(self.reset_for_ack(h.ack));
             return;
         }
         if !(acceptable && h.flags.has(Flags::SYN)) {

@@ -6,7 +6,7 @@ use std::io::ErrorKind;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::Duration;
 
-use acp::testing::{can_run_live, in_ns, veth, Impair, Netns, Profile};
+use acp::testing::{can_run_live, direct, in_ns, relayed, Impair, Netns, Profile};
 use acp::{Config, Endpoint, Stream};
 
 const CLIENT: Ipv4Addr = Ipv4Addr::new(10, 88, 0, 1);
@@ -22,28 +22,9 @@ fn cfg() -> Config {
     }
 }
 
-/// Client and server namespaces on one veth link.
-fn direct() -> [Netns; 2] {
-    let (c, s) = (Netns::new("c"), Netns::new("s"));
-    veth(
-        &c,
-        "eth0",
-        Some("10.88.0.1/24"),
-        &s,
-        "eth0",
-        Some("10.88.0.2/24"),
-    );
-    [c, s]
-}
-
-/// Client and server namespaces joined through a relay namespace (no addresses) whose two veth
-/// ends the impairment relay bridges.
-fn relayed() -> [Netns; 3] {
-    let (c, r, s) = (Netns::new("c"), Netns::new("r"), Netns::new("s"));
-    veth(&c, "eth0", Some("10.88.0.1/24"), &r, "ra", None);
-    veth(&r, "rb", None, &s, "eth0", Some("10.88.0.2/24"));
-    [c, r, s]
-}
+/// The client's and the server's addresses on their link (`CLIENT`, `SERVER`).
+const CLIENT_CIDR: &str = "10.88.0.1/24";
+const SERVER_CIDR: &str = "10.88.0.2/24";
 
 /// Frame `i`: its number, then bytes derived from it; 4 to 1444 bytes.
 fn frame(i: u32) -> Vec<u8> {
@@ -54,7 +35,7 @@ fn frame(i: u32) -> Vec<u8> {
 }
 
 fn endpoint(ns: &Netns, addr: Ipv4Addr) -> Endpoint {
-    in_ns(ns, move || {
+    in_ns(&ns.name, move || {
         Endpoint::bind(addr, cfg()).expect("raw socket for protocol 253")
     })
 }
@@ -107,7 +88,7 @@ fn ten_thousand_frames_echoed_between_namespaces() {
     if !can_run_live("ten_thousand_frames_echoed_between_namespaces") {
         return;
     }
-    let [c, s] = direct();
+    let [c, s] = direct(CLIENT_CIDR, SERVER_CIDR);
     let server = endpoint(&s, SERVER);
     let client = endpoint(&c, CLIENT);
     let echoed = echo(&server);
@@ -125,7 +106,7 @@ fn ten_thousand_frames_through_loss_reordering_and_duplicates() {
     if !can_run_live("ten_thousand_frames_through_loss_reordering_and_duplicates") {
         return;
     }
-    let [c, r, s] = relayed();
+    let [c, r, s] = relayed(CLIENT_CIDR, SERVER_CIDR);
     let profile = Profile {
         loss: 0.01,
         reorder: 0.02,
@@ -134,7 +115,7 @@ fn ten_thousand_frames_through_loss_reordering_and_duplicates() {
         delay: Duration::ZERO,
         protocol: Some(acp::wire::PROTOCOL),
     };
-    let impair = in_ns(&r, move || {
+    let impair = in_ns(&r.name, move || {
         Impair::start("ra", "rb", profile, profile, 6).unwrap()
     });
     let server = endpoint(&s, SERVER);
@@ -162,7 +143,7 @@ fn no_listener_refuses_and_abort_resets() {
     if !can_run_live("no_listener_refuses_and_abort_resets") {
         return;
     }
-    let [c, s] = direct();
+    let [c, s] = direct(CLIENT_CIDR, SERVER_CIDR);
     let server = endpoint(&s, SERVER);
     let client = endpoint(&c, CLIENT);
     let err = client
@@ -190,7 +171,7 @@ fn dropping_the_endpoint_ends_blocked_calls() {
     if !can_run_live("dropping_the_endpoint_ends_blocked_calls") {
         return;
     }
-    let [_c, s] = direct();
+    let [_c, s] = direct(CLIENT_CIDR, SERVER_CIDR);
     let server = endpoint(&s, SERVER);
     let listener = server.listen(PORT).unwrap();
     let waiting = std::thread::spawn(move || listener.accept().expect_err("no peer").kind());

@@ -4,7 +4,7 @@
 
 mod common;
 
-use anypoint_driver::control::{Connection, PortConfig};
+use anypoint_driver::control::Connection;
 use anypoint_driver::{ControlPlane, DriverError, HostDisposition, PolicyKind};
 use anypoint_model::hash::tuple_hash;
 use anypoint_model::{FiveTuple, Geometry, HashKey, Switch};
@@ -45,16 +45,7 @@ impl Rng {
 
 /// A switch with the small table, a maglev service on the VIP and three members.
 fn switch(key: HashKey) -> (ControlPlane<Switch>, Vec<u16>) {
-    let mut cp = ControlPlane::new(Switch::new(SMALL), key).unwrap();
-    for (id, mac) in PORT_MAC.iter().enumerate() {
-        cp.set_port(&PortConfig {
-            id: id as u8,
-            mac: *mac,
-            next_hop_mac: Some(GATEWAY_MAC),
-            no_service_drop: false,
-        })
-        .unwrap();
-    }
+    let mut cp = control_plane_keyed(Switch::new(SMALL), key);
     cp.add_service(service("web", VIP, PolicyKind::Maglev))
         .unwrap();
     let members = MEMBERS

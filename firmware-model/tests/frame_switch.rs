@@ -8,7 +8,7 @@ mod sim;
 
 use std::time::Duration;
 
-use anypoint_model::frame_switch::{Kind, Policy};
+use anypoint_model::frame_switch::{Counters, Kind, Policy};
 use sim::{check, Impair, Setup, Sim};
 
 const KEYED: Policy = Policy::KeyHash { offset: 4, len: 4 };
@@ -18,6 +18,18 @@ fn lossy() -> Impair {
         loss: 0.02,
         dup: 0.01,
         reorder: 0.03,
+    }
+}
+
+/// Prints the path split and the segments of each kind (seen with `--nocapture`).
+fn print_counters(c: &Counters) {
+    let (fast, slow) = c.fast_slow();
+    println!(
+        "fast {fast} slow {slow} holes {} patches {}",
+        c.holes_opened, c.patches_sent
+    );
+    for k in Kind::ALL {
+        println!("  {:<10} {}", k.name(), c.segments(k));
     }
 }
 
@@ -51,14 +63,7 @@ fn ten_thousand_keyed_requests_through_a_lossy_link() {
     );
     assert_eq!(o.server_beyond_window, 0, "a member's window was overrun");
     assert_eq!(o.client_beyond_window, 0, "the client's window was overrun");
-    let (fast, slow) = c.fast_slow();
-    println!(
-        "fast {fast} slow {slow} holes {} patches {}",
-        c.holes_opened, c.patches_sent
-    );
-    for k in Kind::ALL {
-        println!("  {:<10} {}", k.name(), c.segments(k));
-    }
+    print_counters(c);
 }
 
 #[test]
@@ -159,14 +164,8 @@ fn one_frame_per_segment_is_mostly_fast_path() {
     check(&o, 3000, 384, 8).unwrap();
     let c = &o.counters;
     assert_eq!(c.segments(Kind::Split), 0);
+    print_counters(c);
     let (fast, slow) = c.fast_slow();
-    println!(
-        "fast {fast} slow {slow} holes {} patches {}",
-        c.holes_opened, c.patches_sent
-    );
-    for k in Kind::ALL {
-        println!("  {:<10} {}", k.name(), c.segments(k));
-    }
     assert!(fast > 4 * slow, "fast {fast} slow {slow}");
 }
 

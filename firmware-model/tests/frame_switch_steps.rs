@@ -78,6 +78,11 @@ fn to(outs: &[Out], who: SocketAddrV4) -> Vec<&Out> {
 
 const ACK: Flags = Flags::ACK;
 
+/// An ACK segment from the peer to the VIP (window 60000) carrying `frames`.
+fn from_peer(sw: &mut FrameSwitch, seq: u32, ack: u32, frames: &[(u32, &[u8])]) -> Vec<Out> {
+    send(sw, PEER, VIP, h(seq, ack, ACK, 60000), frames)
+}
+
 /// Set-up; returns the switch and the VIP's ISN.
 fn established() -> (FrameSwitch, u32) {
     let mut sw = FrameSwitch::new(Config::new(VIP, Policy::RoundRobin, HashKey([1, 2, 3, 4])));
@@ -129,7 +134,7 @@ fn established() -> (FrameSwitch, u32) {
     );
     assert_eq!(to(&out, M1)[0].h.ack, 9001);
     let isn_v = sa.seq;
-    assert!(send(&mut sw, PEER, VIP, h(1001, isn_v + 1, ACK, 60000), &[]).is_empty());
+    assert!(from_peer(&mut sw, 1001, isn_v + 1, &[]).is_empty());
     (sw, isn_v)
 }
 
@@ -140,25 +145,13 @@ fn a_hole_is_reserved_in_every_member_and_patched_where_it_is_not_theirs() {
     let f1 = [0xa1; 30]; // 38
     let f2 = [0xa2; 12]; // 20
                          // Frame 0 at 1001: round-robin's first pick, M0, at M0's first byte.
-    let out = send(
-        &mut sw,
-        PEER,
-        VIP,
-        h(1001, isn_v + 1, ACK, 60000),
-        &[(0, &f0)],
-    );
+    let out = from_peer(&mut sw, 1001, isn_v + 1, &[(0, &f0)]);
     assert_eq!(out.len(), 1);
     assert_eq!((out[0].to, out[0].h.seq, out[0].h.ack), (M0, 1001, 5001));
     assert_eq!(out[0].frames, vec![(0, 0, f0.to_vec())]);
     // Frame 2 at 1067 before frame 1 (1029..1067): the 38 bytes are reserved in M0 at 1029 and
     // in M1 at 1001; frame 2 goes to M1 after its reservation, at 1039.
-    let out = send(
-        &mut sw,
-        PEER,
-        VIP,
-        h(1067, isn_v + 1, ACK, 60000),
-        &[(2, &f2)],
-    );
+    let out = from_peer(&mut sw, 1067, isn_v + 1, &[(2, &f2)]);
     assert_eq!(out.len(), 1);
     assert_eq!((out[0].to, out[0].h.seq), (M1, 1039));
     assert_eq!(out[0].h.options.patch, None, "the hole is not decided yet");
@@ -168,13 +161,7 @@ fn a_hole_is_reserved_in_every_member_and_patched_where_it_is_not_theirs() {
     assert_eq!(to(&out, PEER)[0].h.ack, 1001);
     // Frame 1 arrives: M0 (round-robin's third pick) at 1029. The hole is decided: M1 may skip
     // its 38 reserved bytes, up to its frame 2 at 1039.
-    let out = send(
-        &mut sw,
-        PEER,
-        VIP,
-        h(1029, isn_v + 1, ACK, 60000),
-        &[(1, &f1)],
-    );
+    let out = from_peer(&mut sw, 1029, isn_v + 1, &[(1, &f1)]);
     let m0 = to(&out, M0);
     assert_eq!((m0.len(), m0[0].h.seq), (1, 1029));
     let m1 = to(&out, M1);
@@ -192,27 +179,9 @@ fn a_removed_members_frames_go_elsewhere_and_its_replies_become_null_frames() {
     let f0 = [0xa0; 20];
     let f1 = [0xa1; 30];
     let f2 = [0xa2; 12];
-    send(
-        &mut sw,
-        PEER,
-        VIP,
-        h(1001, isn_v + 1, ACK, 60000),
-        &[(0, &f0)],
-    );
-    send(
-        &mut sw,
-        PEER,
-        VIP,
-        h(1067, isn_v + 1, ACK, 60000),
-        &[(2, &f2)],
-    );
-    let out = send(
-        &mut sw,
-        PEER,
-        VIP,
-        h(1029, isn_v + 1, ACK, 60000),
-        &[(1, &f1)],
-    );
+    from_peer(&mut sw, 1001, isn_v + 1, &[(0, &f0)]);
+    from_peer(&mut sw, 1067, isn_v + 1, &[(2, &f2)]);
+    let out = from_peer(&mut sw, 1029, isn_v + 1, &[(1, &f1)]);
     assert_eq!(to(&out, M1)[0].h.options.patch, Some(1039));
     // M0 acks frame 0 only and sends a reply (its frame 0, 16 bytes): the peer gets it renumbered
     // as its frame 0 at ISN_v + 1, with the ack of frame 0 (1029).
@@ -246,24 +215,12 @@ fn a_removed_members_frames_go_elsewhere_and_its_replies_become_null_frames() {
     );
     // The peer sends frame 1 again: M0 never acked it, so it goes to M1, after M1's frame 2 (at
     // 1059). The patch M1 has (1039) stays: frame 1 is no longer in M1's reservation.
-    let out = send(
-        &mut sw,
-        PEER,
-        VIP,
-        h(1029, isn_v + 17, ACK, 60000),
-        &[(1, &f1)],
-    );
+    let out = from_peer(&mut sw, 1029, isn_v + 17, &[(1, &f1)]);
     let m1 = to(&out, M1);
     assert_eq!(m1.len(), 1);
     assert_eq!((m1[0].h.seq, m1[0].h.options.patch), (1059, None));
     // Frame 0, which M0 acked, is not delivered again when the peer resends it.
-    let out = send(
-        &mut sw,
-        PEER,
-        VIP,
-        h(1001, isn_v + 17, ACK, 60000),
-        &[(0, &f0)],
-    );
+    let out = from_peer(&mut sw, 1001, isn_v + 17, &[(0, &f0)]);
     assert!(to(&out, M1).is_empty());
     // M1 acks everything it has: the peer's ack covers frames 0, 1 and 2.
     let out = send(&mut sw, M1, PEER, h(9001, 1097, ACK, 40000), &[]);
@@ -277,7 +234,7 @@ fn what_a_removed_member_acked_is_not_delivered_again() {
     let frames: [(u32, &[u8]); 3] = [(0, &f0), (1, &f1), (2, &f2)];
     // One segment, three frames, round-robin: M0, M1, M0. M0's two frames are contiguous in its
     // space (1001 and 1029), so the segment splits in two.
-    let out = send(&mut sw, PEER, VIP, h(1001, isn_v + 1, ACK, 60000), &frames);
+    let out = from_peer(&mut sw, 1001, isn_v + 1, &frames);
     let (m0, m1) = (to(&out, M0), to(&out, M1));
     assert_eq!((m0.len(), m0[0].h.seq, m0[0].frames.len()), (1, 1001, 2));
     assert_eq!((m1.len(), m1[0].h.seq, m1[0].frames.len()), (1, 1001, 1));
@@ -286,7 +243,7 @@ fn what_a_removed_member_acked_is_not_delivered_again() {
     assert_eq!(to(&out, PEER)[0].h.ack, 1029);
     sw.remove_member(0);
     // The peer resends the segment: frame 1 to M1 as before; frame 2, delivered to M0, nowhere.
-    let out = send(&mut sw, PEER, VIP, h(1001, isn_v + 1, ACK, 60000), &frames);
+    let out = from_peer(&mut sw, 1001, isn_v + 1, &frames);
     let m1 = to(&out, M1);
     assert_eq!(m1.len(), 1);
     assert_eq!(
@@ -330,7 +287,7 @@ fn a_member_resending_what_the_peer_acked_gets_an_ack() {
         (isn_v + 1, 0)
     );
     // The peer acks it; M1 hears of it.
-    let out = send(&mut sw, PEER, VIP, h(1001, isn_v + 17, ACK, 60000), &[]);
+    let out = from_peer(&mut sw, 1001, isn_v + 17, &[]);
     assert_eq!(to(&out, M1)[0].h.ack, 9017);
     // That ack was lost: M1 resends the frame. It is not sent to the peer again, and M1 is acked.
     let out = send(&mut sw, M1, PEER, h(9001, 1001, ACK, 40000), &[(0, &reply)]);

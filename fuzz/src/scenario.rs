@@ -7,6 +7,7 @@
 //! of addresses and ports, table entries for that pool placed in their cuckoo buckets), so that
 //! mutations reach the lookup, decision and rewrite stages instead of dying in the parser.
 
+use anypoint_ctl::frames::checksum;
 use anypoint_model::hash::tuple_hash;
 use anypoint_model::regs::{reg, region, table, tbl_op, MAP_SIZE};
 use anypoint_model::{FiveTuple, Geometry, HashKey};
@@ -212,7 +213,7 @@ fn pool_frame(r: &mut Reader) -> Vec<u8> {
     f.extend_from_slice(&[r.u8() | 1, t.proto, 0, 0]);
     f.extend_from_slice(&t.src_ip.to_be_bytes());
     f.extend_from_slice(&t.dst_ip.to_be_bytes());
-    let c = ipv4_checksum(&f[l3..l3 + 20]);
+    let c = checksum(&f[l3..l3 + 20]);
     f[l3 + 10..l3 + 12].copy_from_slice(&c.to_be_bytes());
     f.extend_from_slice(&t.src_port.to_be_bytes());
     f.extend_from_slice(&t.dst_port.to_be_bytes());
@@ -240,17 +241,6 @@ fn pool_frame(r: &mut Reader) -> Vec<u8> {
         f.resize(len, 0);
     }
     f
-}
-
-fn ipv4_checksum(h: &[u8]) -> u16 {
-    let mut s: u32 = h
-        .chunks(2)
-        .map(|w| u32::from(u16::from_be_bytes([w[0], w[1]])))
-        .sum();
-    while s > 0xffff {
-        s = (s & 0xffff) + (s >> 16);
-    }
-    !(s as u16)
 }
 
 fn table_write(steps: &mut Vec<Step>, table: u32, index: u32, words: &[u32]) {

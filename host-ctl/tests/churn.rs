@@ -7,7 +7,7 @@ mod common;
 
 use common::*;
 use std::io::{BufRead, BufReader, Write};
-use std::net::{SocketAddrV4, TcpStream};
+use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 const SERVERS: usize = 4;
@@ -52,15 +52,7 @@ fn two_hundred_connections_survive_member_churn_without_a_reset() {
                 .join(", ")
         );
         let lab = Lab::start(backend, SERVERS, &services);
-        let _servers: Vec<EchoServer> = (0..SERVERS)
-            .map(|i| {
-                EchoServer::start(
-                    &lab.servers[i],
-                    SocketAddrV4::new(server_addr(i), 8080),
-                    format!("s{i}"),
-                )
-            })
-            .collect();
+        let _servers = lab.echo_servers();
         lab.wait_resolved("web");
         let mut conns: Vec<Conn> = (0..CONNECTIONS).map(|_| open(&lab)).collect();
         // Server 3 comes and goes; the others are drained, re-weighted and restored.

@@ -7,7 +7,7 @@ mod common;
 
 use common::*;
 use std::io::{BufRead, BufReader, Write};
-use std::net::{SocketAddrV4, TcpStream};
+use std::net::TcpStream;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
@@ -53,11 +53,7 @@ fn the_control_socket_survives_hostile_clients_without_disturbing_forwarding() {
         return;
     }
     let mut lab = Lab::start("model", 1, WEB);
-    let _server = EchoServer::start(
-        &lab.servers[0],
-        SocketAddrV4::new(server_addr(0), 8080),
-        "s0".into(),
-    );
+    let _server = lab.echo_servers();
     lab.wait_resolved("web");
     let (stream, greeting) = connect(&lab, 80).expect("connects through the VIP");
     assert_eq!(greeting, "s0");

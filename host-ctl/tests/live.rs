@@ -152,15 +152,7 @@ fn persistent_connections_survive_member_changes() {
     }
     for backend in BACKENDS {
         let lab = Lab::start(backend, 4, &web(&[1, 1, 1]));
-        let _servers: Vec<EchoServer> = (0..4)
-            .map(|i| {
-                EchoServer::start(
-                    &lab.servers[i],
-                    SocketAddrV4::new(server_addr(i), 8080),
-                    format!("s{i}"),
-                )
-            })
-            .collect();
+        let _servers = lab.echo_servers();
         lab.wait_resolved("web");
         let mut conns: Vec<(std::net::TcpStream, BufReader<std::net::TcpStream>, String)> = (0..20)
             .map(|_| {
@@ -317,15 +309,7 @@ fn a_removed_member_gets_no_new_connections() {
     }
     for backend in BACKENDS {
         let lab = Lab::start(backend, 3, &web(&[1, 1, 1]));
-        let _servers: Vec<EchoServer> = (0..3)
-            .map(|i| {
-                EchoServer::start(
-                    &lab.servers[i],
-                    SocketAddrV4::new(server_addr(i), 8080),
-                    format!("s{i}"),
-                )
-            })
-            .collect();
+        let _servers = lab.echo_servers();
         lab.wait_resolved("web");
         let open: Vec<_> = (0..12).map(|_| connect(&lab, 80).unwrap()).collect();
         let mut count: BTreeMap<&str, usize> = BTreeMap::new();

@@ -6,7 +6,6 @@ mod common;
 
 use common::*;
 use std::io::{BufRead, BufReader, Write};
-use std::net::SocketAddrV4;
 use std::time::Duration;
 
 #[test]
@@ -30,15 +29,7 @@ fn connections_survive_a_daemon_restart() {
         members.join(", ")
     );
     let mut lab = Lab::start_with("model", 3, &services, &["--state", state_arg]);
-    let _servers: Vec<EchoServer> = (0..3)
-        .map(|i| {
-            EchoServer::start(
-                &lab.servers[i],
-                SocketAddrV4::new(server_addr(i), 8080),
-                format!("s{i}"),
-            )
-        })
-        .collect();
+    let _servers = lab.echo_servers();
     lab.wait_resolved("web");
     let mut conns: Vec<_> = (0..30)
         .map(|_| {

@@ -67,15 +67,7 @@ fn soak_keeps_memory_and_descriptors_flat() {
         "anypoint-ctl",
         "the sampled process is the daemon"
     );
-    let _servers: Vec<EchoServer> = (0..3)
-        .map(|i| {
-            EchoServer::start(
-                &lab.servers[i],
-                SocketAddrV4::new(server_addr(i), 8080),
-                format!("s{i}"),
-            )
-        })
-        .collect();
+    let _servers = lab.echo_servers();
     lab.wait_resolved("web");
     lab.wait_resolved("game");
     let udp = in_ns(&lab.client.name, || UdpSocket::bind("0.0.0.0:0").unwrap());

@@ -5,4 +5,4 @@ mod impair;
 mod netns;
 
 pub use impair::{Impair, ImpairCounts, Profile};
-pub use netns::{can_run_live, in_ns, spawn_in, veth, Netns};
+pub use netns::{can_run_live, direct, in_ns, relayed, spawn_in, veth, Netns};

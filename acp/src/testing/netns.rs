@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 pub fn can_run_live(test: &str) -> bool {
     // SAFETY: geteuid has no preconditions.
     let why = if unsafe { libc::geteuid() } != 0 {
-        "needs root for network namespaces and raw sockets"
+        "needs root for network namespaces, raw sockets and TAP devices"
     } else if !has_net_admin() {
         "root, but without CAP_NET_ADMIN (a restricted container?)"
     } else {
@@ -63,6 +63,13 @@ impl Netns {
         ns
     }
 
+    /// A command run inside the namespace.
+    pub fn cmd(&self, program: &str) -> Command {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", &self.name, program]);
+        c
+    }
+
     /// `ip -n NS ARGS`.
     pub fn ip(&self, args: &[&str]) {
         let mut all = vec!["-n", self.name.as_str()];
@@ -99,13 +106,30 @@ pub fn veth(
     }
 }
 
-/// Runs `f` on a thread inside namespace `ns`: sockets it creates belong to that namespace for
-/// their whole life, whichever thread uses them later.
+/// Client and server namespaces on one veth link: `eth0` in each, with addresses `client` and
+/// `server` (CIDR).
+pub fn direct(client: &str, server: &str) -> [Netns; 2] {
+    let (c, s) = (Netns::new("c"), Netns::new("s"));
+    veth(&c, "eth0", Some(client), &s, "eth0", Some(server));
+    [c, s]
+}
+
+/// Client and server namespaces joined through a relay namespace whose two veth ends, `ra`
+/// (client side) and `rb` (server side), have no address: the impairment relay bridges them.
+pub fn relayed(client: &str, server: &str) -> [Netns; 3] {
+    let (c, r, s) = (Netns::new("c"), Netns::new("r"), Netns::new("s"));
+    veth(&c, "eth0", Some(client), &r, "ra", None);
+    veth(&r, "rb", None, &s, "eth0", Some(server));
+    [c, r, s]
+}
+
+/// Runs `f` on a thread inside the namespace named `ns`: sockets it creates belong to that
+/// namespace for their whole life, whichever thread uses them later.
 pub fn spawn_in<T: Send + 'static>(
-    ns: &Netns,
+    ns: &str,
     f: impl FnOnce() -> T + Send + 'static,
 ) -> std::thread::JoinHandle<T> {
-    let file = File::open(format!("/run/netns/{}", ns.name)).expect("namespace exists");
+    let file = File::open(format!("/run/netns/{ns}")).expect("namespace exists");
     std::thread::spawn(move || {
         // SAFETY: setns on this thread only, with a namespace descriptor we own.
         let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
@@ -115,6 +139,6 @@ pub fn spawn_in<T: Send + 'static>(
 }
 
 /// `spawn_in`, joined.
-pub fn in_ns<T: Send + 'static>(ns: &Netns, f: impl FnOnce() -> T + Send + 'static) -> T {
+pub fn in_ns<T: Send + 'static>(ns: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
     spawn_in(ns, f).join().expect("thread in namespace")
 }

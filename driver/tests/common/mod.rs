@@ -21,7 +21,12 @@ pub fn member_mac(addr: Ipv4Addr) -> [u8; 6] {
 }
 
 pub fn control_plane<B: Backend>(backend: B) -> ControlPlane<B> {
-    let mut cp = ControlPlane::new(backend, KEY).expect("an Anypoint model");
+    control_plane_keyed(backend, KEY)
+}
+
+/// The two ports set up, hashing with `key`.
+pub fn control_plane_keyed<B: Backend>(backend: B, key: HashKey) -> ControlPlane<B> {
+    let mut cp = ControlPlane::new(backend, key).expect("an Anypoint model");
     for (id, mac) in PORT_MAC.iter().enumerate() {
         cp.set_port(&PortConfig {
             id: id as u8,

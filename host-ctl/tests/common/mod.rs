@@ -7,12 +7,13 @@
 //! Every lab has its own namespaces (unique names), so labs can use the same addresses and run in
 //! parallel; no traffic leaves them.
 
-#![allow(dead_code)] // each test binary uses a different part of the lab
+#![allow(dead_code, unused_imports)] // each test binary uses a different part of the lab
 
+// Namespaces and threads inside them: the ACP crate's, one implementation for both crates' tests.
+pub use acp::testing::{can_run_live, in_ns, spawn_in, Netns};
 use std::fs::File;
 use std::io::Write;
 use std::net::{Ipv4Addr, SocketAddrV4};
-use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -28,30 +29,6 @@ pub const CLIENT: Ipv4Addr = Ipv4Addr::new(10, 77, 0, 2);
 
 pub fn server_addr(i: usize) -> Ipv4Addr {
     Ipv4Addr::new(10, 77, 1, 11 + i as u8)
-}
-
-/// True when the test can build namespaces; otherwise says why it is skipped.
-pub fn can_run_live(test: &str) -> bool {
-    // SAFETY: geteuid has no preconditions.
-    let why = if unsafe { libc::geteuid() } != 0 {
-        "needs root for network namespaces and TAP devices"
-    } else if !has_net_admin() {
-        "root, but without CAP_NET_ADMIN (a restricted container?)"
-    } else {
-        return true;
-    };
-    println!("SKIP {test}: {why}");
-    false
-}
-
-/// Whether CAP_NET_ADMIN (bit 12) is in this process's effective capabilities.
-fn has_net_admin() -> bool {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("CapEff:"))
-        .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
-        .is_some_and(|caps| caps >> 12 & 1 == 1)
 }
 
 /// A name no other lab (of this or another test process) uses.
@@ -76,47 +53,6 @@ pub fn run(cmd: &mut Command) -> Output {
         String::from_utf8_lossy(&out.stderr)
     );
     out
-}
-
-fn ip(args: &[&str]) {
-    run(Command::new("ip").args(args));
-}
-
-/// A network namespace, deleted on drop.
-pub struct Netns {
-    pub name: String,
-}
-
-impl Netns {
-    pub fn new(tag: &str) -> Netns {
-        let name = unique(tag);
-        ip(&["netns", "add", &name]);
-        let ns = Netns { name };
-        ns.ip(&["link", "set", "lo", "up"]);
-        ns
-    }
-
-    /// `ip -n NS ARGS`.
-    pub fn ip(&self, args: &[&str]) {
-        let mut all = vec!["-n", &self.name];
-        all.extend_from_slice(args);
-        ip(&all);
-    }
-
-    /// A command run inside the namespace.
-    pub fn cmd(&self, program: &str) -> Command {
-        let mut c = Command::new("ip");
-        c.args(["netns", "exec", &self.name, program]);
-        c
-    }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip")
-            .args(["netns", "del", &self.name])
-            .status();
-    }
 }
 
 /// A child process, killed (SIGTERM, then SIGKILL) on drop.
@@ -162,25 +98,6 @@ impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
-}
-
-/// Runs `f` on a thread inside namespace `ns`: sockets it creates belong to that namespace for
-/// their whole life, whichever thread uses them later.
-pub fn spawn_in<T: Send + 'static>(
-    ns: &str,
-    f: impl FnOnce() -> T + Send + 'static,
-) -> std::thread::JoinHandle<T> {
-    let file = File::open(format!("/run/netns/{ns}")).expect("namespace exists");
-    std::thread::spawn(move || {
-        // SAFETY: setns on this thread only, with a namespace descriptor we own.
-        let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
-        assert_eq!(rc, 0, "setns: {}", std::io::Error::last_os_error());
-        f()
-    })
-}
-
-pub fn in_ns<T: Send + 'static>(ns: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
-    spawn_in(ns, f).join().expect("thread in namespace")
 }
 
 /// Polls `f` every 50 ms until it returns `Some`, panicking with `what` after `limit`.
@@ -496,6 +413,19 @@ impl Lab {
                     .then_some(())
             },
         );
+    }
+}
+
+impl Lab {
+    /// An [`EchoServer`] in each server namespace, on its address, port 8080, named `s<i>`.
+    pub fn echo_servers(&self) -> Vec<EchoServer> {
+        self.servers
+            .iter()
+            .enumerate()
+            .map(|(i, ns)| {
+                EchoServer::start(ns, SocketAddrV4::new(server_addr(i), 8080), format!("s{i}"))
+            })
+            .collect()
     }
 }
 
