@@ -56,8 +56,8 @@ synth:
 	hw/synth/report.sh
 
 # Coverage-guided fuzzing (libFuzzer on stable; not part of `make test`): FUZZ_SECONDS per target
-# (default 60), FUZZ_TARGETS (default: packet_path config control), FUZZ_MERGE=1 to add what was
-# found to the committed corpus fuzz/corpus. See docs/hardening.md.
+# (default 60), FUZZ_TARGETS (default: packet_path config control acp_segment frame_switch),
+# FUZZ_MERGE=1 to add what was found to the committed corpus fuzz/corpus. See docs/hardening.md.
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS ?=
 fuzz: deps

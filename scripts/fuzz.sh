@@ -4,17 +4,18 @@
 #   scripts/fuzz.sh [TARGET...]   fuzz each target for $FUZZ_SECONDS (default 60) seconds
 #   FUZZ_MERGE=1 scripts/fuzz.sh  then merge what was found into the committed corpus (fuzz/corpus)
 #
-# Targets: packet_path config control. New inputs go to target/fuzz-corpus/TARGET (the committed
-# corpus fuzz/corpus/TARGET is read as seeds), crashes to target/fuzz-artifacts/TARGET/. The
-# instrumentation is LLVM's SanitizerCoverage via stable rustc flags (what cargo-fuzz sets, minus
-# the nightly-only sanitizers: the code under test is safe Rust), with overflow checks and debug
-# assertions on; the instrumented build lives in target/fuzz so it does not disturb the normal one.
+# Targets: packet_path config control acp_segment frame_switch. New inputs go to
+# target/fuzz-corpus/TARGET (the committed corpus fuzz/corpus/TARGET is read as seeds), crashes to
+# target/fuzz-artifacts/TARGET/. The instrumentation is LLVM's SanitizerCoverage via stable rustc
+# flags (what cargo-fuzz sets, minus the nightly-only sanitizers: the code under test is safe Rust),
+# with overflow checks and debug assertions on; the instrumented build lives in target/fuzz so it
+# does not disturb the normal one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 SECONDS_PER_TARGET=${FUZZ_SECONDS:-60}
 TARGETS=("$@")
-[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(packet_path config control)
+[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(packet_path config control acp_segment frame_switch)
 TRIPLE=$(rustc -vV | sed -n 's/^host: //p')
 
 export RUSTFLAGS="-Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4 \

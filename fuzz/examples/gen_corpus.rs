@@ -125,13 +125,57 @@ fn control_seeds(dir: &Path) {
     std::fs::write(dir.join("session"), all).expect("write seed");
 }
 
+/// The example segments of docs/acp.md section 5 (its ```hex blocks).
+fn acp_segment_seeds(dir: &Path) {
+    let doc = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/acp.md");
+    let text = std::fs::read_to_string(doc).expect("docs/acp.md");
+    let mut blocks = text.split("```hex ").skip(1);
+    for block in &mut blocks {
+        let (name, rest) = block.split_once('\n').expect("block name");
+        let hex = rest.split("```").next().expect("block end");
+        let bytes: Vec<u8> = hex
+            .split_whitespace()
+            .map(|b| u8::from_str_radix(b, 16).expect("hex byte"))
+            .collect();
+        std::fs::write(dir.join(format!("doc_{name}")), bytes).expect("write seed");
+    }
+}
+
+/// Frame-switch scenarios (format in fuzz/src/frame_switch.rs): a peer's SYN, then answers to the
+/// newest segment the switch sent, with frames, one policy per seed.
+fn frame_switch_seeds(dir: &Path) {
+    for (name, setup) in [("keyhash", 0x04u8), ("round_robin", 0x15), ("speed", 0x86)] {
+        // OPEN peer 0: options (MSS 9 + 127, window shift 7), ISN 0x12345678, window 0xffff.
+        let mut seed = vec![setup, 0x00, 0xff, 0x78, 0x56, 0x34, 0x12, 0, 0];
+        for i in 0..40u8 {
+            // ANSWER newest / second newest: bits (two frames every other answer), nudge, window.
+            seed.extend_from_slice(&[0x01 | (i % 2) << 3, (i % 2) << 5, 0, 0, 0]);
+            if i % 2 == 1 {
+                seed.extend_from_slice(&[0x04, b'k', b'e', b'y', i]);
+                seed.extend_from_slice(&[0x03, b'a', b'b', i]);
+            }
+        }
+        // Member churn and a close from the peer's side.
+        seed.extend_from_slice(&[0x0f, 0x07, 0x01, 0x01, 0, 0, 0]);
+        std::fs::write(dir.join(format!("handshake_{name}")), seed).expect("write seed");
+    }
+}
+
 fn main() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus");
-    for t in ["packet_path", "config", "control"] {
+    for t in [
+        "packet_path",
+        "config",
+        "control",
+        "acp_segment",
+        "frame_switch",
+    ] {
         std::fs::create_dir_all(root.join(t)).expect("corpus dir");
     }
     packet_path_seeds(&root.join("packet_path"));
     control_seeds(&root.join("control"));
+    acp_segment_seeds(&root.join("acp_segment"));
+    frame_switch_seeds(&root.join("frame_switch"));
     std::fs::copy(
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/cluster.toml"),
         root.join("config/cluster.toml"),
