@@ -11,6 +11,7 @@
 //!   `max_holes`;
 //! - everything the switch sends is an ACP segment that parses, whole frames, with a good checksum.
 
+use crate::reader::Reader;
 use acp::wire::{self, Flags, Header, Options, FRAME_NULL};
 use anypoint_model::frame_switch::{Config, FrameSwitch, Kind, Packet, Policy};
 use anypoint_model::HashKey;
@@ -34,34 +35,6 @@ const MEMBERS: [SocketAddrV4; 6] = [
 /// Segments the switch sent that later steps may answer (newest last).
 const RECENT: usize = 32;
 const MAX_STEPS: usize = 512;
-
-/// Reads the fuzzer's bytes front to back; zeros once they run out.
-struct Reader<'a> {
-    data: &'a [u8],
-}
-
-impl Reader<'_> {
-    fn u8(&mut self) -> u8 {
-        match self.data.split_first() {
-            Some((b, rest)) => {
-                self.data = rest;
-                *b
-            }
-            None => 0,
-        }
-    }
-    fn u16(&mut self) -> u16 {
-        u16::from_le_bytes([self.u8(), self.u8()])
-    }
-    fn u32(&mut self) -> u32 {
-        u32::from_le_bytes([self.u8(), self.u8(), self.u8(), self.u8()])
-    }
-    fn bytes(&mut self, n: usize) -> &[u8] {
-        let (b, rest) = self.data.split_at(n.min(self.data.len()));
-        self.data = rest;
-        b
-    }
-}
 
 /// Step kinds: the low three bits of a step's first byte; the other five select within the kind.
 mod step {
@@ -87,7 +60,7 @@ struct Harness {
 
 /// Checks one input (panics on a violation); returns the number of segments the switch took.
 pub fn run(data: &[u8]) -> u64 {
-    let mut r = Reader { data };
+    let mut r = Reader::new(data);
     let setup = r.u8();
     let policy = match setup % 3 {
         0 => Policy::KeyHash { offset: 0, len: 4 },
@@ -111,7 +84,7 @@ pub fn run(data: &[u8]) -> u64 {
         h.add_member();
     }
     for _ in 0..MAX_STEPS {
-        if r.data.is_empty() {
+        if r.empty() {
             break;
         }
         let k = r.u8();

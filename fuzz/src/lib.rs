@@ -8,4 +8,5 @@ pub mod config;
 pub mod control;
 pub mod frame_switch;
 pub mod packet_path;
+mod reader;
 pub mod scenario;

@@ -7,6 +7,7 @@
 //! of addresses and ports, table entries for that pool placed in their cuckoo buckets), so that
 //! mutations reach the lookup, decision and rewrite stages instead of dying in the parser.
 
+use crate::reader::Reader;
 use anypoint_ctl::frames::checksum;
 use anypoint_model::hash::tuple_hash;
 use anypoint_model::regs::{reg, region, table, tbl_op, MAP_SIZE};
@@ -48,35 +49,7 @@ const IPS: [u32; 8] = [
 ];
 const L4PORTS: [u16; 4] = [80, 8080, 9000, 40000];
 
-/// Reads the fuzzer's bytes front to back; zeros once they run out.
-struct Reader<'a> {
-    data: &'a [u8],
-}
-
 impl Reader<'_> {
-    fn empty(&self) -> bool {
-        self.data.is_empty()
-    }
-    fn u8(&mut self) -> u8 {
-        match self.data.split_first() {
-            Some((b, rest)) => {
-                self.data = rest;
-                *b
-            }
-            None => 0,
-        }
-    }
-    fn u16(&mut self) -> u16 {
-        u16::from_le_bytes([self.u8(), self.u8()])
-    }
-    fn u32(&mut self) -> u32 {
-        u32::from_le_bytes([self.u8(), self.u8(), self.u8(), self.u8()])
-    }
-    fn bytes(&mut self, n: usize) -> &[u8] {
-        let (b, rest) = self.data.split_at(n.min(self.data.len()));
-        self.data = rest;
-        b
-    }
     fn tuple(&mut self) -> FiveTuple {
         let a = self.u8();
         let b = self.u8();
@@ -107,7 +80,7 @@ mod kind {
 
 /// Decodes fuzzer bytes into a scenario.
 pub fn decode(data: &[u8]) -> Vec<Step> {
-    let mut r = Reader { data };
+    let mut r = Reader::new(data);
     // The key the structured connection entries are placed with; follows structured key writes.
     let mut key = HashKey::default();
     let mut steps = Vec::new();
