@@ -133,17 +133,20 @@ fn without_verification_the_corruption_goes_unnoticed() {
         .is_ok());
 }
 
-/// Reads 0 everywhere: not an Anypoint switch.
-struct Blank;
+/// A device whose every register reads one value: 0 for another device, all ones for a PCIe
+/// function that is gone. Nothing may be written to a device that failed the identity check.
+struct Reads(u32);
 
-impl RegisterAccess for Blank {
+impl RegisterAccess for Reads {
     fn read32(&mut self, _: u32) -> u32 {
-        0
+        self.0
     }
-    fn write32(&mut self, _: u32, _: u32) {}
+    fn write32(&mut self, _: u32, _: u32) {
+        panic!("nothing may be written to a device that failed the identity check");
+    }
 }
 
-impl PacketIo for Blank {
+impl PacketIo for Reads {
     fn receive(&mut self, _: u8, _: &[u8]) {}
     fn inject(&mut self, _: &[u8]) -> bool {
         false
@@ -158,7 +161,7 @@ impl PacketIo for Blank {
 
 #[test]
 fn another_device_is_refused() {
-    let err = ControlPlane::new(Blank, KEY).err().unwrap();
+    let err = ControlPlane::new(Reads(0), KEY).err().unwrap();
     assert_eq!(err, DriverError::Identity { id: 0, version: 0 });
     assert_eq!(
         err.to_string(),
@@ -167,34 +170,9 @@ fn another_device_is_refused() {
     );
 }
 
-/// What a PCIe read returns once the function is gone.
-struct Gone;
-
-impl RegisterAccess for Gone {
-    fn read32(&mut self, _: u32) -> u32 {
-        u32::MAX
-    }
-    fn write32(&mut self, _: u32, _: u32) {
-        panic!("nothing may be written to a device that failed the identity check");
-    }
-}
-
-impl PacketIo for Gone {
-    fn receive(&mut self, _: u8, _: &[u8]) {}
-    fn inject(&mut self, _: &[u8]) -> bool {
-        false
-    }
-    fn pop_egress(&mut self) -> Option<(u8, Vec<u8>)> {
-        None
-    }
-    fn pop_host(&mut self) -> Option<Vec<u8>> {
-        None
-    }
-}
-
 #[test]
 fn a_device_reading_all_ones_is_not_responding() {
-    let err = ControlPlane::new(Gone, KEY).err().unwrap();
+    let err = ControlPlane::new(Reads(u32::MAX), KEY).err().unwrap();
     assert!(
         err.to_string()
             .starts_with("device not responding: ID reads 0xffffffff"),

@@ -237,6 +237,22 @@ fn query<T: DeserializeOwned>(
     Ok((typed, v))
 }
 
+/// A list query: the daemon's JSON as is, or the typed reply rendered as a table.
+fn show<T: DeserializeOwned>(
+    socket: &Path,
+    req: Request,
+    json: bool,
+    render: impl FnOnce(&T) -> String,
+) -> Result<(), String> {
+    let (typed, v): (T, _) = query(socket, req)?;
+    if json {
+        print_json(&v)
+    } else {
+        print!("{}", render(&typed))
+    }
+    Ok(())
+}
+
 fn print_json(v: &serde_json::Value) {
     println!(
         "{}",
@@ -316,13 +332,7 @@ fn run(cli: Cli) -> Result<(), String> {
             })
         }
         Command::Service(ServiceCmd::List(Json { json })) => {
-            let (list, v): (Vec<ServiceView>, _) = query(socket, Request::ServiceList)?;
-            if json {
-                print_json(&v)
-            } else {
-                print!("{}", render::services(&list))
-            }
-            Ok(())
+            show::<Vec<ServiceView>>(socket, Request::ServiceList, json, |l| render::services(l))
         }
         Command::Service(ServiceCmd::Add {
             name,
@@ -411,28 +421,19 @@ fn run(cli: Cli) -> Result<(), String> {
         Command::Member(MemberCmd::List {
             service,
             json: Json { json },
-        }) => {
-            let (list, v): (Vec<MemberView>, _) = query(socket, Request::MemberList { service })?;
-            if json {
-                print_json(&v)
-            } else {
-                print!("{}", render::members(&list))
-            }
-            Ok(())
-        }
+        }) => show::<Vec<MemberView>>(socket, Request::MemberList { service }, json, |l| {
+            render::members(l)
+        }),
         Command::Conn(ConnCmd::List {
             service,
             limit,
             json: Json { json },
-        }) => {
-            let (list, v): (ConnList, _) = query(socket, Request::ConnList { service, limit })?;
-            if json {
-                print_json(&v)
-            } else {
-                print!("{}", render::conns(&list))
-            }
-            Ok(())
-        }
+        }) => show::<ConnList>(
+            socket,
+            Request::ConnList { service, limit },
+            json,
+            render::conns,
+        ),
         Command::Stats { rate, json } => {
             let (mut stats, _): (Stats, _) = query(socket, Request::Stats)?;
             if rate {

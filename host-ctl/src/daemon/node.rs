@@ -786,6 +786,17 @@ mod tests {
         Node::new(anypoint_model::Switch::new(Default::default()), &config, t0).unwrap()
     }
 
+    /// An echo request from the peer to the VIP on port 0.
+    fn ping() -> Vec<u8> {
+        let mut ping = Vec::new();
+        PacketBuilder::ethernet2(PEER_MAC, PORT0_MAC)
+            .ipv4(PEER.octets(), VIP.octets(), 64)
+            .icmpv4_echo_request(7, 1)
+            .write(&mut ping, b"hi")
+            .unwrap();
+        ping
+    }
+
     fn arp(op: u16, from: ([u8; 6], Ipv4Addr), to: ([u8; 6], Ipv4Addr)) -> Vec<u8> {
         Arp {
             op,
@@ -1112,12 +1123,7 @@ mod tests {
     fn mangled_frames_are_survived() {
         let t0 = Instant::now();
         let mut n = node(t0);
-        let mut ping = Vec::new();
-        PacketBuilder::ethernet2(PEER_MAC, PORT0_MAC)
-            .ipv4(PEER.octets(), VIP.octets(), 64)
-            .icmpv4_echo_request(7, 1)
-            .write(&mut ping, b"hi")
-            .unwrap();
+        let ping = ping();
         let seeds = [
             arp(
                 frames::ARP_REQUEST,
@@ -1164,12 +1170,7 @@ mod tests {
     fn echo_to_a_vip_is_answered() {
         let t0 = Instant::now();
         let mut n = node(t0);
-        let mut ping = Vec::new();
-        PacketBuilder::ethernet2(PEER_MAC, PORT0_MAC)
-            .ipv4(PEER.octets(), VIP.octets(), 64)
-            .icmpv4_echo_request(7, 1)
-            .write(&mut ping, b"hi")
-            .unwrap();
+        let ping = ping();
         n.receive(0, &ping, t0);
         let out = n.take_frames();
         assert_eq!(out.len(), 1);
