@@ -195,6 +195,15 @@ pub struct Connection {
     pub peer_port: u8,
 }
 
+/// Which directions of a connection had traffic (activity bits of its two entries).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Activity {
+    /// Peer to member.
+    pub inbound: bool,
+    /// Member to peer.
+    pub outbound: bool,
+}
+
 /// What the control plane did with a host-queue record.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum HostDisposition {
@@ -202,6 +211,9 @@ pub enum HostDisposition {
     Learned,
     /// A `host_policy` punt: the ALRM chose `member`, the connection was inserted and the frame re-injected.
     Redirected { member: u16 },
+    /// A state record: a FIN (`reset` false) or RST was forwarded on this connection (by its
+    /// inbound key); the caller ages it accordingly.
+    Closing { inbound: FiveTuple, reset: bool },
     /// Not the control plane's business (ARP, no_service, ...): the caller logs, answers or drops it.
     Unhandled,
 }
@@ -562,7 +574,16 @@ impl<B: Backend> ControlPlane<B> {
     /// Connections with no traffic in either direction since the previous call (for ageing); the
     /// call clears the activity bits it read.
     pub fn idle_connections(&mut self) -> Vec<Connection> {
-        self.tables.idle_connections(&mut self.backend)
+        self.connection_activity()
+            .into_iter()
+            .filter(|(_, a)| !a.inbound && !a.outbound)
+            .map(|(c, _)| c)
+            .collect()
+    }
+    /// Every connection and which of its directions had traffic since the previous call (of this
+    /// or [`Self::idle_connections`]): ageing by TCP state needs to see a member's first reply.
+    pub fn connection_activity(&mut self) -> Vec<(Connection, Activity)> {
+        self.tables.connection_activity(&mut self.backend)
     }
     /// Reads every counter from the device.
     pub fn counters(&mut self) -> Counters {

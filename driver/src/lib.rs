@@ -19,8 +19,8 @@ pub mod tables;
 
 pub use access::{Backend, PacketIo, RegisterAccess};
 pub use control::{
-    ControlPlane, DriverError, HostDisposition, MemberConfig, MemberState, PolicyKind, PortConfig,
-    Proto, ServiceConfig,
+    Activity, ControlPlane, DriverError, HostDisposition, MemberConfig, MemberState, PolicyKind,
+    PortConfig, Proto, ServiceConfig,
 };
 pub use counters::Counters;
 

@@ -7,7 +7,7 @@
 //! both directions together.
 
 use crate::access::RegisterAccess;
-use crate::control::{show_tuple, Connection, DriverError, TableStats};
+use crate::control::{show_tuple, Activity, Connection, DriverError, TableStats};
 use crate::cuckoo::CuckooTable;
 use crate::entries::{conn_entry, decode_conn, INBOUND, OUTBOUND};
 use anypoint_model::hash::tuple_hash;
@@ -406,10 +406,13 @@ impl Tables {
         bits
     }
 
-    /// Connections neither of whose entries was hit since the previous call, clearing the activity
-    /// bits. A connection relocated in between may be reported once although it was in use (its bit
-    /// stayed with its old entry).
-    pub(crate) fn idle_connections(&mut self, bus: &mut impl RegisterAccess) -> Vec<Connection> {
+    /// Every connection with which of its entries was hit since the previous call, clearing the
+    /// activity bits. A connection relocated in between may be reported idle once although it was
+    /// in use (its bit stayed with its old entry).
+    pub(crate) fn connection_activity(
+        &mut self,
+        bus: &mut impl RegisterAccess,
+    ) -> Vec<(Connection, Activity)> {
         let mut active = vec![0u32; self.activity_words() as usize];
         for word in self.occupied_words() {
             active[word as usize] = self.take_activity(bus, word);
@@ -419,7 +422,13 @@ impl Tables {
             active[index as usize / 32] >> (index % 32) & 1 == 1
         };
         self.connections()
-            .filter(|c| !hit(&c.inbound) && !hit(&self.outbound[&c.inbound]))
+            .map(|c| {
+                let a = Activity {
+                    inbound: hit(&c.inbound),
+                    outbound: hit(&self.outbound[&c.inbound]),
+                };
+                (c, a)
+            })
             .collect()
     }
 

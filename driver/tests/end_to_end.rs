@@ -2,7 +2,7 @@
 
 mod common;
 
-use anypoint_driver::control::{Connection, HostDisposition, MemberState};
+use anypoint_driver::control::{Activity, Connection, HostDisposition, MemberState};
 use anypoint_driver::PolicyKind;
 use anypoint_model::hostrec::{HostHeader, KIND_LEARN, KIND_PUNT};
 use anypoint_model::regs::reason;
@@ -295,6 +295,83 @@ fn idle_connections_are_those_without_hits_since_the_last_sweep() {
     assert_eq!(idle, [45001]);
     let idle = cp.idle_connections();
     assert_eq!(idle.len(), 2);
+}
+
+/// A FIN or RST segment (with ACK) from `src` to `dst`.
+fn closing_segment(src: (Ipv4Addr, u16), dst: (Ipv4Addr, u16), rst: bool, mac: [u8; 6]) -> Vec<u8> {
+    let mut tcp = etherparse::TcpHeader::new(src.1, dst.1, 2000, 65535);
+    (tcp.ack, tcp.fin, tcp.rst) = (true, !rst, rst);
+    let mut frame = Vec::new();
+    etherparse::PacketBuilder::ethernet2(GATEWAY_MAC, mac)
+        .ipv4(src.0.octets(), dst.0.octets(), 64)
+        .tcp_header(tcp)
+        .write(&mut frame, b"")
+        .unwrap();
+    frame
+}
+
+#[test]
+fn fin_and_rst_from_either_side_name_the_connection_by_its_inbound_key() {
+    let mut cp = maglev_web();
+    let to = connect(&mut cp, 45100);
+    connect(&mut cp, 45101);
+    let cases = [
+        // The peer's FIN, the member's FIN, the member's RST.
+        (
+            PEER_PORT,
+            closing_segment((PEER, 45100), (VIP, 80), false, PORT_MAC[0]),
+            false,
+        ),
+        (
+            MEMBER_PORT,
+            closing_segment((to, 8080), (PEER, 45100), false, PORT_MAC[1]),
+            false,
+        ),
+        (
+            MEMBER_PORT,
+            closing_segment((to, 8080), (PEER, 45100), true, PORT_MAC[1]),
+            true,
+        ),
+    ];
+    for (port, frame, reset) in cases {
+        forward(&mut cp, port, &frame);
+        let record = cp.backend().pop_host().expect("a state record");
+        assert_eq!(
+            cp.handle_host_record(&record),
+            Ok(HostDisposition::Closing {
+                inbound: inbound(45100),
+                reset
+            })
+        );
+    }
+    // Its member's segments show as outbound activity, the peer's as inbound.
+    let activity: Vec<(u16, Activity)> = cp
+        .connection_activity()
+        .iter()
+        .map(|(c, a)| (c.inbound.src_port, *a))
+        .collect();
+    let both = Activity {
+        inbound: true,
+        outbound: true,
+    };
+    let idle = Activity {
+        inbound: false,
+        outbound: false,
+    };
+    assert!(activity.contains(&(45100, both)), "{activity:?}");
+    // Its SYN was decided by the indirection table before the entry existed: no hit yet.
+    assert!(activity.contains(&(45101, idle)), "{activity:?}");
+    // Removed meanwhile: a late record changes nothing.
+    let late = {
+        forward(
+            &mut cp,
+            PEER_PORT,
+            &closing_segment((PEER, 45101), (VIP, 80), true, PORT_MAC[0]),
+        );
+        cp.backend().pop_host().expect("a state record")
+    };
+    cp.remove_connection(&inbound(45101)).unwrap();
+    assert_eq!(cp.handle_host_record(&late), Ok(HostDisposition::Unhandled));
 }
 
 #[test]

@@ -166,7 +166,7 @@ fn another_device_is_refused() {
     assert_eq!(
         err.to_string(),
         "not an Anypoint switch: ID 0x00000000, VERSION 0x00000000 \
-         (expected ID 0x414e5950, version 1.x with x >= 1)"
+         (expected ID 0x414e5950, version 1.x with x >= 2)"
     );
 }
 

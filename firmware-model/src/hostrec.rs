@@ -10,6 +10,8 @@ pub const INJECT_HEADER_LEN: usize = 4;
 /// Record kinds.
 pub const KIND_PUNT: u8 = 0;
 pub const KIND_LEARN: u8 = 1;
+/// Header-only record of a TCP FIN or RST forwarded on a connection (reason `tcp_fin`/`tcp_rst`).
+pub const KIND_STATE: u8 = 2;
 
 /// `version` byte of both headers.
 pub const VERSION: u8 = 1;

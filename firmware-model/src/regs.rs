@@ -7,7 +7,7 @@ pub const MAP_SIZE: u32 = 0x100000;
 /// Value of the `ID` register.
 pub const DEVICE_ID: u32 = 0x414e5950;
 /// Value of the `VERSION` register.
-pub const MAP_VERSION: u32 = 0x00010001;
+pub const MAP_VERSION: u32 = 0x00010002;
 
 /// A bit field: bits `lsb .. lsb + width` of word `word` of a register or table entry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -144,7 +144,7 @@ pub mod ctr {
         pub const HOST_PACKETS: usize = 5;
         pub const NAMES: [&str; 6] = ["rx_packets", "rx_bytes", "tx_packets", "tx_bytes", "drop_packets", "host_packets"];
     }
-    /// Per reason code (index = code): packets dropped or sent to the host for that reason, and learn records.
+    /// Per reason code (index = code): packets dropped or sent to the host for that reason, and learn and state records.
     pub mod reason {
         pub const OFFSET: u32 = 0x00400;
         pub const STRIDE: u32 = 8;
@@ -330,8 +330,12 @@ pub mod reason {
     pub const PORT_DOWN: u8 = 21;
     /// learn record for a new TCP connection
     pub const LEARN: u8 = 22;
+    /// state record: a forwarded TCP segment of a connection has FIN set
+    pub const TCP_FIN: u8 = 23;
+    /// state record: a forwarded TCP segment of a connection has RST set
+    pub const TCP_RST: u8 = 24;
     /// Every code with its name.
-    pub const ALL: [(u8, &str); 22] = [(RUNT, "runt"), (OVERSIZE, "oversize"), (ARP, "arp"), (NON_IPV4, "non_ipv4"), (IP_TRUNCATED, "ip_truncated"), (IP_VERSION, "ip_version"), (IP_IHL, "ip_ihl"), (IP_OPTIONS, "ip_options"), (IP_TOTAL_LEN, "ip_total_len"), (IP_CHECKSUM, "ip_checksum"), (IP_FRAGMENT, "ip_fragment"), (TTL_EXPIRED, "ttl_expired"), (L4_OTHER, "l4_other"), (L4_TRUNCATED, "l4_truncated"), (NO_SERVICE, "no_service"), (HOST_POLICY, "host_policy"), (NO_MEMBER, "no_member"), (MEMBER_DOWN, "member_down"), (OUTBOUND_NO_CONN, "outbound_no_conn"), (NO_NEXT_HOP, "no_next_hop"), (PORT_DOWN, "port_down"), (LEARN, "learn")];
+    pub const ALL: [(u8, &str); 24] = [(RUNT, "runt"), (OVERSIZE, "oversize"), (ARP, "arp"), (NON_IPV4, "non_ipv4"), (IP_TRUNCATED, "ip_truncated"), (IP_VERSION, "ip_version"), (IP_IHL, "ip_ihl"), (IP_OPTIONS, "ip_options"), (IP_TOTAL_LEN, "ip_total_len"), (IP_CHECKSUM, "ip_checksum"), (IP_FRAGMENT, "ip_fragment"), (TTL_EXPIRED, "ttl_expired"), (L4_OTHER, "l4_other"), (L4_TRUNCATED, "l4_truncated"), (NO_SERVICE, "no_service"), (HOST_POLICY, "host_policy"), (NO_MEMBER, "no_member"), (MEMBER_DOWN, "member_down"), (OUTBOUND_NO_CONN, "outbound_no_conn"), (NO_NEXT_HOP, "no_next_hop"), (PORT_DOWN, "port_down"), (LEARN, "learn"), (TCP_FIN, "tcp_fin"), (TCP_RST, "tcp_rst")];
 }
 
 /// Service policy codes.

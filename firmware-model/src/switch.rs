@@ -80,8 +80,8 @@ pub struct StepOutput {
     pub outcome: Option<Outcome>,
     /// The rewritten frame for `Forward`, the host record (header + frame) for `Host`, empty for `Drop`.
     pub bytes: Vec<u8>,
-    /// A learn record emitted beside a `Forward`.
-    pub learn: Option<[u8; crate::hostrec::HEADER_LEN]>,
+    /// A header-only learn or state record emitted beside a `Forward` (docs/pipeline.md section 6).
+    pub record: Option<[u8; crate::hostrec::HEADER_LEN]>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -186,7 +186,7 @@ impl Switch {
     }
 
     /// Steps a frame and queues what it produced: a forwarded frame on egress, a host record or a
-    /// learn record on the host queue.
+    /// learn or state record on the host queue.
     fn step_and_queue(&mut self, port: u8, frame: &[u8], injected: bool) {
         // A fresh output: its buffer moves into the queue, so reusing one would not save anything.
         let mut out = StepOutput::default();
@@ -196,8 +196,8 @@ impl Switch {
             Some(Outcome::Host { .. }) => self.host.push_back(out.bytes),
             Some(Outcome::Drop { .. }) | None => {}
         }
-        if let Some(learn) = out.learn {
-            self.host.push_back(learn.to_vec());
+        if let Some(record) = out.record {
+            self.host.push_back(record.to_vec());
         }
     }
 }

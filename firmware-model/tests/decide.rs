@@ -3,7 +3,7 @@
 
 mod common;
 
-use anypoint_model::hostrec::{KIND_LEARN, NONE_ID};
+use anypoint_model::hostrec::{KIND_LEARN, KIND_STATE, NONE_ID};
 use anypoint_model::regs::{member_state, policy, reason, region, table};
 use anypoint_model::{FiveTuple, HostHeader, Outcome};
 use common::*;
@@ -557,7 +557,7 @@ fn a_syn_to_a_maglev_service_emits_a_learn_record() {
     let m = maglev_member(&t);
     let out = step(&mut sw, 3, &syn(t, Some(9)));
     assert_eq!(out.outcome, fwd(1));
-    let learn = out.learn.expect("learn record");
+    let learn = out.record.expect("learn record");
     let expected = HostHeader {
         kind: KIND_LEARN,
         reason: reason::LEARN,
@@ -586,18 +586,85 @@ fn no_learn_record_without_a_bare_syn_or_on_a_conn_hit_or_a_punt() {
     let mut synack = FrameSpec::new(t);
     synack.syn = true;
     synack.ack = true;
-    assert_eq!(step(&mut sw, 0, &synack.build()).learn, None);
-    assert_eq!(step(&mut sw, 0, &FrameSpec::new(t).build()).learn, None);
+    assert_eq!(step(&mut sw, 0, &synack.build()).record, None);
+    assert_eq!(step(&mut sw, 0, &FrameSpec::new(t).build()).record, None);
 
     let idx = conn_index(KEY, lab_geometry().conn_buckets_log2, &t, 0, 0);
     add_conn(&mut sw, idx, inbound_conn(t, maglev_member(&t)));
     let out = step(&mut sw, 0, &syn(t, None));
-    assert_eq!((out.outcome, out.learn), (fwd(1), None));
+    assert_eq!((out.outcome, out.record), (fwd(1), None));
 
     let mut expired = FrameSpec::new(peer_tcp(46101));
     (expired.syn, expired.ack, expired.ttl) = (true, false, 1);
-    assert_eq!(step(&mut sw, 0, &expired.build()).learn, None);
+    assert_eq!(step(&mut sw, 0, &expired.build()).record, None);
     assert_eq!(reason_ctr(&mut sw, reason::LEARN), 0);
+}
+
+/// FIN and RST forwarded on a connection, in either direction, emit a state record naming the
+/// segment's own tuple; RST wins over FIN; no record without a hit or for a punted segment.
+#[test]
+fn fin_and_rst_on_a_connection_emit_state_records() {
+    let mut sw = lab();
+    let t = peer_tcp(46200);
+    let m = maglev_member(&t);
+    let b = lab_geometry().conn_buckets_log2;
+    add_conn(&mut sw, conn_index(KEY, b, &t, 0, 0), inbound_conn(t, m));
+    let r = reply(m, TCP);
+    let out_entry = ConnEntry {
+        tuple: r,
+        outbound: true,
+        ..inbound_conn(t, m)
+    };
+    add_conn(&mut sw, conn_index(KEY, b, &r, 1, 2), out_entry);
+    let segment = |tuple: FiveTuple, fin: bool, rst: bool| {
+        let mut spec = FrameSpec::new(tuple);
+        (spec.fin, spec.rst) = (fin, rst);
+        spec.build()
+    };
+    let state = |kind_reason: u8, in_port: u8, tuple: FiveTuple| HostHeader {
+        kind: KIND_STATE,
+        reason: kind_reason,
+        in_port,
+        service: SVC_TCP,
+        member: m,
+        frame_len: 0,
+        l3_offset: 14,
+        vlan: false,
+        tuple,
+        hash: oracle_hash(KEY, &tuple).0,
+    };
+    let cases = [
+        (0, t, true, false, Some(state(reason::TCP_FIN, 0, t))),
+        (1, r, true, false, Some(state(reason::TCP_FIN, 1, r))),
+        (0, t, false, true, Some(state(reason::TCP_RST, 0, t))),
+        (1, r, true, true, Some(state(reason::TCP_RST, 1, r))),
+        (0, t, false, false, None),
+        // No connection: a FIN to the service is decided by the indirection table, no record.
+        (0, peer_tcp(46201), true, false, None),
+    ];
+    for (port, tuple, fin, rst, want) in cases {
+        let out = step(&mut sw, port, &segment(tuple, fin, rst));
+        assert!(matches!(out.outcome, Some(Outcome::Forward { .. })));
+        let got = out.record.map(|r| HostHeader::decode(&r).unwrap());
+        assert_eq!(got, want, "port {port} fin {fin} rst {rst}");
+    }
+    // A punted FIN (member down) is seen whole by the host: no state record beside it.
+    set_member(
+        &mut sw,
+        m,
+        MemberEntry {
+            state: member_state::DOWN,
+            ..member_entry(m)
+        },
+    );
+    assert_eq!(step(&mut sw, 0, &segment(t, true, false)).record, None);
+    assert_eq!(reason_ctr(&mut sw, reason::TCP_FIN), 2);
+    assert_eq!(reason_ctr(&mut sw, reason::TCP_RST), 2);
+    // Records are not frames: nothing counted as sent to the host.
+    assert_eq!(
+        port_ctr(&mut sw, 0, anypoint_model::regs::ctr::port::HOST_PACKETS),
+        1
+    );
 }
 
 /// The lab's UDP service hashes the 4 payload bytes at offset 2.
@@ -615,7 +682,7 @@ fn key_hash_picks_the_slot_of_the_payload_key() {
             let out = step(&mut sw, 0, &spec.build());
             assert_eq!(out.outcome, fwd(2));
             assert_eq!(dst_ip(&out.bytes), member_addr(expected));
-            assert_eq!(out.learn, None);
+            assert_eq!(out.record, None);
         }
     }
 }
@@ -647,7 +714,7 @@ fn key_hash_with_tcp_behaves_like_maglev_and_learns() {
     let t = peer_tcp(47000);
     let out = step(&mut sw, 0, &syn(t, None));
     assert_eq!(dst_ip(&out.bytes), member_addr(maglev_member(&t)));
-    assert!(out.learn.is_some());
+    assert!(out.record.is_some());
 }
 
 #[test]

@@ -4,7 +4,7 @@
 
 mod common;
 
-use anypoint_model::hostrec::KIND_LEARN;
+use anypoint_model::hostrec::{KIND_LEARN, KIND_STATE};
 use anypoint_model::regs::{member_state, policy, reason, table};
 use anypoint_model::{FiveTuple, HostHeader, Outcome, StepOutput, Switch};
 use common::*;
@@ -118,6 +118,8 @@ fn frame_strategy() -> impl Strategy<Value = (FrameSpec, bool)> {
         (
             any::<bool>(),
             any::<bool>(),
+            any::<bool>(),
+            any::<bool>(),
             vec(any::<u8>(), 0..80),
             vec(any::<u8>(), 0..40),
             any::<bool>(),
@@ -127,7 +129,7 @@ fn frame_strategy() -> impl Strategy<Value = (FrameSpec, bool)> {
             |(
                 (tcp, vlan, peer, peer_l4),
                 (ttl, ip_id, dscp, df, seq),
-                (syn, ack, payload, padding, no_sum),
+                (syn, ack, fin, rst, payload, padding, no_sum),
             )| {
                 // The 5-tuple is filled in once the case knows its direction.
                 let tuple = FiveTuple {
@@ -147,6 +149,8 @@ fn frame_strategy() -> impl Strategy<Value = (FrameSpec, bool)> {
                     dont_fragment: df,
                     syn,
                     ack,
+                    fin,
+                    rst,
                     seq,
                     payload,
                     padding,
@@ -413,12 +417,20 @@ proptest! {
         }
         prop_assert_eq!(&out.bytes, &expected_frame);
 
-        // A learn record exactly for a bare SYN that maglev placed.
-        let learns = matches!(c.path, Path::Maglev) && c.spec.tuple.proto == TCP && c.spec.syn && !c.spec.ack;
-        prop_assert_eq!(out.learn.is_some(), learns);
-        if let Some(l) = out.learn {
+        // A learn record exactly for a bare SYN that maglev placed; a state record for a FIN or
+        // RST (RST first) forwarded on a connection entry.
+        let tcp = c.spec.tuple.proto == TCP;
+        let on_conn = matches!(c.path, Path::InboundConn { .. } | Path::OutboundConn { .. });
+        let expected = match () {
+            _ if matches!(c.path, Path::Maglev) && tcp && c.spec.syn && !c.spec.ack => Some((KIND_LEARN, reason::LEARN)),
+            _ if on_conn && tcp && c.spec.rst => Some((KIND_STATE, reason::TCP_RST)),
+            _ if on_conn && tcp && c.spec.fin => Some((KIND_STATE, reason::TCP_FIN)),
+            _ => None,
+        };
+        prop_assert_eq!(out.record.is_some(), expected.is_some());
+        if let (Some(l), Some((kind, code))) = (out.record, expected) {
             let l = HostHeader::decode(&l).unwrap();
-            prop_assert_eq!((l.kind, l.reason, l.in_port, l.frame_len), (KIND_LEARN, reason::LEARN, 0, 0));
+            prop_assert_eq!((l.kind, l.reason, l.in_port, l.frame_len), (kind, code, 0, 0));
             prop_assert_eq!((l.service, l.member), (c.service_id, member_of(&c).id));
             prop_assert_eq!((l.tuple, l.hash), (c.spec.tuple, oracle_hash(c.key, &c.spec.tuple).0));
             prop_assert_eq!((l.l3_offset as usize, l.vlan), (c.spec.l3(), c.spec.vlan.is_some()));

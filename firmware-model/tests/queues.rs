@@ -55,7 +55,7 @@ fn a_frame_on_a_port_the_switch_lacks_is_ignored() {
     let frame = FrameSpec::new(peer_tcp(7100)).build();
     let mut out = anypoint_model::StepOutput::default();
     sw.step(4, &frame, false, &mut out);
-    assert_eq!((out.outcome, out.bytes.len(), out.learn), (None, 0, None));
+    assert_eq!((out.outcome, out.bytes.len(), out.record), (None, 0, None));
     sw.receive(200, &frame);
     assert_eq!((sw.pop_egress(), sw.pop_host()), (None, None));
     for p in 0..8 {
@@ -70,7 +70,7 @@ fn step_output_is_reset_between_calls() {
     (spec.syn, spec.ack) = (true, false);
     let mut out = anypoint_model::StepOutput::default();
     sw.step(0, &spec.build(), false, &mut out);
-    assert!(out.learn.is_some());
+    assert!(out.record.is_some());
     sw.step(0, &[0; 4], false, &mut out);
     assert_eq!(
         out.outcome,
@@ -78,7 +78,7 @@ fn step_output_is_reset_between_calls() {
             reason: reason::RUNT
         })
     );
-    assert!(out.bytes.is_empty() && out.learn.is_none());
+    assert!(out.bytes.is_empty() && out.record.is_none());
 }
 
 #[test]

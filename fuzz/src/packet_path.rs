@@ -5,15 +5,16 @@
 //! - then exactly one of: one port's `tx_packets` +1 and one frame on egress (forwarded), one port's
 //!   `host_packets` +1 and one punt record on the host queue, or one port's `drop_packets` +1 and
 //!   nothing queued;
-//! - the reason counters go up by one for a punt or drop, plus one for a learn record, which only a
-//!   forwarded frame may add to the host queue;
+//! - the reason counters go up by one for a punt or drop, plus one for a learn or state record
+//!   (header only, counted under its own reason), which only a forwarded frame may add to the host
+//!   queue;
 //! - a forwarded frame has the length it arrived with; a host record carries the frame unchanged.
 //!
 //! Host injects obey the same rule without the `rx` count (pipeline mode), or count one `tx` and
 //! queue the frame as is (direct mode), or count nothing when the switch rejects the record.
 
 use crate::scenario::{decode, Step, GEOMETRY};
-use anypoint_model::hostrec::{HostHeader, HEADER_LEN, KIND_LEARN, KIND_PUNT};
+use anypoint_model::hostrec::{HostHeader, HEADER_LEN, KIND_LEARN, KIND_PUNT, KIND_STATE};
 use anypoint_model::regs::{ctr, reason, region};
 use anypoint_model::Switch;
 
@@ -55,7 +56,8 @@ struct Delta {
     host: Vec<u64>,
     rx: Vec<(u64, u64)>,
     reasons: u64,
-    learn: u64,
+    /// Learn and state records counted.
+    records: u64,
 }
 
 fn delta(before: &Snapshot, after: &Snapshot) -> Delta {
@@ -80,7 +82,10 @@ fn delta(before: &Snapshot, after: &Snapshot) -> Delta {
         host: d(HOST_PACKETS),
         rx: d(RX_PACKETS).into_iter().zip(d(RX_BYTES)).collect(),
         reasons: reasons.iter().sum(),
-        learn: reasons[usize::from(reason::LEARN)],
+        records: [reason::LEARN, reason::TCP_FIN, reason::TCP_RST]
+            .iter()
+            .map(|r| reasons[usize::from(*r)])
+            .sum(),
     }
 }
 
@@ -135,14 +140,17 @@ fn check(
             fail(step, format!("drop or punt counted on port {p}"));
         }
     }
-    let learns = host
+    let records = host
         .iter()
-        .filter(|h| h.len() == HEADER_LEN && h[1] == KIND_LEARN)
+        .filter(|h| h.len() == HEADER_LEN && (h[1] == KIND_LEARN || h[1] == KIND_STATE))
         .count() as u64;
-    if learns != d.learn || learns > 1 {
-        fail(step, format!("{learns} learn records, {} counted", d.learn));
+    if records != d.records || records > 1 {
+        fail(
+            step,
+            format!("{records} learn/state records, {} counted", d.records),
+        );
     }
-    let punt_records = host.len() as u64 - learns;
+    let punt_records = host.len() as u64 - records;
     match (tx, egress) {
         (Some(p), [(out, bytes)]) if usize::from(*out) == p => {
             if bytes.len() != frame.len() || (direct && bytes != frame) {
@@ -155,10 +163,13 @@ fn check(
     if punt_records != u64::from(punted.is_some()) {
         fail(step, format!("punt {punted:?} but {punt_records} records"));
     }
-    if learns > 0 && tx.is_none() {
-        fail(step, "a learn record without a forwarded frame".into());
+    if records > 0 && tx.is_none() {
+        fail(
+            step,
+            "a learn or state record without a forwarded frame".into(),
+        );
     }
-    let reasons_want = u64::from(tx.is_none() && !direct) + learns;
+    let reasons_want = u64::from(tx.is_none() && !direct) + records;
     if d.reasons != reasons_want {
         fail(step, format!("reason counters +{}", d.reasons));
     }

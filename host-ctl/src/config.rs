@@ -68,19 +68,43 @@ impl std::fmt::Display for IfAddr {
     }
 }
 
-/// Idle timeouts of connection ageing (`[timeouts]`), after IPVS's defaults.
+/// Idle timeouts of connection ageing (`[timeouts]`), by protocol and TCP state, after IPVS's
+/// defaults (SYN_RECV, ESTABLISHED, FIN_WAIT, CLOSE, UDP).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Timeouts {
+    /// TCP inserted for its SYN, no segment from the member yet.
+    pub tcp_syn: Duration,
+    /// TCP established.
     pub tcp: Duration,
+    /// TCP after a FIN in either direction.
+    pub tcp_fin: Duration,
+    /// TCP after a RST.
+    pub tcp_rst: Duration,
     pub udp: Duration,
 }
 
 impl Default for Timeouts {
     fn default() -> Self {
         Timeouts {
+            tcp_syn: Duration::from_secs(60),
             tcp: Duration::from_secs(900),
+            tcp_fin: Duration::from_secs(120),
+            tcp_rst: Duration::from_secs(10),
             udp: Duration::from_secs(300),
         }
+    }
+}
+
+impl Timeouts {
+    /// The `[timeouts]` keys with their values, in the order docs/config.md lists them.
+    pub fn entries(&self) -> [(&'static str, Duration); 5] {
+        [
+            ("tcp_syn", self.tcp_syn),
+            ("tcp", self.tcp),
+            ("tcp_fin", self.tcp_fin),
+            ("tcp_rst", self.tcp_rst),
+            ("udp", self.udp),
+        ]
     }
 }
 
@@ -437,14 +461,17 @@ fn parse_root(root: &Table) -> Res<Config> {
 }
 
 fn parse_timeouts(f: Fields) -> Res<Timeouts> {
-    f.deny_unknown(&["tcp", "udp"])?;
     let default = Timeouts::default();
+    f.deny_unknown(&default.entries().map(|(k, _)| k))?;
     let secs = |key: &str, default: Duration| -> Res<Duration> {
         Ok(f.int(key, 1, 7 * 24 * 3600)?
             .map_or(default, |s| Duration::from_secs(s as u64)))
     };
     Ok(Timeouts {
+        tcp_syn: secs("tcp_syn", default.tcp_syn)?,
         tcp: secs("tcp", default.tcp)?,
+        tcp_fin: secs("tcp_fin", default.tcp_fin)?,
+        tcp_rst: secs("tcp_rst", default.tcp_rst)?,
         udp: secs("udp", default.udp)?,
     })
 }
@@ -817,9 +844,14 @@ mod tests {
             ),
             (("tcp = 60", "tcp = 0"), "timeouts.tcp", "out of range"),
             (
-                ("tcp = 60", "tcp_fin = 60"),
-                "timeouts.tcp_fin",
+                ("tcp = 60", "tcp_close = 60"),
+                "timeouts.tcp_close",
                 "unknown key",
+            ),
+            (
+                ("tcp = 60", "tcp_rst = 0"),
+                "timeouts.tcp_rst",
+                "out of range",
             ),
         ];
         for ((from, to), field, reason) in cases {

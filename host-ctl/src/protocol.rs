@@ -198,6 +198,10 @@ pub struct SlowPathStats {
     pub echo_replies: u64,
     /// Connections removed by ageing.
     pub aged: u64,
+    /// State records: a FIN or RST forwarded on a connection (which then ages on `tcp_fin` /
+    /// `tcp_rst`).
+    #[serde(default)]
+    pub closing: u64,
     /// Host-queue records counted and dropped, by reason name.
     pub dropped: std::collections::BTreeMap<String, u64>,
     pub conn_insert_failures: u64,

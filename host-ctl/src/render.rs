@@ -57,10 +57,11 @@ pub fn counters(c: &Counters) -> String {
 
 pub fn slow_path(s: &SlowPathStats) -> String {
     let mut o = format!(
-        "\nslow path:\n  learned {}, redirected by ALRM {}, aged out {}, insert failures {}\n  \
-         arp: {} replies, {} requests, {} failures; echo replies {}\n",
+        "\nslow path:\n  learned {}, redirected by ALRM {}, FIN/RST seen {}, aged out {}, \
+         insert failures {}\n  arp: {} replies, {} requests, {} failures; echo replies {}\n",
         s.learned,
         s.redirected,
+        s.closing,
         s.aged,
         s.conn_insert_failures,
         s.arp_replies,

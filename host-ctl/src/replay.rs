@@ -38,6 +38,8 @@ impl std::str::FromStr for Input {
 pub struct HostActivity {
     pub learned: u64,
     pub redirected: u64,
+    /// State records (FIN or RST on a connection).
+    pub closing: u64,
     pub unhandled: u64,
 }
 
@@ -156,6 +158,7 @@ fn drain<B: Backend>(
             match ctl.handle_host_record(&record).map_err(|e| e.to_string())? {
                 HostDisposition::Learned => host.learned += 1,
                 HostDisposition::Redirected { .. } => host.redirected += 1,
+                HostDisposition::Closing { .. } => host.closing += 1,
                 HostDisposition::Unhandled => host.unhandled += 1,
             }
         } else {
@@ -195,8 +198,12 @@ pub fn render(report: &Report) -> String {
     let w = &mut o;
     writeln!(
         w,
-        "replayed {} frames; host: {} learned, {} redirected by ALRM, {} other",
-        report.packets_in, report.host.learned, report.host.redirected, report.host.unhandled
+        "replayed {} frames; host: {} learned, {} redirected by ALRM, {} FIN/RST seen, {} other",
+        report.packets_in,
+        report.host.learned,
+        report.host.redirected,
+        report.host.closing,
+        report.host.unhandled
     )
     .unwrap();
     writeln!(w, "\nper-member distribution:").unwrap();

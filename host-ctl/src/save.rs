@@ -13,13 +13,10 @@ pub fn render(c: &Config) -> String {
         let hex = crate::config::format_hash_key(&key);
         writeln!(o, "\n[switch]\nhash_key = \"{hex}\"").unwrap();
     }
-    writeln!(
-        o,
-        "\n[timeouts]\ntcp = {}\nudp = {}",
-        c.timeouts.tcp.as_secs(),
-        c.timeouts.udp.as_secs()
-    )
-    .unwrap();
+    o.push_str("\n[timeouts]\n");
+    for (key, t) in c.timeouts.entries() {
+        writeln!(o, "{key} = {}", t.as_secs()).unwrap();
+    }
     for p in &c.ports {
         writeln!(
             o,
@@ -95,6 +92,7 @@ mod tests {
             hash_key = "00112233445566778899aabbccddeeff"
             [timeouts]
             tcp = 30
+            tcp_rst = 5
             [[port]]
             id = 0
             mac = "02:00:00:00:00:10"

@@ -4,7 +4,7 @@
 
 localparam logic [31:0] MAP_SIZE = 32'h00100000;
 localparam logic [31:0] DEVICE_ID = 32'h414e5950;
-localparam logic [31:0] MAP_VERSION = 32'h00010001;
+localparam logic [31:0] MAP_VERSION = 32'h00010002;
 
 localparam logic [31:0] REG_ID = 32'h00000000;
 localparam logic [31:0] REG_VERSION = 32'h00000004;
@@ -225,6 +225,8 @@ localparam int unsigned REASON_OUTBOUND_NO_CONN = 19;
 localparam int unsigned REASON_NO_NEXT_HOP = 20;
 localparam int unsigned REASON_PORT_DOWN = 21;
 localparam int unsigned REASON_LEARN = 22;
+localparam int unsigned REASON_TCP_FIN = 23;
+localparam int unsigned REASON_TCP_RST = 24;
 
 localparam int unsigned POLICY_MAGLEV = 1;
 localparam int unsigned POLICY_KEY_HASH = 2;

@@ -29,7 +29,7 @@ module anypoint_counters #(
     input wire [NSRC*2-1:0] ev_action,  // 0 drop, 1 forward, 2 host, 3 direct inject
     input wire [NSRC*3-1:0] ev_out_port,
     input wire [NSRC*5-1:0] ev_reason,
-    input wire [NSRC-1:0] ev_learn,
+    input wire [NSRC-1:0] ev_record,
     input wire [NSRC-1:0] ev_outbound,
     input wire [NSRC*16-1:0] ev_service,
     input wire [NSRC*16-1:0] ev_member,
@@ -151,8 +151,8 @@ module anypoint_counters #(
       logic [63:0] cnt;
       always_ff @(posedge clk) begin
         if (rst || clear) cnt <= '0;
-        else if (ev_valid[s] && (((act == 2'd0 || act == 2'd2) && rs == 5'(r)) ||
-                                 (r == REASON_LEARN && act == 2'd1 && ev_learn[s])))
+        // Punts and drops count under their reason; forwards only with a learn or state record.
+        else if (ev_valid[s] && rs == 5'(r) && (act == 2'd0 || act == 2'd2 || (act == 2'd1 && ev_record[s])))
           cnt <= cnt + 64'd1;
       end
       assign reason_c[r] = cnt;

@@ -54,7 +54,7 @@ module anypoint_decide #(
     output logic out_valid,
     output logic [1:0] out_action,
     output logic [2:0] out_port,
-    output logic out_learn,
+    output logic out_record,
     output logic [511:0] out_rw_data,
     output logic [63:0] out_rw_mask,
     output logic [255:0] out_hhdr,
@@ -67,7 +67,7 @@ module anypoint_decide #(
     output logic [1:0] ev_action,
     output logic [2:0] ev_out_port,
     output logic [4:0] ev_reason,
-    output logic ev_learn,
+    output logic ev_record,
     output logic ev_outbound,
     output logic [15:0] ev_service,
     output logic [15:0] ev_member,
@@ -240,7 +240,9 @@ module anypoint_decide #(
     logic [15:0] dport;
     logic [7:0] proto;
     logic [7:0] ttl;
-    logic syn;
+    logic syn;  // SYN set, ACK clear
+    logic tcp_fin;
+    logic tcp_rst;
     logic [15:0] ulen;
     logic [15:0] ip_csum;
     logic [15:0] l4_csum;
@@ -272,6 +274,8 @@ module anypoint_decide #(
     p1.proto <= proto0;
     p1.ttl <= ip0[8*8+:8];
     p1.syn <= (proto0 == 8'd6) && ((l40[8*13+:8] & 8'h12) == 8'h02);
+    p1.tcp_fin <= (proto0 == 8'd6) && l40[8*13];
+    p1.tcp_rst <= (proto0 == 8'd6) && l40[8*13+2];
     p1.ulen <= (proto0 == 8'd17) ? ulen0 : 16'd0;
     p1.ip_csum <= b16(ip0, 10);
     p1.l4_csum <= (proto0 == 8'd6) ? b16(l40, 16) : b16(l40, 6);
@@ -600,7 +604,7 @@ module anypoint_decide #(
   logic [1:0] d_action;
   logic [4:0] d_reason;
   logic [15:0] d_service, d_member;
-  logic d_outbound, d_learn, d_nh_valid;
+  logic d_outbound, d_record, d_nh_valid;
   logic [2:0] d_port;
   logic [31:0] d_ip;
   logic [15:0] d_l4port;
@@ -615,7 +619,7 @@ module anypoint_decide #(
     d_service = 16'hffff;
     d_member = 16'hffff;
     d_outbound = 1'b0;
-    d_learn = 1'b0;
+    d_record = 1'b0;
     d_nh_valid = 1'b0;
     d_port = '0;
     d_ip = '0;
@@ -649,6 +653,11 @@ module anypoint_decide #(
           if (m_state == 2'(MEMBER_STATE_ACTIVE) || m_state == 2'(MEMBER_STATE_DRAINING)) fwd = 1'b1;
           else d_reason = 5'(REASON_MEMBER_DOWN);
         end
+        // A FIN or RST forwarded on a connection: a state record for the host's ageing.
+        if (fwd && (se.p.tcp_fin || se.p.tcp_rst)) begin
+          d_record = 1'b1;
+          d_reason = se.p.tcp_rst ? 5'(REASON_TCP_RST) : 5'(REASON_TCP_FIN);
+        end
       end else if (se.svc_hit) begin
         d_service = 16'(se.svc_id);
         if (`F(se.svc, TBL_SERVICE_POLICY) == 3'(POLICY_MAGLEV) ||
@@ -661,7 +670,8 @@ module anypoint_decide #(
               d_reason = 5'(REASON_NO_MEMBER);
             else begin
               fwd = 1'b1;
-              d_learn = se.p.syn;
+              d_record = se.p.syn;
+              if (se.p.syn) d_reason = 5'(REASON_LEARN);
             end
           end
         end else d_reason = 5'(REASON_HOST_POLICY);
@@ -705,7 +715,7 @@ module anypoint_decide #(
           d_reason = 5'(REASON_PORT_DOWN);
           d_action = ACT_DROP;
         end else d_action = ACT_FWD;
-        if (d_action != ACT_FWD) d_learn = 1'b0;
+        if (d_action != ACT_FWD) d_record = 1'b0;
       end
     end
   end
@@ -718,7 +728,7 @@ module anypoint_decide #(
     logic [15:0] service;
     logic [15:0] member;
     logic outbound;
-    logic learn;
+    logic record;  // a header-only learn or state record beside the forward
     logic [2:0] port;
     logic [31:0] ip;
     logic [15:0] l4port;
@@ -737,7 +747,7 @@ module anypoint_decide #(
     d13.service <= d_service;
     d13.member <= d_member;
     d13.outbound <= d_outbound;
-    d13.learn <= d_learn;
+    d13.record <= d_record;
     d13.port <= d_port;
     d13.ip <= d_ip;
     d13.l4port <= d_l4port;
@@ -849,11 +859,11 @@ module anypoint_decide #(
     end
     if (d15.s.p.direct || d15.action != ACT_FWD) rw_mask = '0;
 
-    // Host record header: punt, or the learn record of a forward.
+    // Host record header: punt, or the learn / state record of a forward (its reason says which).
     hh = '0;
     hh[7:0] = 8'd1;
-    hh[15:8] = (d15.action == ACT_FWD) ? 8'd1 : 8'd0;
-    hh[23:16] = (d15.action == ACT_FWD) ? 8'(REASON_LEARN) : 8'(d15.reason);
+    hh[15:8] = (d15.action != ACT_FWD) ? 8'd0 : (d15.reason == 5'(REASON_LEARN)) ? 8'd1 : 8'd2;
+    hh[23:16] = 8'(d15.reason);
     hh[31:24] = 8'(d15.s.p.in_port);
     hh[32+:16] = {d15.service[7:0], d15.service[15:8]};
     hh[48+:16] = {d15.member[7:0], d15.member[15:8]};
@@ -874,7 +884,7 @@ module anypoint_decide #(
     out_valid <= d15.s.v && !rst;
     out_action <= d15.action;
     out_port <= d15.port;
-    out_learn <= d15.learn && d15.action == ACT_FWD && !d15.s.p.direct;
+    out_record <= d15.record && d15.action == ACT_FWD && !d15.s.p.direct;
     out_rw_data <= rw_data;
     out_rw_mask <= rw_mask;
     out_hhdr <= hh;
@@ -887,7 +897,7 @@ module anypoint_decide #(
     ev_action <= d15.s.p.direct ? 2'd3 : d15.action;
     ev_out_port <= d15.port;
     ev_reason <= d15.reason;
-    ev_learn <= d15.learn && d15.action == ACT_FWD && !d15.s.p.direct;
+    ev_record <= d15.record && d15.action == ACT_FWD && !d15.s.p.direct;
     ev_outbound <= d15.outbound;
     ev_service <= d15.service;
     ev_member <= d15.member;

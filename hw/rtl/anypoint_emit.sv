@@ -2,7 +2,7 @@
 // anypoint_emit: turns decided frames into output beats. For each descriptor it reads the frame's
 // stored beats from the frame FIFO and
 //   - forward: writes them to the forward channel with the rewritten head bytes laid over them
-//     (and, for a learn, the 32-byte learn record to the host channel alongside the first beats);
+//     (and, for a learn or state record, its 32-byte header to the host channel alongside the first beats);
 //   - host: writes the 32-byte record header and then the frame to the host channel, realigning
 //     the frame when a beat is wider than the header;
 //   - drop: discards them.
@@ -17,7 +17,7 @@ module anypoint_emit #(
 ) (
     input wire clk,
     input wire rst,
-    // Descriptor FIFO head: {action, port, learn, rw_data, rw_mask, hhdr, len, beats}.
+    // Descriptor FIFO head: {action, port, record, rw_data, rw_mask, hhdr, len, beats}.
     input wire desc_valid,
     input wire [DESC_W-1:0] desc,
     output logic desc_pop,
@@ -40,7 +40,7 @@ module anypoint_emit #(
 
   logic [1:0] action;
   logic [2:0] port;
-  logic learn;
+  logic record;
   logic [511:0] rw_data;
   logic [63:0] rw_mask;
   logic [255:0] hhdr;
@@ -48,7 +48,7 @@ module anypoint_emit #(
   logic [DATA_WIDTH-1:0] fdata;
   logic [BYTES-1:0] fkeep;
 
-  assign {action, port, learn, rw_data, rw_mask, hhdr} = desc[DESC_W-1:33];
+  assign {action, port, record, rw_data, rw_mask, hhdr} = desc[DESC_W-1:33];
   assign beats = desc[15:0];
   assign {fkeep, fdata} = frame;
 
@@ -118,10 +118,10 @@ module anypoint_emit #(
       case (action)
         2'd1: begin  // forward
           if (beats == 16'd0) desc_pop = 1'b1;
-          else if (frame_valid && !fwd_full && !(learn && 32'(idx) < HDR_BEATS && host_full)) begin
+          else if (frame_valid && !fwd_full && !(record && 32'(idx) < HDR_BEATS && host_full)) begin
             frame_pop = 1'b1;
             fwd_wr = 1'b1;
-            if (learn && 32'(idx) < HDR_BEATS) begin
+            if (record && 32'(idx) < HDR_BEATS) begin
               host_wr = 1'b1;
               host_data = {32'(idx) == HDR_BEATS - 1, hdr_keep, hdr_beat};
             end

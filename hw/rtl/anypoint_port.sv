@@ -66,7 +66,7 @@ module anypoint_port #(
     output logic [1:0] ev_action,
     output logic [2:0] ev_out_port,
     output logic [4:0] ev_reason,
-    output logic ev_learn,
+    output logic ev_record,
     output logic ev_outbound,
     output logic [15:0] ev_service,
     output logic [15:0] ev_member,
@@ -146,7 +146,7 @@ module anypoint_port #(
   );
   /* verilator lint_on PINCONNECTEMPTY */
 
-  logic o_valid, o_learn;
+  logic o_valid, o_record;
   logic [1:0] o_action;
   logic [2:0] o_port;
   logic [511:0] o_rw_data;
@@ -184,7 +184,7 @@ module anypoint_port #(
       .out_valid(o_valid),
       .out_action(o_action),
       .out_port(o_port),
-      .out_learn(o_learn),
+      .out_record(o_record),
       .out_rw_data(o_rw_data),
       .out_rw_mask(o_rw_mask),
       .out_hhdr(o_hhdr),
@@ -196,7 +196,7 @@ module anypoint_port #(
       .ev_action(ev_action),
       .ev_out_port(ev_out_port),
       .ev_reason(ev_reason),
-      .ev_learn(ev_learn),
+      .ev_record(ev_record),
       .ev_outbound(ev_outbound),
       .ev_service(ev_service),
       .ev_member(ev_member),
@@ -215,7 +215,7 @@ module anypoint_port #(
       .clk(clk),
       .rst(rst),
       .wr_en(o_valid),
-      .wr_data({o_action, o_port, o_learn, o_rw_data, o_rw_mask, o_hhdr, o_len, o_beats}),
+      .wr_data({o_action, o_port, o_record, o_rw_data, o_rw_mask, o_hhdr, o_len, o_beats}),
       .full(),
       .count(),
       .rd_valid(desc_valid),

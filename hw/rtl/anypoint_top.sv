@@ -3,7 +3,7 @@
 //
 // One anypoint_port pipeline per Ethernet ingress port and one for host inject, each with its own
 // copies of the tables, so every port can take a frame per cycle. Forwarded frames meet in a
-// round-robin arbiter per egress port; host-queue records (punts and learn records) in one arbiter
+// round-robin arbiter per egress port; host-queue records (punts, learn and state records) in one arbiter
 // for the host queue. Registers: AXI4-Lite, hw/regmap.toml.
 //
 // Parameters:
@@ -109,7 +109,7 @@ module anypoint_top #(
   logic [15:0] ctr_rd_addr;
   logic [31:0] ctr_rd_data;
 
-  logic [NSRC-1:0] ev_valid, ev_rx, ev_learn, ev_outbound, act_valid;
+  logic [NSRC-1:0] ev_valid, ev_rx, ev_record, ev_outbound, act_valid;
   logic [NSRC*3-1:0] ev_in_port, ev_out_port;
   logic [NSRC*2-1:0] ev_action;
   logic [NSRC*5-1:0] ev_reason;
@@ -179,7 +179,7 @@ module anypoint_top #(
       .ev_action(ev_action),
       .ev_out_port(ev_out_port),
       .ev_reason(ev_reason),
-      .ev_learn(ev_learn),
+      .ev_record(ev_record),
       .ev_outbound(ev_outbound),
       .ev_service(ev_service),
       .ev_member(ev_member),
@@ -287,7 +287,7 @@ module anypoint_top #(
         .ev_action(ev_action[2*s+:2]),
         .ev_out_port(ev_out_port[3*s+:3]),
         .ev_reason(ev_reason[5*s+:5]),
-        .ev_learn(ev_learn[s]),
+        .ev_record(ev_record[s]),
         .ev_outbound(ev_outbound[s]),
         .ev_service(ev_service[16*s+:16]),
         .ev_member(ev_member[16*s+:16]),

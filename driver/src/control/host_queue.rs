@@ -1,9 +1,9 @@
 //! Host-queue records: learn records and host-policy punts.
 
 use super::{show_tuple, Backend, Connection, ControlPlane, DriverError, HostDisposition};
-use anypoint_model::hostrec::{HEADER_LEN, KIND_LEARN, KIND_PUNT};
+use anypoint_model::hostrec::{HEADER_LEN, KIND_LEARN, KIND_PUNT, KIND_STATE};
 use anypoint_model::regs::reason;
-use anypoint_model::{HostHeader, InjectHeader, InjectMode};
+use anypoint_model::{FiveTuple, HostHeader, InjectHeader, InjectMode};
 use std::collections::VecDeque;
 
 impl<B: Backend> ControlPlane<B> {
@@ -32,7 +32,7 @@ impl<B: Backend> ControlPlane<B> {
         Ok(())
     }
 
-    /// Acts on one host-queue record (learn, host-policy punt) and says what it did.
+    /// Acts on one host-queue record (learn, state, host-policy punt) and says what it did.
     ///
     /// A connection that does not fit in the table is counted in [`TableStats`](super::TableStats), not returned as an
     /// error: a learn record is still `Learned` (the hardware keeps forwarding the flow by the
@@ -47,6 +47,7 @@ impl<B: Backend> ControlPlane<B> {
         })?;
         match (header.kind, header.reason) {
             (KIND_LEARN, _) => self.learn(&header),
+            (KIND_STATE, reason::TCP_FIN | reason::TCP_RST) => Ok(self.closing(&header)),
             (KIND_PUNT, reason::HOST_POLICY) => self.redirect(&header, record),
             _ => Ok(HostDisposition::Unhandled),
         }
@@ -66,6 +67,33 @@ impl<B: Backend> ControlPlane<B> {
         match self.insert_connection(&conn) {
             Ok(_) | Err(DriverError::TableFull(_)) => Ok(HostDisposition::Learned),
             Err(e) => Err(e),
+        }
+    }
+
+    /// A FIN or RST on a connection: found by its inbound key, or by the outbound one a member's
+    /// segment carries. Gone meanwhile (removed, aged): nothing to do.
+    fn closing(&self, h: &HostHeader) -> HostDisposition {
+        let t = h.tuple;
+        let from_member = || {
+            let s = &self.services.get(usize::from(h.service))?.as_ref()?.config;
+            Some(FiveTuple {
+                src_ip: t.dst_ip,
+                dst_ip: u32::from(s.vip),
+                src_port: t.dst_port,
+                dst_port: s.port,
+                proto: t.proto,
+            })
+        };
+        let inbound = [Some(t), from_member()]
+            .into_iter()
+            .flatten()
+            .find(|k| self.tables.conn(k).is_some());
+        match inbound {
+            Some(inbound) => HostDisposition::Closing {
+                inbound,
+                reset: h.reason == reason::TCP_RST,
+            },
+            None => HostDisposition::Unhandled,
         }
     }
 

@@ -7,7 +7,7 @@
 //! returns one, region read/write otherwise), `Bar0::open` checks BAR0 size, ID and VERSION first,
 //! and `Bar0::lost()` is the sticky device-lost error. Kernel VFIO goes in `vfio.rs` (`open_vfio`),
 //! vfio-user in `vfio_user.rs`. Reset: registers SOFT_RESET (0x28) and DEV_STATUS.RESET_SEEN (0x2c,
-//! W1C, set by every reset incl. power-on) are in the map (version 1.1) and the model;
+//! W1C, set by every reset incl. power-on) are in the map (since version 1.1) and the model;
 //! `ControlPlane::reset_detected()` / `reprogram()` / `soft_reset()` restore the tables from the
 //! shadow (driver/tests/reset.rs). `ControlPlane::new` clears RESET_SEEN once it owns the tables.
 //! PCI IDs: `PCI_VENDOR_ID`/`PCI_DEVICE_ID` below. A shell's register window elsewhere than BAR0:

@@ -22,8 +22,9 @@ pub(super) struct Forward {
     pub l4_port: u16,
     pub src_mac: [u8; 6],
     pub dst_mac: [u8; 6],
-    /// Also emit a learn record.
-    pub learn: bool,
+    /// Also emit a header-only record with this reason: `learn` (a SYN decided by the indirection
+    /// table) or `tcp_fin`/`tcp_rst` (a FIN or RST on a connection, for the host's ageing).
+    pub record: Option<u8>,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -57,13 +58,14 @@ pub(super) fn decide(
     let t = &pkt.tuple;
     if let Some(index) = tables.lookup_conn(t, hash) {
         let c = tables.conn(index);
+        let record = pkt.state_reason();
         if c.outbound {
-            return outbound(tables, pkt, c.service, c.member, c.peer_port);
+            return outbound(tables, pkt, c.service, c.member, c.peer_port, record);
         }
         let m = tables.member(c.member);
         return match m.state {
             member_state::ACTIVE | member_state::DRAINING => {
-                inbound(tables, pkt, c.service, c.member, &m, false)
+                inbound(tables, pkt, c.service, c.member, &m, record)
             }
             _ => host(reason::MEMBER_DOWN, c.service, c.member),
         };
@@ -97,7 +99,8 @@ pub(super) fn decide(
             return host(reason::NO_MEMBER, sid, mid);
         }
         // Only TCP SYNs learn, so a UDP key-hash service never does.
-        return inbound(tables, pkt, sid, mid, &m, pkt.syn);
+        let record = pkt.syn().then_some(reason::LEARN);
+        return inbound(tables, pkt, sid, mid, &m, record);
     }
 
     if let Some(mid) = tables.match_member(t) {
@@ -106,7 +109,7 @@ pub(super) fn decide(
             return host(reason::OUTBOUND_NO_CONN, m.service, mid);
         }
         let peer_port = tables.service(m.service).peer_port;
-        return outbound(tables, pkt, m.service, mid, peer_port);
+        return outbound(tables, pkt, m.service, mid, peer_port, None);
     }
 
     let punt = if tables.port(in_port).no_service_drop {
@@ -128,7 +131,7 @@ fn inbound(
     service: u16,
     member: u16,
     m: &Member,
-    learn: bool,
+    record: Option<u8>,
 ) -> Decision {
     let p = tables.port(m.out_port);
     let fwd = Forward {
@@ -140,13 +143,20 @@ fn inbound(
         l4_port: m.port,
         src_mac: p.mac,
         dst_mac: m.mac,
-        learn,
+        record,
     };
     checked(pkt, fwd, m.mac_valid, p.enabled)
 }
 
 /// Member to peer, as service `service`, out of `port`.
-fn outbound(tables: &Tables, pkt: &Packet, service: u16, member: u16, port: u8) -> Decision {
+fn outbound(
+    tables: &Tables,
+    pkt: &Packet,
+    service: u16,
+    member: u16,
+    port: u8,
+    record: Option<u8>,
+) -> Decision {
     let s = tables.service(service);
     let p = tables.port(port);
     let fwd = Forward {
@@ -158,7 +168,7 @@ fn outbound(tables: &Tables, pkt: &Packet, service: u16, member: u16, port: u8) 
         l4_port: s.port,
         src_mac: p.mac,
         dst_mac: p.nh_mac,
-        learn: false,
+        record,
     };
     checked(pkt, fwd, p.nh_valid, p.enabled)
 }

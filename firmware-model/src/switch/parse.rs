@@ -15,7 +15,9 @@ const TCP_LEN: usize = 20;
 const UDP_LEN: usize = 8;
 pub(super) const PROTO_TCP: u8 = 6;
 pub(super) const PROTO_UDP: u8 = 17;
+const TCP_FIN: u8 = 0x01;
 const TCP_SYN: u8 = 0x02;
+const TCP_RST: u8 = 0x04;
 const TCP_ACK: u8 = 0x10;
 /// The flags/fragment-offset word: MF and the 13-bit offset (DF is ignored).
 const IP_MF_OR_OFFSET: u16 = 0x3fff;
@@ -30,13 +32,29 @@ pub(super) struct Packet {
     pub l4: usize,
     pub tuple: FiveTuple,
     pub ttl: u8,
-    /// TCP with SYN set and ACK clear.
-    pub syn: bool,
+    /// TCP flags byte (0 for UDP).
+    pub tcp_flags: u8,
     /// UDP length field (0 for TCP).
     pub udp_len: usize,
 }
 
 impl Packet {
+    /// A connection's first segment: TCP with SYN set and ACK clear.
+    pub fn syn(&self) -> bool {
+        self.tcp_flags & (TCP_SYN | TCP_ACK) == TCP_SYN
+    }
+
+    /// The state record a forward of this segment on a connection emits: RST before FIN.
+    pub fn state_reason(&self) -> Option<u8> {
+        if self.tcp_flags & TCP_RST != 0 {
+            Some(reason::TCP_RST)
+        } else if self.tcp_flags & TCP_FIN != 0 {
+            Some(reason::TCP_FIN)
+        } else {
+            None
+        }
+    }
+
     /// The UDP payload as the UDP length field delimits it (empty for TCP).
     pub fn udp_payload<'a>(&self, frame: &'a [u8]) -> &'a [u8] {
         if self.tuple.proto == PROTO_UDP {
@@ -125,7 +143,7 @@ pub(super) fn parse(frame: &[u8], max_frame: u32) -> Result<Packet, Reject> {
 
     let l4 = l3 + IPV4_LEN;
     let l4_len = total_len - IPV4_LEN;
-    let (syn, udp_len) = if proto == PROTO_TCP {
+    let (tcp_flags, udp_len) = if proto == PROTO_TCP {
         if l4_len < TCP_LEN {
             return dropped(reason::L4_TRUNCATED);
         }
@@ -133,8 +151,7 @@ pub(super) fn parse(frame: &[u8], max_frame: u32) -> Result<Packet, Reject> {
         if data_offset < 5 || data_offset * 4 > l4_len {
             return dropped(reason::L4_TRUNCATED);
         }
-        let flags = frame[l4 + 13];
-        (flags & (TCP_SYN | TCP_ACK) == TCP_SYN, 0)
+        (frame[l4 + 13], 0)
     } else {
         if l4_len < UDP_LEN {
             return dropped(reason::L4_TRUNCATED);
@@ -143,7 +160,7 @@ pub(super) fn parse(frame: &[u8], max_frame: u32) -> Result<Packet, Reject> {
         if !(UDP_LEN..=l4_len).contains(&udp_len) {
             return dropped(reason::L4_TRUNCATED);
         }
-        (false, udp_len)
+        (0, udp_len)
     };
 
     Ok(Packet {
@@ -158,7 +175,7 @@ pub(super) fn parse(frame: &[u8], max_frame: u32) -> Result<Packet, Reject> {
             proto,
         },
         ttl: ip[8],
-        syn,
+        tcp_flags,
         udp_len,
     })
 }

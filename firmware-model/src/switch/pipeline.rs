@@ -5,7 +5,7 @@ use super::parse::{parse, Packet};
 use super::rewrite::rewrite;
 use super::{Outcome, Punt, StepOutput, Switch};
 use crate::hash::tuple_hash;
-use crate::hostrec::{HostHeader, KIND_LEARN, KIND_PUNT, NONE_ID};
+use crate::hostrec::{HostHeader, KIND_LEARN, KIND_PUNT, KIND_STATE, NONE_ID};
 use crate::regs::reason;
 
 impl Switch {
@@ -18,7 +18,7 @@ impl Switch {
     ) {
         out.outcome = None;
         out.bytes.clear();
-        out.learn = None;
+        out.record = None;
         // The caller names a port the switch does not have: no frame arrived, nothing is counted.
         if port >= self.geometry.ports {
             return;
@@ -95,7 +95,7 @@ impl Switch {
         out.outcome = Some(punt.outcome());
     }
 
-    /// `header` is the punt header of this frame, the base of its learn record.
+    /// `header` is the punt header of this frame, the base of its learn or state record.
     fn forward(
         &mut self,
         pkt: &Packet,
@@ -109,18 +109,22 @@ impl Switch {
         self.counters.port_tx(fwd.port, frame.len());
         self.counters
             .forwarded(fwd.service, fwd.member, fwd.outbound, frame.len());
-        if fwd.learn {
-            self.counters.reason(reason::LEARN);
-            let learn = HostHeader {
-                kind: KIND_LEARN,
-                reason: reason::LEARN,
+        if let Some(code) = fwd.record {
+            self.counters.reason(code);
+            let record = HostHeader {
+                kind: if code == reason::LEARN {
+                    KIND_LEARN
+                } else {
+                    KIND_STATE
+                },
+                reason: code,
                 service: fwd.service,
                 member: fwd.member,
-                // Nothing of the frame follows a learn record's header.
+                // Nothing of the frame follows the header.
                 frame_len: 0,
                 ..*header
             };
-            out.learn = Some(learn.encode());
+            out.record = Some(record.encode());
         }
         out.outcome = Some(Outcome::Forward { port: fwd.port });
     }

@@ -292,9 +292,11 @@ pub struct FrameSpec {
     pub ip_id: u16,
     pub dscp: u8,
     pub dont_fragment: bool,
-    /// TCP flags: SYN, ACK.
+    /// TCP flags: SYN, ACK, FIN, RST.
     pub syn: bool,
     pub ack: bool,
+    pub fin: bool,
+    pub rst: bool,
     pub seq: u32,
     pub payload: Vec<u8>,
     pub padding: Vec<u8>,
@@ -313,6 +315,8 @@ impl FrameSpec {
             dont_fragment: true,
             syn: false,
             ack: true,
+            fin: false,
+            rst: false,
             seq: 1000,
             payload: b"hello".to_vec(),
             padding: Vec::new(),
@@ -341,6 +345,8 @@ impl FrameSpec {
                     let mut tcp = TcpHeader::new(t.src_port, t.dst_port, self.seq, 4096);
                     tcp.syn = self.syn;
                     tcp.ack = self.ack;
+                    tcp.fin = self.fin;
+                    tcp.rst = self.rst;
                     $ip.tcp_header(tcp).write(&mut out, &self.payload).unwrap()
                 } else {
                     $ip.udp(t.src_port, t.dst_port)
@@ -565,7 +571,7 @@ pub fn expect_punt(
     let before = (port_ctr(sw, port, which), reason_ctr(sw, reason));
     let out = step(sw, port, frame);
     assert_eq!(out.outcome, Some(outcome));
-    assert_eq!(out.learn, None);
+    assert_eq!(out.record, None);
     assert_eq!(
         (port_ctr(sw, port, which), reason_ctr(sw, reason)),
         (before.0 + 1, before.1 + 1)

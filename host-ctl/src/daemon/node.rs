@@ -134,8 +134,8 @@ impl<B: Backend> Node<B> {
         }
         if now >= self.next_scan {
             self.next_scan = now + ageing::scan_interval(&self.timeouts);
-            let idle = self.ctl.idle_connections();
-            for t in self.ageing.scan(&idle, &self.timeouts, now) {
+            let conns = self.ctl.connection_activity();
+            for t in self.ageing.scan(&conns, &self.timeouts, now) {
                 if self.ctl.remove_connection(&t).is_ok() {
                     self.stats.aged += 1;
                 }
@@ -182,9 +182,25 @@ impl<B: Backend> Node<B> {
     }
 
     fn host_record(&mut self, record: &[u8], now: Instant) {
-        match self.ctl.handle_host_record(record) {
+        let disposition = self.ctl.handle_host_record(record);
+        if matches!(
+            disposition,
+            Ok(HostDisposition::Learned | HostDisposition::Redirected { .. })
+        ) {
+            // Inserted for its first segment (a TCP connection's SYN).
+            if let Some(h) = HostHeader::decode(record) {
+                if self.ctl.has_connection_key(&h.tuple) {
+                    self.ageing.opened(h.tuple, now);
+                }
+            }
+        }
+        match disposition {
             Ok(HostDisposition::Learned) => self.stats.learned += 1,
             Ok(HostDisposition::Redirected { .. }) => self.stats.redirected += 1,
+            Ok(HostDisposition::Closing { inbound, reset }) => {
+                self.stats.closing += 1;
+                self.ageing.closing(inbound, reset);
+            }
             Ok(HostDisposition::Unhandled) => self.punt(record, now),
             Err(e) => {
                 debug!("host-queue record: {e}");
@@ -753,7 +769,10 @@ mod tests {
         [switch]
         hash_key = "00112233445566778899aabbccddeeff"
         [timeouts]
+        tcp_syn = 6
         tcp = 20
+        tcp_fin = 8
+        tcp_rst = 2
         [[port]]
         id = 0
         mac = "02:00:00:00:00:10"
@@ -1183,37 +1202,81 @@ mod tests {
         );
     }
 
+    /// A FIN (or RST) with ACK.
+    fn closing(
+        from: (Ipv4Addr, u16),
+        to: (Ipv4Addr, u16),
+        macs: ([u8; 6], [u8; 6]),
+        rst: bool,
+    ) -> Vec<u8> {
+        let mut h = etherparse::TcpHeader::new(from.1, to.1, 2, 1000);
+        (h.ack, h.fin, h.rst) = (true, !rst, rst);
+        let mut f = Vec::new();
+        PacketBuilder::ethernet2(macs.0, macs.1)
+            .ipv4(from.0.octets(), to.0.octets(), 64)
+            .tcp_header(h)
+            .write(&mut f, &[])
+            .unwrap();
+        f
+    }
+
+    /// Four connections, each left idle in another TCP state, leave after that state's timeout
+    /// (CONFIG: tcp_syn 6 s, tcp 20 s, tcp_fin 8 s, tcp_rst 2 s; scans every 0.5 s).
     #[test]
-    fn idle_connections_age_out() {
+    fn each_tcp_state_ages_on_its_own_timeout() {
         let t0 = Instant::now();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
         let mut n = node(t0);
         resolve(&mut n, t0);
-        n.receive(
-            0,
-            &tcp((PEER, 40000), (VIP, 80), (PORT0_MAC, PEER_MAC), true, false),
-            t0,
-        );
-        let conns = |n: &mut TestNode| {
-            ask(
-                n,
-                Request::ConnList {
-                    service: None,
-                    limit: None,
-                },
-            )
-            .unwrap()["total"]
-                .clone()
-        };
-        assert_eq!(conns(&mut n), 1);
-        // Scans every 5 s (tcp = 20); idle from the first scan on.
-        let mut t = t0;
-        while conns(&mut n) == 1 {
-            t += Duration::from_secs(1);
-            n.tick(t);
-            assert!(t < t0 + Duration::from_secs(31), "not aged");
+        let peer_side = (PORT0_MAC, PEER_MAC);
+        let member_side = (PORT1_MAC, MEMBER_MAC);
+        for port in 40000..40004 {
+            n.receive(0, &tcp((PEER, port), (VIP, 80), peer_side, true, false), t0);
+            if port > 40000 {
+                let synack = tcp((MEMBER, 8080), (PEER, port), member_side, true, true);
+                n.receive(1, &synack, t0);
+            }
         }
-        assert!(t >= t0 + Duration::from_secs(20), "aged too early");
-        assert_eq!(n.stats(t).slow_path.aged, 1);
+        let mut gone = std::collections::BTreeMap::new();
+        for ms in (250..40_000).step_by(250) {
+            if ms == 1000 {
+                n.receive(
+                    0,
+                    &closing((PEER, 40002), (VIP, 80), peer_side, false),
+                    at(ms),
+                );
+                n.receive(
+                    1,
+                    &closing((MEMBER, 8080), (PEER, 40003), member_side, true),
+                    at(ms),
+                );
+                assert_eq!(n.stats(at(ms)).slow_path.closing, 2);
+            }
+            n.tick(at(ms));
+            let list = n.conn_list(None, None).unwrap();
+            for port in 40000..40004 {
+                let peer = format!("{PEER}:{port}");
+                if !list.connections.iter().any(|c| c.peer == peer) {
+                    gone.entry(port).or_insert(ms);
+                }
+            }
+        }
+        // Last activity (SYN, SYN-ACK or FIN/RST) plus the timeout, within one scan and the
+        // scan that first saw the connection idle.
+        for (port, last_ms, timeout_ms) in [
+            (40000, 0, 6000),
+            (40001, 0, 20000),
+            (40002, 1000, 8000),
+            (40003, 1000, 2000),
+        ] {
+            let at = gone[&port];
+            let due = last_ms + timeout_ms;
+            assert!(
+                (due..=due + 1000).contains(&at),
+                "{port}: gone at {at} ms, due {due}"
+            );
+        }
+        assert_eq!(n.stats(t0).slow_path.aged, 4);
     }
 
     #[test]

@@ -22,6 +22,17 @@ fn counted(host: &mut Host, code: u8, send: impl FnOnce(&mut Host) -> Delivery) 
     d
 }
 
+/// Runs a forward that must also count one record under reason `code`.
+fn counted_forward(host: &mut Host, code: u8, send: impl FnOnce(&mut Host) -> Vec<u8>) {
+    let before = host.counter(lab::reason_counter(code));
+    send(host);
+    assert_eq!(
+        host.counter(lab::reason_counter(code)),
+        before + 1,
+        "reason {code}"
+    );
+}
+
 /// Sends `frame` and checks that the pipeline counted it under reason `code`.
 fn expect(host: &mut Host, port: u8, frame: &[u8], code: u8) -> Delivery {
     counted(host, code, |h| h.receive(port, frame))
@@ -316,11 +327,19 @@ pub fn run(host: &mut Host) {
     let d = expect(host, PEERS, &f, reason::PORT_DOWN);
     assert!(d.egress.is_empty() && d.host.is_empty(), "dropped");
 
-    // 22 learn: a second connection's SYN, then the FIN of both.
+    // 22 learn: a second connection's SYN; 23 tcp_fin: the FIN of both (state records beside the
+    // forwards); 24 tcp_rst: the second one's member resets it.
     let mut second = Conn::new(SocketAddrV4::new(lab::peer(4), 40004), web, 4000);
     counted(host, reason::LEARN, |h| second.open(h));
-    conn.peer_sends(host, frames::FIN | frames::ACK, b"");
-    second.peer_sends(host, frames::FIN | frames::ACK, b"");
+    let fin = reason::TCP_FIN;
+    counted_forward(host, fin, |h| {
+        conn.peer_sends(h, frames::FIN | frames::ACK, b"")
+    });
+    counted_forward(host, fin, |h| {
+        second.peer_sends(h, frames::FIN | frames::ACK, b"")
+    });
+    let rst = frames::RST | frames::ACK;
+    counted_forward(host, reason::TCP_RST, |h| second.member_sends(h, rst, b""));
 
     for (code, name) in reason::ALL {
         assert!(
