@@ -6,7 +6,7 @@ DEB_PACKAGES := gcc g++ libc6-dev make verilator iproute2 curl python3 iputils-p
 # Switch backend of `make demo` (model or rtl).
 BACKEND ?= model
 
-.PHONY: all demo demo-replay test deps lint check-generated generate bench synth fuzz soak
+.PHONY: all demo demo-replay test deps lint check-generated generate bench synth fuzz soak experiments
 
 all: test
 
@@ -54,6 +54,15 @@ bench:
 synth:
 	@scripts/ensure-deps.sh yosys python3-venv
 	hw/synth/report.sh
+
+# The Anypoint paper's three results, switch against a terminating ACP proxy (root; not part of
+# `make test`): writes docs/experiments.md and its plots. EXPERIMENT_SCALE multiplies the transfers
+# (default 1: about 30 s of runs once built); plots with pinned matplotlib
+# (scripts/experiments/requirements.txt, in target/experiments-venv).
+EXPERIMENT_SCALE ?= 1
+experiments: deps
+	@scripts/ensure-deps.sh python3-venv
+	EXPERIMENT_SCALE=$(EXPERIMENT_SCALE) scripts/experiments/run.sh
 
 # Coverage-guided fuzzing (libFuzzer on stable; not part of `make test`): FUZZ_SECONDS per target
 # (default 60), FUZZ_TARGETS (default: packet_path config control acp_segment frame_switch),

@@ -130,6 +130,25 @@ pub struct Stats {
     pub patched_bytes: u64,
 }
 
+/// Frame bytes (headers included) an end holds for one connection: what a terminating proxy pays in
+/// memory per connection.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Buffered {
+    /// Queued to send: sent and not yet acknowledged, or not sent yet.
+    pub send: u64,
+    /// Of `send`, the bytes sent and not yet acknowledged: what the sender keeps for
+    /// retransmission, about bandwidth times round-trip time.
+    pub unacked: u64,
+    /// Received and not yet read by the application, in order or held out of order.
+    pub recv: u64,
+}
+
+impl Buffered {
+    pub fn total(&self) -> u64 {
+        self.send + self.recv
+    }
+}
+
 /// `a < b` in 32-bit sequence space.
 pub fn seq_lt(a: u32, b: u32) -> bool {
     (a.wrapping_sub(b) as i32) < 0
@@ -406,6 +425,21 @@ impl Connection {
     /// Whether `send_frame` would take a frame of `data_len` bytes now.
     pub fn can_send(&self, data_len: usize) -> bool {
         self.queued_bytes + FRAME_HEADER_LEN + data_len <= self.cfg.send_buffer as usize
+    }
+
+    /// Bytes `send_frame` still takes before the send buffer is full.
+    pub fn send_room(&self) -> usize {
+        (self.cfg.send_buffer as usize).saturating_sub(self.queued_bytes)
+    }
+
+    /// The frame bytes this end holds for the connection.
+    pub fn buffered(&self) -> Buffered {
+        let send = self.queued_bytes as u64;
+        Buffered {
+            send,
+            unacked: u64::from(self.in_flight()).min(send),
+            recv: self.ready_bytes + self.held.values().map(|h| h.len).sum::<u64>(),
+        }
     }
 
     /// The next in-order frame, if one is ready.

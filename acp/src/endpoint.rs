@@ -14,7 +14,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crate::conn::{self, Config, ConnError, Connection, SendError, State, Stats, Time};
+use crate::conn::{self, Buffered, Config, ConnError, Connection, SendError, State, Stats, Time};
 use crate::raw::{self, RawIp, Waker};
 use crate::wire::{self, Flags};
 
@@ -537,6 +537,16 @@ impl Stream {
 
     pub fn stats(&self) -> io::Result<Stats> {
         self.with(|c| c.stats)
+    }
+
+    /// Bytes `send_frame` takes now without waiting.
+    pub fn send_room(&self) -> io::Result<usize> {
+        self.with(|c| c.send_room())
+    }
+
+    /// The frame bytes this end holds for the connection (send queue and unread frames).
+    pub fn buffered(&self) -> io::Result<Buffered> {
+        self.with(|c| c.buffered())
     }
 }
 

@@ -12,5 +12,5 @@ mod raw;
 pub mod testing;
 pub mod wire;
 
-pub use conn::{Config, ConnError, Connection, RecvFrame, SendError, State, Stats};
+pub use conn::{Buffered, Config, ConnError, Connection, RecvFrame, SendError, State, Stats};
 pub use endpoint::{Endpoint, Listener, Stream};

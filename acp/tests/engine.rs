@@ -537,6 +537,42 @@ fn sender_never_exceeds_the_receive_window_and_resumes_when_read() {
 }
 
 #[test]
+fn buffered_counts_the_send_queue_and_unread_frames_in_order_or_not() {
+    let small = Config {
+        recv_buffer: 16 * 1024,
+        ..cfg()
+    };
+    let mut s = Sim::with(cfg(), small, drop_once(0));
+    s.established();
+    s.b_reads = false;
+    s.to_send.extend(frames(200, |_| 1000));
+    // The first data segment is lost: B holds the frames after it, out of order, delivering none.
+    assert!(s.run(Duration::from_secs(1), |s| s
+        .b
+        .as_ref()
+        .is_some_and(|b| b.buffered().recv > 0)));
+    assert_eq!(s.b().stats.frames_received, 0);
+    assert_eq!(s.b().buffered().recv % 1008, 0);
+    let a = s.a.buffered();
+    assert!(
+        a.unacked >= 1008 + s.b().buffered().recv && a.unacked <= a.send,
+        "{a:?}"
+    );
+    // Once the loss is repaired B's buffer is full of unread frames; A holds the rest.
+    s.run(Duration::from_secs(2), |_| false);
+    assert_eq!(s.b().stats.frames_received, 16);
+    assert_eq!(s.b().buffered().recv, 16 * 1008);
+    assert_eq!(s.a.buffered().send, (200 - 16) * 1008);
+    // B acked what it holds; at most a window probe is out.
+    assert!(s.a.buffered().unacked <= 1008, "{:?}", s.a.buffered());
+    assert_eq!(s.a.send_room(), (1 << 20) - (200 - 16) * 1008);
+    s.b_reads = true;
+    assert!(s.run(Duration::from_secs(30), |s| s.received.len() == 200
+        && s.a.buffered().total() == 0));
+    assert_eq!(s.b().buffered().total(), 0);
+}
+
+#[test]
 fn lost_window_update_is_recovered_by_a_probe() {
     let small = Config {
         recv_buffer: 4096,
