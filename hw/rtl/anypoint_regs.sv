@@ -62,7 +62,7 @@ module anypoint_regs #(
     // Activity hits.
     input wire [NSRC-1:0] act_valid,
     input wire [NSRC*CONN_IDX_W-1:0] act_index,
-    // The tables or the activity bitmap are being cleared after a reset.
+    // The tables and the activity bitmap are being cleared after a reset.
     output logic init_busy,
     // Hold the pipelines and the counters in reset (a soft reset's sweep).
     output logic soft_rst
@@ -72,7 +72,7 @@ module anypoint_regs #(
   localparam int CONN_ENTRIES = 8 << CONN_BUCKETS_LOG2;
   localparam int ACT_WORDS = (CONN_ENTRIES + 31) / 32;
   localparam int INDIR_SLOTS = 1 << INDIR_SLOTS_LOG2;
-  localparam int AW = (ACT_WORDS > 1) ? $clog2(ACT_WORDS) : 1;
+  localparam int AW = (ACT_WORDS > 1) ? $clog2(ACT_WORDS) : 1;  // ACT word index
   localparam int PW = (NUM_PORTS > 1) ? $clog2(NUM_PORTS) : 1;
   localparam int SW = (NUM_SERVICES > 1) ? $clog2(NUM_SERVICES) : 1;
   localparam int MW = (NUM_MEMBERS > 1) ? $clog2(NUM_MEMBERS) : 1;
@@ -94,7 +94,6 @@ module anypoint_regs #(
   logic [127:0] mems_c[NUM_MEMBERS];
   logic [159:0] conn_c[CONN_ENTRIES];
   logic [31:0] indir_c[INDIR_SLOTS];
-  logic [31:0] act_q[ACT_WORDS];
 
   // ---------------------------------------------------------------------------------------------
   // Transaction sequencing.
@@ -153,7 +152,7 @@ module anypoint_regs #(
   logic [159:0] entry_rd;  // entry read for TBL_CMD read
   logic [31:0] rd_val;  // register read value (RD1)
   logic [31:0] indir_rd;
-  logic [1:0] rd_src;  // 0 = rd_val, 1 = counters, 2 = indir
+  logic [1:0] rd_src;  // 0 = rd_val, 1 = counters, 2 = indir, 3 = activity bitmap
   logic is_rd_cmd_q;
   logic cmd_conn_q;
   logic [31:0] indir_rd_q;
@@ -242,13 +241,13 @@ module anypoint_regs #(
             rdata_q <= {96'd0, cmd_conn_q ? entry_rd[159:128] : 32'd0, entry_rd[127:0]};
           state <= WR3;
         end
-        // A counter clear or a soft reset answers once the counters and tables are cleared.
-        WR3: if (!ctr_busy && !sweeping) state <= WRESP;
+        // A counter clear, a soft reset or an activity clear answers once it is done.
+        WR3: if (!ctr_busy && !sweeping && !act_busy) state <= WRESP;
         WRESP: if (s_axil_bready) state <= IDLE;
         RD1: begin
           state <= RD2;
         end
-        RD2: state <= RRESP;
+        RD2: if (!act_busy) state <= RRESP;
         RRESP: if (s_axil_rready) state <= IDLE;
         default: state <= IDLE;
       endcase
@@ -291,46 +290,30 @@ module anypoint_regs #(
   always_ff @(posedge clk) cmd_conn_q <= cmd_table == 4'(TBL_CONN_ID);
   assign entry_rd = cmd_conn_q ? conn_rd : small_rd;
 
-  // Activity bitmap: hits set bits (several sources may hit one word in a cycle), writes clear.
-  // After reset the bitmap is cleared a word per cycle (as a block RAM would be), `init_busy` meanwhile.
-  logic [AW:0] init_idx;
-  assign init_busy = 32'(init_idx) < ACT_WORDS || sweeping;
-  always_ff @(posedge clk) begin
-    if (rst || soft_start) init_idx <= '0;
-    else if (init_busy) init_idx <= init_idx + 1'b1;
-  end
-
-  always_ff @(posedge clk) begin
-    if (32'(init_idx) < ACT_WORDS) begin
-      act_q[init_idx[AW-1:0]] <= '0;
-    end else begin
-      if (state == WR1 && addr_q >= 20'(REGION_ACT) && addr_q < 20'(REGION_ACT + REGION_ACT_SIZE) &&
-          32'(addr_q[15:2]) < ACT_WORDS) begin
-        logic [31:0] set;
-        set = '0;
-        for (int s = 0; s < NSRC; s++)
-          if (act_valid[s] && act_index[s*CONN_IDX_W+5+:AW] == addr_q[2+:AW])
-            set[act_index[s*CONN_IDX_W+:5]] = 1'b1;
-        act_q[addr_q[2+:AW]] <= (act_q[addr_q[2+:AW]] & ~wd_q) | set;
-      end
-      for (int s = 0; s < NSRC; s++) begin
-        if (act_valid[s]) begin
-          logic [31:0] set;
-          logic [AW-1:0] w;
-          w = act_index[s*CONN_IDX_W+5+:AW];
-          set = '0;
-          for (int t = 0; t < NSRC; t++)
-            if (act_valid[t] && act_index[t*CONN_IDX_W+5+:AW] == w)
-              set[act_index[t*CONN_IDX_W+:5]] = 1'b1;
-          if (state == WR1 && addr_q >= 20'(REGION_ACT) &&
-              addr_q < 20'(REGION_ACT + REGION_ACT_SIZE) && addr_q[2+:AW] == w &&
-              32'(addr_q[15:2]) < ACT_WORDS)
-            act_q[w] <= (act_q[w] & ~wd_q) | set;
-          else act_q[w] <= act_q[w] | set;
-        end
-      end
-    end
-  end
+  // Activity bitmap (block RAM, anypoint_act): hits set bits, a write clears the bits it marks,
+  // the reset sweep clears it a bit per cycle; reads and clears take ~32 cycles of the transaction.
+  logic is_act, act_busy;
+  logic [31:0] act_word;
+  assign is_act = addr_q >= 20'(REGION_ACT) && addr_q < 20'(REGION_ACT + REGION_ACT_SIZE) &&
+      32'(addr_q[15:2]) < ACT_WORDS;
+  assign init_busy = sweeping;
+  anypoint_act #(
+      .NSRC (NSRC),
+      .IDX_W(CONN_IDX_W)
+  ) u_act (
+      .clk(clk),
+      .rst(rst),
+      .set_valid(act_valid),
+      .set_index(act_index),
+      .init_valid(sweeping && 32'(sweep_n) < CONN_ENTRIES),
+      .init_addr(sweep_n[CONN_IDX_W-1:0]),
+      .rd_start(state == RD1 && is_act),
+      .clr_start(state == WR1 && is_act),
+      .word(addr_q[2+:AW]),
+      .mask(wd_q),
+      .busy(act_busy),
+      .rd_word(act_word)
+  );
 
   // Register reads: value computed in RD1, returned from RD2 on.
   always_comb begin
@@ -356,9 +339,7 @@ module anypoint_regs #(
       rd_val = wdata_q[32*widx+:32];
     if (addr_q >= 20'(REG_TBL_RDATA) && addr_q < 20'(REG_TBL_RDATA + 32))
       rd_val = rdata_q[32*widx+:32];
-    if (addr_q >= 20'(REGION_ACT) && addr_q < 20'(REGION_ACT + REGION_ACT_SIZE) &&
-        32'(addr_q[15:2]) < ACT_WORDS)
-      rd_val = act_q[addr_q[2+:AW]];
+    if (is_act) rd_src = 2'd3;
     if (addr_q >= 20'(REGION_CTR) && addr_q < 20'(REGION_CTR + REGION_CTR_SIZE)) rd_src = 2'd1;
     if (addr_q >= 20'(REGION_INDIR) && addr_q < 20'(REGION_INDIR + REGION_INDIR_SIZE)) begin
       rd_src = (32'(addr_q[17:2]) < INDIR_SLOTS) ? 2'd2 : 2'd0;
@@ -377,7 +358,14 @@ module anypoint_regs #(
   end
   assign ctr_rd_en = state == RD1 && rd_src == 2'd1;
   assign ctr_rd_addr = addr_q[15:0];
-  assign s_axil_rdata = (rd_src_q == 2'd1) ? ctr_rd_data : (rd_src_q == 2'd2) ? indir_rd_q : rd_val_q;
+  always_comb begin
+    case (rd_src_q)
+      2'd1: s_axil_rdata = ctr_rd_data;
+      2'd2: s_axil_rdata = indir_rd_q;
+      2'd3: s_axil_rdata = act_word;
+      default: s_axil_rdata = rd_val_q;
+    endcase
+  end
 
   always_ff @(posedge clk) begin
     if (state == RD2) begin
