@@ -1,4 +1,4 @@
-//! Frame-level switching end to end (docs/frame-switching.md section 11): real ACP engines on both
+//! Frame-level switching end to end (docs/frame-switching.md section 12): real ACP engines on both
 //! sides of the model's switch, with a simulated clock and an impaired client link. The oracles are
 //! the engines themselves (a wrong translation stalls, resets or reorders them) and what each
 //! application read.

@@ -1,4 +1,4 @@
-//! Property tests of frame-level switching (docs/frame-switching.md section 11): for any seeded
+//! Property tests of frame-level switching (docs/frame-switching.md section 12): for any seeded
 //! loss, duplication and reordering on the client's link, any policy and small frame rings and hole
 //! tables, each member reads its frames in order and exactly once, every reply comes back once and
 //! in order per member, both connections close, no receiver's window is overrun, and a flow's

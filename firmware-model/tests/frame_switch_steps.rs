@@ -295,3 +295,39 @@ fn a_member_resending_what_the_peer_acked_gets_an_ack() {
     let m1 = to(&out, M1);
     assert_eq!((m1.len(), m1[0].h.ack, m1[0].frames.len()), (1, 9017, 0));
 }
+
+#[test]
+fn a_member_that_sent_its_fin_leaves_its_unused_window_to_the_others() {
+    let (mut sw, isn_v) = established();
+    // M0 answers with one small frame (16 bytes on the wire: the smallest member frame, so the
+    // ring holds 384 x 16 bytes of member data) and its FIN; it will never send again.
+    let out = send(
+        &mut sw,
+        M0,
+        PEER,
+        h(5001, 1001, ACK | Flags::FIN, 50000),
+        &[(0, &[0xb0; 8])],
+    );
+    assert_eq!(to(&out, PEER)[0].frames.len(), 1);
+    // M1 uses the 30,000 bytes promised to it (half the peer's 60,000) in 25 frames of 1,200.
+    for k in 0..25u32 {
+        let out = send(
+            &mut sw,
+            M1,
+            PEER,
+            h(9001 + 1200 * k, 1001, ACK, 40000),
+            &[(k, &[0xc1; 1192])],
+        );
+        assert_eq!(to(&out, PEER).len(), 1, "frame {k} goes on");
+    }
+    // The peer acks everything: M1 gets room again, though M0 still holds most of its promise.
+    let out = from_peer(&mut sw, 1001, isn_v + 1 + 16 + 30_000, &[]);
+    let m1 = to(&out, M1);
+    assert_eq!(m1.len(), 1, "{out:?}");
+    assert_eq!(m1[0].h.ack, 9001 + 30_000);
+    assert_eq!(
+        m1[0].h.window,
+        384 * 16,
+        "the ring's room (384 frames of 16 bytes), all M1's: M0 has finished"
+    );
+}

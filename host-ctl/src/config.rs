@@ -2,6 +2,7 @@
 //! the file, the field (e.g. `service[1].members[0].out_port`) and the reason.
 
 use anypoint_driver::{MemberConfig, PolicyKind, PortConfig, Proto, ServiceConfig};
+use anypoint_model::frame_switch::{self, Policy as FramePolicy};
 use anypoint_model::HashKey;
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
@@ -18,6 +19,9 @@ pub struct Config {
     pub timeouts: Timeouts,
     pub ports: Vec<PortEntry>,
     pub services: Vec<ServiceEntry>,
+    /// `proto = "acp"` services: switched frame by frame on the host, not programmed into the
+    /// device (the pipeline punts protocol 253 to the host anyway).
+    pub acp_services: Vec<AcpServiceEntry>,
 }
 
 /// A `[[port]]`: what the device is programmed with, plus the slow path's view of the link.
@@ -122,6 +126,36 @@ pub fn default_peer_port(ports: &[PortEntry]) -> u8 {
 pub struct ServiceEntry {
     pub service: ServiceConfig,
     pub members: Vec<MemberConfig>,
+}
+
+/// A `proto = "acp"` service (docs/frame-switching.md).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AcpServiceEntry {
+    pub name: String,
+    pub vip: Ipv4Addr,
+    pub port: u16,
+    pub policy: FramePolicy,
+    /// Frame ring entries per direction and connection (the paper's `w`).
+    pub frame_window: usize,
+    pub max_holes: usize,
+    pub members: Vec<MemberConfig>,
+}
+
+/// Bounds of `frame_window`: at least a few frames in flight, at most 4096 (98 KiB of rings per
+/// connection).
+pub const FRAME_WINDOW: (i64, i64) = (16, 4096);
+/// Bounds of `max_holes`.
+pub const MAX_HOLES: (i64, i64) = (1, 64);
+/// Largest key offset of an acp `key-hash` service: keys lie within a frame of a 9000-byte MTU.
+pub const ACP_MAX_KEY_OFFSET: i64 = 9000;
+
+/// The name of an acp service's policy, as in the config.
+pub fn frame_policy_name(p: FramePolicy) -> &'static str {
+    match p {
+        FramePolicy::KeyHash { .. } => "key-hash",
+        FramePolicy::RoundRobin => "round-robin",
+        FramePolicy::SpeedSensitive => "speed-sensitive",
+    }
 }
 
 /// A configuration error: `FILE: FIELD: REASON`.
@@ -433,10 +467,40 @@ fn parse_root(root: &Table) -> Res<Config> {
         return err("port", "at least one [[port]] is needed");
     }
     let mut services: Vec<ServiceEntry> = Vec::new();
+    let mut acp_services: Vec<AcpServiceEntry> = Vec::new();
     for (i, v) in top.array("service")?.iter().enumerate() {
-        let s = parse_service(Fields::new(format!("service[{i}]"), v)?, &ports)?;
+        let f = Fields::new(format!("service[{i}]"), v)?;
+        if f.str("proto")? == Some("acp") {
+            let a = parse_acp_service(f, &ports)?;
+            let names = services.iter().map(|o| &o.service.name);
+            if names
+                .chain(acp_services.iter().map(|o| &o.name))
+                .any(|n| *n == a.name)
+            {
+                return err(
+                    &format!("service[{i}].name"),
+                    format!("service `{}` is defined twice", a.name),
+                );
+            }
+            if acp_services
+                .iter()
+                .any(|o| (o.vip, o.port) == (a.vip, a.port))
+            {
+                return err(
+                    &format!("service[{i}].vip"),
+                    "another service has the same vip, port and proto",
+                );
+            }
+            acp_services.push(a);
+            continue;
+        }
+        let s = parse_service(f, &ports)?;
         let sc = &s.service;
-        if services.iter().any(|o| o.service.name == sc.name) {
+        let names = acp_services.iter().map(|o| &o.name);
+        if names
+            .chain(services.iter().map(|o| &o.service.name))
+            .any(|n| *n == sc.name)
+        {
             return err(
                 &format!("service[{i}].name"),
                 format!("service `{}` is defined twice", sc.name),
@@ -457,6 +521,7 @@ fn parse_root(root: &Table) -> Res<Config> {
         timeouts,
         ports,
         services,
+        acp_services,
     })
 }
 
@@ -551,7 +616,9 @@ fn parse_service(f: Fields, ports: &[PortEntry]) -> Res<ServiceEntry> {
         .unwrap();
     let port = f.req_int("port", 1, 65535)? as u16;
     f.req("proto")?;
-    let proto = f.parsed("proto", "`tcp` or `udp`", parse_proto)?.unwrap();
+    let proto = f
+        .parsed("proto", "`tcp`, `udp` or `acp`", parse_proto)?
+        .unwrap();
     f.req("policy")?;
     let policy = f
         .parsed(
@@ -588,17 +655,7 @@ fn parse_service(f: Fields, ports: &[PortEntry]) -> Res<ServiceEntry> {
         None => DEFAULT_INDIR_LOG2,
         Some(n) => slots_log2(n).or_else(|why| err(&f.field("indirection_slots"), why))?,
     };
-    let mut members: Vec<MemberConfig> = Vec::new();
-    for (i, v) in f.array("members")?.iter().enumerate() {
-        let m = parse_member(Fields::new(f.field(&format!("members[{i}]")), v)?, ports)?;
-        if members.iter().any(|o| (o.addr, o.port) == (m.addr, m.port)) {
-            return err(
-                &f.field(&format!("members[{i}]")),
-                format!("member {}:{} is listed twice", m.addr, m.port),
-            );
-        }
-        members.push(m);
-    }
+    let members = parse_members(&f, ports)?;
     Ok(ServiceEntry {
         service: ServiceConfig {
             name,
@@ -612,6 +669,96 @@ fn parse_service(f: Fields, ports: &[PortEntry]) -> Res<ServiceEntry> {
         },
         members,
     })
+}
+
+fn parse_acp_service(f: Fields, ports: &[PortEntry]) -> Res<AcpServiceEntry> {
+    f.deny_unknown(&[
+        "name",
+        "vip",
+        "port",
+        "proto",
+        "policy",
+        "key",
+        "frame_window",
+        "max_holes",
+        "members",
+    ])?;
+    let name = f.req_str("name")?.to_string();
+    check_name(&name).or_else(|why| err(&f.field("name"), why))?;
+    f.req("vip")?;
+    let vip = f
+        .parsed("vip", "an IPv4 address", |s| s.parse::<Ipv4Addr>().ok())?
+        .unwrap();
+    let port = f.req_int("port", 1, 65535)? as u16;
+    let key = match f.opt("key") {
+        None => None,
+        Some(v) => {
+            let k = Fields::new(f.field("key"), v)?;
+            k.deny_unknown(&["offset", "len"])?;
+            let offset = k.req_int("offset", 0, ACP_MAX_KEY_OFFSET)? as u16;
+            let len = k.req_int("len", 1, 16)? as u8;
+            Some((offset, len))
+        }
+    };
+    let policy = match (f.req_str("policy")?, key) {
+        ("key-hash", Some((offset, len))) => FramePolicy::KeyHash { offset, len },
+        ("key-hash", None) => return err(&f.field("key"), "key-hash needs key = { offset, len }"),
+        ("round-robin" | "speed-sensitive", Some(_)) => {
+            return err(&f.field("key"), "only a key-hash service takes a key")
+        }
+        ("round-robin", None) => FramePolicy::RoundRobin,
+        ("speed-sensitive", None) => FramePolicy::SpeedSensitive,
+        (other, _) => {
+            return err(
+                &f.field("policy"),
+                format!(
+                "`{other}` is not one of key-hash, round-robin, speed-sensitive (proto = \"acp\")"
+            ),
+            )
+        }
+    };
+    let (lo, hi) = FRAME_WINDOW;
+    let frame_window = f
+        .int("frame_window", lo, hi)?
+        .map_or(frame_switch::DEFAULT_W, |w| w as usize);
+    let (lo, hi) = MAX_HOLES;
+    let max_holes = f
+        .int("max_holes", lo, hi)?
+        .map_or(frame_switch::DEFAULT_MAX_HOLES, |h| h as usize);
+    let members = parse_members(&f, ports)?;
+    for (i, m) in members.iter().enumerate() {
+        if m.weight == 0 {
+            return err(
+                &f.field(&format!("members[{i}].weight")),
+                "an acp member cannot be drained (weight 0): leave it out",
+            );
+        }
+    }
+    Ok(AcpServiceEntry {
+        name,
+        vip,
+        port,
+        policy,
+        frame_window,
+        max_holes,
+        members,
+    })
+}
+
+/// A service's `members`, each listed once.
+fn parse_members(f: &Fields, ports: &[PortEntry]) -> Res<Vec<MemberConfig>> {
+    let mut members: Vec<MemberConfig> = Vec::new();
+    for (i, v) in f.array("members")?.iter().enumerate() {
+        let m = parse_member(Fields::new(f.field(&format!("members[{i}]")), v)?, ports)?;
+        if members.iter().any(|o| (o.addr, o.port) == (m.addr, m.port)) {
+            return err(
+                &f.field(&format!("members[{i}]")),
+                format!("member {}:{} is listed twice", m.addr, m.port),
+            );
+        }
+        members.push(m);
+    }
+    Ok(members)
 }
 
 fn parse_member(f: Fields, ports: &[PortEntry]) -> Res<MemberConfig> {
@@ -778,7 +925,7 @@ mod tests {
             (
                 ("proto = \"tcp\"", "proto = \"sctp\""),
                 "service[0].proto",
-                "`tcp` or `udp`",
+                "`tcp`, `udp` or `acp`",
             ),
         ];
         for (edit, field, reason) in cases {
@@ -859,6 +1006,170 @@ mod tests {
             assert_eq!(f, field, "for edit {to}: {r}");
             assert!(r.contains(reason), "for edit {to}: `{r}` lacks `{reason}`");
         }
+    }
+
+    const ACP: &str = r#"
+        [[port]]
+        id = 0
+        mac = "02:00:00:00:00:10"
+        [[port]]
+        id = 1
+        mac = "02:00:00:00:00:11"
+        [[service]]
+        name = "web"
+        vip = "10.0.0.100"
+        port = 7000
+        proto = "tcp"
+        policy = "maglev"
+        [[service]]
+        name = "frames"
+        vip = "10.0.0.100"
+        port = 7000
+        proto = "acp"
+        policy = "key-hash"
+        key = { offset = 0, len = 4 }
+        frame_window = 128
+        max_holes = 4
+        members = [ { addr = "10.0.1.1", port = 7000, out_port = 1, weight = 1 }, { addr = "10.0.1.2", port = 7000, mac = "02:00:00:00:01:02", out_port = 1 } ]
+    "#;
+
+    #[test]
+    fn acp_services_are_kept_apart_from_the_device_services() {
+        let c = Config::parse(ACP).unwrap();
+        assert_eq!(c.services.len(), 1, "only tcp and udp go to the device");
+        let a = &c.acp_services[0];
+        assert_eq!(
+            (a.name.as_str(), a.vip, a.port),
+            ("frames", Ipv4Addr::new(10, 0, 0, 100), 7000)
+        );
+        assert_eq!(a.policy, FramePolicy::KeyHash { offset: 0, len: 4 });
+        assert_eq!((a.frame_window, a.max_holes), (128, 4));
+        assert_eq!(a.members.len(), 2);
+        assert_eq!(a.members[1].mac, Some([2, 0, 0, 0, 1, 2]));
+        // Defaults, and the other policies.
+        let rr = ACP
+            .replace(
+                "policy = \"key-hash\"\n        key = { offset = 0, len = 4 }",
+                "policy = \"round-robin\"",
+            )
+            .replace("frame_window = 128\n        max_holes = 4\n", "");
+        let a = &Config::parse(&rr).unwrap().acp_services[0];
+        assert_eq!(a.policy, FramePolicy::RoundRobin);
+        assert_eq!(
+            (a.frame_window, a.max_holes),
+            (frame_switch::DEFAULT_W, frame_switch::DEFAULT_MAX_HOLES)
+        );
+        let ss = rr.replace("round-robin", "speed-sensitive");
+        assert_eq!(
+            Config::parse(&ss).unwrap().acp_services[0].policy,
+            FramePolicy::SpeedSensitive
+        );
+        // The example parses.
+        let example = include_str!("../../examples/acp.toml");
+        assert_eq!(Config::parse(example).unwrap().acp_services.len(), 1);
+
+        let cases = [
+            (
+                "frame_window = 128",
+                "frame_window = 8",
+                "service[1].frame_window",
+                "out of range 16..=4096",
+            ),
+            (
+                "frame_window = 128",
+                "frame_window = 5000",
+                "service[1].frame_window",
+                "out of range",
+            ),
+            (
+                "max_holes = 4",
+                "max_holes = 0",
+                "service[1].max_holes",
+                "out of range 1..=64",
+            ),
+            (
+                "key = { offset = 0, len = 4 }",
+                "key = { offset = 0, len = 17 }",
+                "service[1].key.len",
+                "out of range 1..=16",
+            ),
+            (
+                "key = { offset = 0, len = 4 }",
+                "key = { offset = 9001, len = 4 }",
+                "service[1].key.offset",
+                "out of range",
+            ),
+            (
+                "key = { offset = 0, len = 4 }\n",
+                "",
+                "service[1].key",
+                "key-hash needs key",
+            ),
+            (
+                "policy = \"key-hash\"",
+                "policy = \"round-robin\"",
+                "service[1].key",
+                "only a key-hash service",
+            ),
+            (
+                "policy = \"key-hash\"",
+                "policy = \"maglev\"",
+                "service[1].policy",
+                "not one of key-hash, round-robin, speed-sensitive",
+            ),
+            (
+                "max_holes = 4",
+                "peer_port = 0",
+                "service[1].peer_port",
+                "unknown key",
+            ),
+            (
+                "out_port = 1, weight = 1",
+                "out_port = 1, weight = 0",
+                "service[1].members[0].weight",
+                "cannot be drained",
+            ),
+            (
+                "out_port = 1, weight = 1",
+                "out_port = 3",
+                "service[1].members[0].out_port",
+                "not configured",
+            ),
+            (
+                "addr = \"10.0.1.2\"",
+                "addr = \"10.0.1.1\"",
+                "service[1].members[1]",
+                "listed twice",
+            ),
+            (
+                "name = \"frames\"",
+                "name = \"web\"",
+                "service[1].name",
+                "defined twice",
+            ),
+            (
+                "vip = \"10.0.0.100\"\n        port = 7000\n        proto = \"acp\"",
+                "vip = \"10.0.0.300\"\n        port = 7000\n        proto = \"acp\"",
+                "service[1].vip",
+                "not an IPv4 address",
+            ),
+        ];
+        for (from, to, field, reason) in cases {
+            assert!(ACP.contains(from), "test edit must apply: {from}");
+            let (f, r) = Config::parse(&ACP.replacen(from, to, 1)).unwrap_err();
+            assert_eq!(f, field, "for edit {to}: {r}");
+            assert!(r.contains(reason), "for edit {to}: `{r}` lacks `{reason}`");
+        }
+        // A second acp service on the same VIP and port.
+        let twice = format!(
+            "{ACP}\n[[service]]\nname = \"f2\"\nvip = \"10.0.0.100\"\nport = 7000\nproto = \"acp\"\npolicy = \"round-robin\"\n"
+        );
+        let (f, r) = Config::parse(&twice).unwrap_err();
+        assert_eq!(
+            (f.as_str(), r.contains("same vip, port and proto")),
+            ("service[2].vip", true),
+            "{r}"
+        );
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! The few frames the slow path parses and builds itself: ARP (RFC 826) and ICMP echo replies.
+//! The few frames the slow path parses and builds itself: ARP (RFC 826), ICMP echo replies, and
+//! IPv4 packets for the acp services' segments.
 
 use std::net::Ipv4Addr;
 
@@ -81,6 +82,49 @@ pub fn echo_reply(request: &[u8], src_mac: [u8; 6]) -> Option<Vec<u8>> {
     let sum = checksum(icmp);
     icmp[2..4].copy_from_slice(&sum.to_be_bytes());
     Some(f)
+}
+
+/// The IPv4 packet of an untagged frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ipv4<'a> {
+    pub src: Ipv4Addr,
+    pub dst: Ipv4Addr,
+    pub proto: u8,
+    /// Up to the total length (Ethernet padding left out).
+    pub payload: &'a [u8],
+}
+
+impl<'a> Ipv4<'a> {
+    /// The packet of an untagged frame that holds all of it (header options skipped).
+    pub fn parse(frame: &'a [u8]) -> Option<Ipv4<'a>> {
+        let (ip, ihl) = ipv4_header(frame)?;
+        Some(Ipv4 {
+            src: ip_at(ip, 12),
+            dst: ip_at(ip, 16),
+            proto: ip[9],
+            payload: &ip[ihl..usize::from(be16(ip, 2))],
+        })
+    }
+
+    /// An untagged frame from `src_mac` to `dst_mac` carrying this packet: a 20-byte header, TTL 64,
+    /// not fragmented, with its checksum; zero-padded to the 60-byte minimum.
+    pub fn frame(&self, dst_mac: [u8; 6], src_mac: [u8; 6]) -> Vec<u8> {
+        let mut f = Vec::with_capacity(34 + self.payload.len());
+        f.extend_from_slice(&dst_mac);
+        f.extend_from_slice(&src_mac);
+        f.extend_from_slice(&ETH_IPV4.to_be_bytes());
+        let total = (20 + self.payload.len()) as u16;
+        f.extend_from_slice(&[0x45, 0]);
+        f.extend_from_slice(&total.to_be_bytes());
+        f.extend_from_slice(&[0, 0, 0x40, 0, 64, self.proto, 0, 0]);
+        f.extend_from_slice(&self.src.octets());
+        f.extend_from_slice(&self.dst.octets());
+        let sum = checksum(&f[14..34]);
+        f[24..26].copy_from_slice(&sum.to_be_bytes());
+        f.extend_from_slice(self.payload);
+        f.resize(f.len().max(60), 0);
+        f
+    }
 }
 
 /// The IPv4 header of an untagged frame and its length, when the frame holds all of the packet.
@@ -171,6 +215,35 @@ mod tests {
         );
         assert_eq!(icmp.payload(), b"payload!");
         assert_eq!(checksum(icmp.slice()), 0);
+    }
+
+    #[test]
+    fn ipv4_packets_round_trip_with_a_valid_checksum() {
+        let payload = [7u8; 30];
+        let p = Ipv4 {
+            src: Ipv4Addr::new(10, 0, 0, 1),
+            dst: Ipv4Addr::new(10, 0, 0, 100),
+            proto: 253,
+            payload: &payload,
+        };
+        let f = p.frame(A, B);
+        assert_eq!((&f[..6], &f[6..12]), (&A[..], &B[..]));
+        let s = SlicedPacket::from_ethernet(&f).unwrap();
+        let Some(etherparse::NetSlice::Ipv4(ip)) = s.net else {
+            panic!("not ipv4")
+        };
+        assert_eq!(checksum(ip.header().slice()), 0);
+        assert_eq!(ip.header().ttl(), 64);
+        assert_eq!(ip.payload().payload, &payload);
+        assert_eq!(Ipv4::parse(&f), Some(p));
+        // Ethernet padding of a short packet is not payload.
+        let short = Ipv4 {
+            payload: &payload[..8],
+            ..p
+        };
+        let f = short.frame(A, B);
+        assert_eq!((f.len(), Ipv4::parse(&f)), (60, Some(short)));
+        assert_eq!(Ipv4::parse(&f[..35]), None, "truncated");
     }
 
     #[test]

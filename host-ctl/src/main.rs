@@ -448,9 +448,10 @@ fn run(cli: Cli) -> Result<(), String> {
                 print_json(&serde_json::to_value(&stats).expect("stats serialize"))
             } else {
                 print!(
-                    "{}{}",
+                    "{}{}{}",
                     render::counters(&stats.counters),
-                    render::slow_path(&stats.slow_path)
+                    render::slow_path(&stats.slow_path),
+                    render::acp(&stats.acp)
                 )
             }
             Ok(())

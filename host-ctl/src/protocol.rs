@@ -70,7 +70,8 @@ pub enum Request {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KeySpec {
-    pub offset: u8,
+    /// Up to 63 for a udp service, 9000 for an acp one.
+    pub offset: u16,
     pub len: u8,
 }
 
@@ -144,8 +145,10 @@ pub struct ServiceView {
     pub proto: String,
     pub policy: String,
     pub key: Option<KeySpec>,
-    pub peer_port: u8,
-    pub slots: u32,
+    /// `null` for an acp service: its replies leave where each peer's segments arrive.
+    pub peer_port: Option<u8>,
+    /// `null` for an acp service: it has no indirection table.
+    pub slots: Option<u32>,
     pub members: usize,
     pub connections: u32,
 }
@@ -218,6 +221,33 @@ pub struct Stats {
     pub uptime_ms: u64,
     pub counters: Counters,
     pub slow_path: SlowPathStats,
+    /// One entry per `proto = "acp"` service.
+    #[serde(default)]
+    pub acp: Vec<AcpStats>,
+}
+
+/// The frame switch of an acp service (docs/frame-switching.md section 9): segments by kind, how
+/// many the hardware fast path would take, events, and how full its connections' state is.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AcpStats {
+    pub service: String,
+    pub policy: String,
+    /// Segments by kind (kinds not seen are left out).
+    pub segments: std::collections::BTreeMap<String, u64>,
+    /// Segments of fast kinds and of slow kinds. In this build the host takes all of them.
+    pub fast: u64,
+    pub slow: u64,
+    pub events: std::collections::BTreeMap<String, u64>,
+    /// Connections, and their ring entries in use and open holes (sums; largest ring use).
+    pub flows: usize,
+    pub in_frames: usize,
+    pub out_frames: usize,
+    pub holes: usize,
+    pub max_in_frames: usize,
+    pub max_out_frames: usize,
+    /// Segments the switch produced that were sent, and that found no next hop or member MAC.
+    pub sent: u64,
+    pub unsent: u64,
 }
 
 #[cfg(test)]

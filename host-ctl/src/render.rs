@@ -1,6 +1,6 @@
 //! Human-readable tables shared by `replay` and the CLI verbs.
 
-use crate::protocol::{ConnList, MemberView, ServiceView, SlowPathStats};
+use crate::protocol::{AcpStats, ConnList, MemberView, ServiceView, SlowPathStats};
 use anypoint_driver::Counters;
 use std::fmt::Write;
 
@@ -83,6 +83,44 @@ pub fn slow_path(s: &SlowPathStats) -> String {
     if !s.dropped.is_empty() {
         let list: Vec<String> = s.dropped.iter().map(|(r, n)| format!("{r} {n}")).collect();
         writeln!(o, "  dropped: {}", list.join(", ")).unwrap();
+    }
+    o
+}
+
+/// The frame switches of acp services.
+pub fn acp(list: &[AcpStats]) -> String {
+    let mut o = String::new();
+    for a in list {
+        let kinds: Vec<String> = a.segments.iter().map(|(k, n)| format!("{k} {n}")).collect();
+        let events: Vec<String> = a
+            .events
+            .iter()
+            .filter(|(_, n)| **n > 0)
+            .map(|(k, n)| format!("{k} {n}"))
+            .collect();
+        writeln!(
+            o,
+            "\nacp {} ({}): {} connections, ring entries in use {} in / {} out (largest {} / {}), holes {}\n  \
+             segments: fast kinds {}, slow kinds {} (all on the host in this build); sent {}, unsent {}\n  \
+             kinds: {}",
+            a.service,
+            a.policy,
+            a.flows,
+            a.in_frames,
+            a.out_frames,
+            a.max_in_frames,
+            a.max_out_frames,
+            a.holes,
+            a.fast,
+            a.slow,
+            a.sent,
+            a.unsent,
+            kinds.join(", ")
+        )
+        .unwrap();
+        if !events.is_empty() {
+            writeln!(o, "  events: {}", events.join(", ")).unwrap();
+        }
     }
     o
 }

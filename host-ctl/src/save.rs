@@ -1,7 +1,11 @@
 //! A [`Config`] written back as the TOML of `docs/config.md` (`anypoint-ctl save`).
 
-use crate::config::{format_mac as mac, proto_name, Config, ServiceEntry, DEFAULT_INDIR_LOG2};
+use crate::config::{
+    format_mac as mac, frame_policy_name, proto_name, AcpServiceEntry, Config, ServiceEntry,
+    DEFAULT_INDIR_LOG2,
+};
 use anypoint_driver::MemberConfig;
+use anypoint_model::frame_switch::Policy as FramePolicy;
 use std::fmt::Write;
 
 /// The config as TOML that [`Config::parse`] reads back to an equal config.
@@ -41,7 +45,28 @@ pub fn render(c: &Config) -> String {
     for s in &c.services {
         service(&mut o, s);
     }
+    for s in &c.acp_services {
+        acp_service(&mut o, s);
+    }
     o
+}
+
+fn acp_service(o: &mut String, s: &AcpServiceEntry) {
+    writeln!(
+        o,
+        "\n[[service]]\nname = \"{}\"\nvip = \"{}\"\nport = {}\nproto = \"acp\"\npolicy = \"{}\"\nframe_window = {}\nmax_holes = {}",
+        s.name,
+        s.vip,
+        s.port,
+        frame_policy_name(s.policy),
+        s.frame_window,
+        s.max_holes
+    )
+    .unwrap();
+    if let FramePolicy::KeyHash { offset, len } = s.policy {
+        writeln!(o, "key = {{ offset = {offset}, len = {len} }}").unwrap();
+    }
+    members(o, &s.members);
 }
 
 fn service(o: &mut String, e: &ServiceEntry) {
@@ -63,8 +88,12 @@ fn service(o: &mut String, e: &ServiceEntry) {
     if s.indir_log2 != DEFAULT_INDIR_LOG2 {
         writeln!(o, "indirection_slots = {}", 1u32 << s.indir_log2).unwrap();
     }
+    members(o, &e.members);
+}
+
+fn members(o: &mut String, list: &[MemberConfig]) {
     writeln!(o, "members = [").unwrap();
-    for m in &e.members {
+    for m in list {
         writeln!(o, "  {},", member(m)).unwrap();
     }
     writeln!(o, "]").unwrap();
@@ -121,8 +150,18 @@ mod tests {
             proto = "udp"
             policy = "key-hash"
             key = { offset = 2, len = 8 }
+            [[service]]
+            name = "frames"
+            vip = "10.77.0.100"
+            port = 7000
+            proto = "acp"
+            policy = "key-hash"
+            key = { offset = 300, len = 4 }
+            frame_window = 128
+            members = [ { addr = "10.77.1.11", port = 7000, out_port = 1 } ]
         "#;
         let c = Config::parse(text).unwrap();
+        assert_eq!(c.acp_services.len(), 1);
         let saved = render(&c);
         assert_eq!(Config::parse(&saved), Ok(c), "{saved}");
     }

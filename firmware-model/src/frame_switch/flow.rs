@@ -491,11 +491,13 @@ impl Flow {
 
     /// Shares the peer's free window among the live members, never taking back a promise, so the
     /// members together never send beyond the peer's right edge; no member holds more than its
-    /// share of the peer's window unused, so an idle member cannot starve the others.
+    /// share of the peer's window (or of the ring, when that is smaller) unused, so an idle member
+    /// cannot starve the others. A member whose FIN is in sends nothing more: its unused promise
+    /// is free again.
     pub fn distribute_peer_window(&mut self) {
         let gap = |a: u32, b: u32| if seq_lt(a, b) { b.wrapping_sub(a) } else { 0 };
         let live: Vec<usize> = (0..self.legs.len())
-            .filter(|&i| self.legs[i].takes_frames())
+            .filter(|&i| self.legs[i].takes_frames() && self.legs[i].fin_out.is_none())
             .collect();
         if live.is_empty() {
             return;
@@ -508,7 +510,8 @@ impl Flow {
         let free = gap(self.out_next, self.peer_edge)
             .min(ring_room)
             .saturating_sub(promised);
-        let cap = gap(self.out_ack, self.peer_edge) / n;
+        let ring = (self.limits.w as u32).saturating_mul(u32::from(self.min_out_frame));
+        let cap = gap(self.out_ack, self.peer_edge).min(ring) / n;
         let share = free / n;
         for i in live {
             let l = &mut self.legs[i];

@@ -132,6 +132,19 @@ impl FrameSwitch {
         packets
     }
 
+    /// Whether the switch holds a connection with `peer`.
+    pub fn has_flow(&self, peer: SocketAddrV4) -> bool {
+        self.flows.contains_key(&peer)
+    }
+
+    /// Connections whose active set has member `id` and that it has not left.
+    pub fn flows_with(&self, id: u16) -> usize {
+        self.flows
+            .values()
+            .filter(|f| f.legs.iter().any(|l| l.member == id && l.live))
+            .count()
+    }
+
     pub fn counters(&self) -> &Counters {
         &self.counters
     }

@@ -2,6 +2,7 @@
 //! the shutdown signals and the timers, and is the only one to touch the switch (a Verilated model
 //! must stay on its thread).
 
+mod acp;
 mod ageing;
 mod neighbors;
 mod node;

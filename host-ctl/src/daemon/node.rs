@@ -3,11 +3,14 @@
 //! through [`Node::receive`] and leave through [`Node::take_frames`]; time is passed in, so all of
 //! it runs in tests without devices.
 
+use super::acp::{AcpServices, Hop};
 use super::ageing::{self, Ageing};
 use super::neighbors::{self, Neighbors};
 use super::state::{SavedConn, State};
-use crate::config::{self, format_mac, proto_name, Config, PortEntry, ServiceEntry, Timeouts};
-use crate::frames::{self, Arp};
+use crate::config::{
+    self, format_mac, frame_policy_name, proto_name, Config, PortEntry, ServiceEntry, Timeouts,
+};
+use crate::frames::{self, Arp, Ipv4};
 use crate::log::{debug, error, info, warning};
 use crate::protocol::{
     ConnList, ConnView, KeySpec, MemberView, Request, ServiceView, SlowPathStats, Stats,
@@ -17,6 +20,7 @@ use anypoint_driver::control::Connection;
 use anypoint_driver::{
     Backend, ControlPlane, HostDisposition, MemberConfig, MemberState, PolicyKind, ServiceConfig,
 };
+use anypoint_model::frame_switch::{Packet, Policy as FramePolicy};
 use anypoint_model::hostrec::HEADER_LEN;
 use anypoint_model::regs::reason;
 use anypoint_model::{FiveTuple, HashKey, HostHeader, InjectHeader, InjectMode};
@@ -41,6 +45,8 @@ pub struct Node<B: Backend> {
     arp_members: BTreeMap<MemberKey, u8>,
     /// VIPs of the services, kept so ARP and ping need not list the services.
     vips: Vec<Ipv4Addr>,
+    /// The `proto = "acp"` services, switched on the host.
+    acp: AcpServices,
     neighbors: Neighbors,
     ageing: Ageing,
     next_scan: Instant,
@@ -88,6 +94,7 @@ impl<B: Backend> Node<B> {
             ports: config.ports.clone(),
             arp_members,
             vips: Vec::new(),
+            acp: AcpServices::new(&config.acp_services, hash_key)?,
             neighbors: Neighbors::default(),
             ageing: Ageing::default(),
             next_scan: now + ageing::scan_interval(&config.timeouts),
@@ -220,7 +227,7 @@ impl<B: Backend> Node<B> {
             .unwrap_or_default();
         let handled = match h.reason {
             reason::ARP => self.arp(h.in_port, frame, now),
-            reason::L4_OTHER => self.echo(h.in_port, frame),
+            reason::L4_OTHER => self.echo(h.in_port, frame) || self.acp_segment(h.in_port, frame),
             reason::OUTBOUND_NO_CONN => self.retry_outbound(&h, frame),
             _ => false,
         };
@@ -228,8 +235,12 @@ impl<B: Backend> Node<B> {
             let why = reason_name(h.reason);
             if crate::log::enabled(crate::log::Level::Debug) {
                 let t = &h.tuple;
+                // The pipeline fills the tuple only for TCP and UDP: show the IP header's view.
+                let ip = Ipv4::parse(frame).map_or_else(String::new, |ip| {
+                    format!(" (IPv4 {} > {} proto {})", ip.src, ip.dst, ip.proto)
+                });
                 debug!(
-                    "dropped {why} frame of {} bytes from port {}: {}:{} > {}:{} proto {}",
+                    "dropped {why} frame of {} bytes from port {}: {}:{} > {}:{} proto {}{ip}",
                     h.frame_len,
                     h.in_port,
                     Ipv4Addr::from(t.src_ip),
@@ -263,6 +274,56 @@ impl<B: Backend> Node<B> {
         true
     }
 
+    /// An ACP segment for an acp service's VIP or from one of its members goes through the
+    /// service's frame switch; what it produces is sent.
+    fn acp_segment(&mut self, port: u8, frame: &[u8]) -> bool {
+        let Some(ip) = Ipv4::parse(frame).filter(|ip| ip.proto == acp::wire::PROTOCOL) else {
+            return false;
+        };
+        match self.acp.receive(port, ip.src, ip.dst, ip.payload) {
+            Some((service, out)) => {
+                self.send_acp(service, out);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Sends the segments of acp service `service` (index) as frames; one without a next hop or
+    /// member MAC yet is counted and dropped (ACP retransmits).
+    fn send_acp(&mut self, service: usize, out: Vec<(Hop, Packet)>) {
+        for (hop, p) in out {
+            let (port, dst_mac) = match hop {
+                Hop::Peer { port } => (port, self.next_hop_mac(port)),
+                Hop::Member { port, addr, mac } => {
+                    (port, mac.or_else(|| self.neighbors.mac((port, addr))))
+                }
+            };
+            let src_mac = self.port(port).map(|p| p.port.mac);
+            let s = &mut self.acp.list[service];
+            let (Some(dst_mac), Some(src_mac)) = (dst_mac, src_mac) else {
+                s.unsent += 1;
+                continue;
+            };
+            s.sent += 1;
+            let packet = Ipv4 {
+                src: p.src,
+                dst: p.dst,
+                proto: acp::wire::PROTOCOL,
+                payload: &p.segment,
+            };
+            self.send(port, packet.frame(dst_mac, src_mac));
+        }
+    }
+
+    /// The MAC of the router towards peers on `port`: configured, or resolved from `next_hop`.
+    fn next_hop_mac(&self, port: u8) -> Option<[u8; 6]> {
+        let p = self.port(port)?;
+        p.port
+            .next_hop_mac
+            .or_else(|| self.neighbors.mac((port, p.next_hop?)))
+    }
+
     fn count_drop(&mut self, why: String) {
         *self.stats.dropped.entry(why).or_default() += 1;
     }
@@ -273,6 +334,7 @@ impl<B: Backend> Node<B> {
 
     fn refresh_vips(&mut self) {
         self.vips = self.ctl.services().iter().map(|s| s.config.vip).collect();
+        self.vips.extend(self.acp.list.iter().map(|s| s.entry.vip));
     }
 
     fn is_local(&self, ip: Ipv4Addr) -> bool {
@@ -374,7 +436,7 @@ impl<B: Backend> Node<B> {
             .arp_members
             .iter()
             .map(|((_, addr, _), &port)| (port, *addr));
-        hops.chain(members).collect()
+        hops.chain(members).chain(self.acp.to_resolve()).collect()
     }
 
     fn sync_neighbors(&mut self, now: Instant) {
@@ -419,8 +481,12 @@ impl<B: Backend> Node<B> {
                 slots,
             } => {
                 config::check_name(&name).map_err(|why| format!("service name `{name}`: {why}"))?;
-                let proto = config::parse_proto(&proto)
-                    .ok_or_else(|| format!("proto `{proto}` is not tcp or udp"))?;
+                if self.acp.get(&name).is_some() {
+                    return Err(format!("service {name} exists"));
+                }
+                let proto = config::parse_proto(&proto).ok_or_else(|| {
+                    format!("proto `{proto}` is not tcp or udp (acp services come from the config file)")
+                })?;
                 let policy = PolicyKind::from_name(&policy).ok_or_else(|| {
                     format!(
                         "policy `{policy}` is not one of maglev, key-hash, round-robin, least-conn"
@@ -428,6 +494,12 @@ impl<B: Backend> Node<B> {
                 })?;
                 config::check_policy(policy, proto, key.is_some())
                     .map_err(|(field, why)| format!("{field}: {why}"))?;
+                let key = key
+                    .map(|k| match u8::try_from(k.offset) {
+                        Ok(offset) => Ok((offset, k.len)),
+                        Err(_) => Err(format!("key offset {} is out of range 0..=63", k.offset)),
+                    })
+                    .transpose()?;
                 let indir_log2 = match slots {
                     None => config::DEFAULT_INDIR_LOG2,
                     Some(n) => {
@@ -445,7 +517,7 @@ impl<B: Backend> Node<B> {
                         port,
                         proto,
                         policy,
-                        key: key.map(|k| (k.offset, k.len)),
+                        key,
                         peer_port,
                         indir_log2,
                     })
@@ -459,7 +531,12 @@ impl<B: Backend> Node<B> {
                 Ok(Value::Null)
             }
             Request::ServiceDelete { name } => {
-                self.ctl.remove_service(&name).map_err(err)?;
+                if let Some(i) = self.acp.list.iter().position(|s| s.entry.name == name) {
+                    // Its connections go with it, as a tcp service's do.
+                    self.acp.list.remove(i);
+                } else {
+                    self.ctl.remove_service(&name).map_err(err)?;
+                }
                 self.arp_members.retain(|(s, _, _), _| *s != name);
                 self.sync_neighbors(now);
                 self.refresh_vips();
@@ -492,6 +569,22 @@ impl<B: Backend> Node<B> {
                     .transpose()?;
                 let weight = weight.unwrap_or(1);
                 check_weight(weight)?;
+                if let Some(s) = self.acp.get_mut(&service) {
+                    if weight == 0 {
+                        return Err(ACP_NO_DRAIN.into());
+                    }
+                    let member = MemberConfig {
+                        addr,
+                        port,
+                        mac,
+                        out_port,
+                        weight,
+                    };
+                    s.add_member(member)?;
+                    self.sync_neighbors(now);
+                    info!("service {service}: member {addr}:{port} added for new connections (port {out_port})");
+                    return Ok(Value::Null);
+                }
                 let member = MemberConfig {
                     addr,
                     port,
@@ -515,6 +608,9 @@ impl<B: Backend> Node<B> {
                 weight,
             } => {
                 check_weight(weight)?;
+                if self.acp.get(&service).is_some() {
+                    return Err(ACP_NO_DRAIN.into());
+                }
                 self.ctl
                     .set_weight(&service, addr, port, weight)
                     .map_err(err)?;
@@ -526,6 +622,15 @@ impl<B: Backend> Node<B> {
                 addr,
                 port,
             } => {
+                if let Some(i) = self.acp.list.iter().position(|s| s.entry.name == service) {
+                    let out = self.acp.list[i].remove_member(addr, port)?;
+                    self.send_acp(i, out);
+                    // Out now, not at the next tick.
+                    self.drain(now);
+                    self.sync_neighbors(now);
+                    info!("service {service}: member {addr}:{port} removed from every connection");
+                    return Ok(Value::Null);
+                }
                 self.ctl.remove_member(&service, addr, port).map_err(err)?;
                 self.arp_members.remove(&(service.clone(), addr, port));
                 self.sync_neighbors(now);
@@ -547,6 +652,24 @@ impl<B: Backend> Node<B> {
     }
 
     fn service_views(&self) -> Vec<ServiceView> {
+        let acp = self.acp.list.iter().map(|s| {
+            let e = &s.entry;
+            ServiceView {
+                name: e.name.clone(),
+                vip: e.vip,
+                port: e.port,
+                proto: "acp".into(),
+                policy: frame_policy_name(e.policy).into(),
+                key: match e.policy {
+                    FramePolicy::KeyHash { offset, len } => Some(KeySpec { offset, len }),
+                    _ => None,
+                },
+                peer_port: None,
+                slots: None,
+                members: e.members.len(),
+                connections: s.flows() as u32,
+            }
+        });
         self.ctl
             .services()
             .into_iter()
@@ -557,18 +680,46 @@ impl<B: Backend> Node<B> {
                     port: c.port,
                     proto: proto_name(c.proto).into(),
                     policy: c.policy.name().into(),
-                    key: c.key.map(|(offset, len)| KeySpec { offset, len }),
-                    peer_port: c.peer_port,
-                    slots: 1 << c.indir_log2,
+                    key: c.key.map(|(offset, len)| KeySpec {
+                        offset: offset.into(),
+                        len,
+                    }),
+                    peer_port: Some(c.peer_port),
+                    slots: Some(1 << c.indir_log2),
                     members: s.members.len(),
                     connections: s.members.iter().map(|m| m.conns).sum(),
                     name: c.name,
                 }
             })
+            .chain(acp)
             .collect()
     }
 
     fn member_views(&mut self, service: &str) -> Result<Vec<MemberView>, String> {
+        if let Some(s) = self.acp.get(service) {
+            return Ok(s
+                .entry
+                .members
+                .iter()
+                .enumerate()
+                .map(|(i, c)| {
+                    let (connections, (to, from)) = s.member_usage(i);
+                    let mac = c.mac.or_else(|| self.neighbors.mac((c.out_port, c.addr)));
+                    MemberView {
+                        addr: c.addr,
+                        port: c.port,
+                        weight: c.weight,
+                        state: "active".into(),
+                        out_port: c.out_port,
+                        mac: mac.as_ref().map(format_mac),
+                        mac_source: if c.mac.is_some() { "config" } else { "arp" }.into(),
+                        connections: connections as u32,
+                        in_packets: to,
+                        out_packets: from,
+                    }
+                })
+                .collect());
+        }
         let s = self
             .ctl
             .services()
@@ -613,6 +764,11 @@ impl<B: Backend> Node<B> {
     fn conn_list(&self, service: Option<String>, limit: Option<usize>) -> Result<ConnList, String> {
         let services = self.ctl.services();
         if let Some(name) = &service {
+            if self.acp.get(name).is_some() {
+                return Err(format!(
+                    "{name} is an acp service: its connections are in its frame switch, counted by `stats`"
+                ));
+            }
             if !services.iter().any(|s| s.config.name == *name) {
                 return Err(format!("no service named {name:?}"));
             }
@@ -713,6 +869,7 @@ impl<B: Backend> Node<B> {
             uptime_ms: now.duration_since(self.started).as_millis() as u64,
             counters: self.ctl.counters(),
             slow_path,
+            acp: self.acp.list.iter().map(|s| s.stats()).collect(),
         }
     }
 
@@ -747,9 +904,14 @@ impl<B: Backend> Node<B> {
                     }
                 })
                 .collect(),
+            acp_services: self.acp.list.iter().map(|s| s.entry.clone()).collect(),
         }
     }
 }
+
+/// Why an acp member's weight cannot be set: the per-frame policies do not weigh members.
+const ACP_NO_DRAIN: &str =
+    "an acp service's members have no weights and cannot be drained: remove the member instead";
 
 fn check_weight(w: u32) -> Result<(), String> {
     if w <= 65535 {
@@ -762,6 +924,7 @@ fn check_weight(w: u32) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use acp::wire::{Flags, Header, Options};
     use etherparse::{PacketBuilder, SlicedPacket, TransportSlice};
     use std::time::Duration;
 
@@ -789,6 +952,13 @@ mod tests {
         proto = "tcp"
         policy = "maglev"
         members = [ { addr = "10.77.1.11", port = 8080, out_port = 1 } ]
+        [[service]]
+        name = "frames"
+        vip = "10.77.0.100"
+        port = 7000
+        proto = "acp"
+        policy = "round-robin"
+        members = [ { addr = "10.77.1.11", port = 7000, out_port = 1 } ]
     "#;
     const PEER_MAC: [u8; 6] = [2, 0, 0, 0, 0, 2];
     const MEMBER_MAC: [u8; 6] = [2, 0, 0, 0, 1, 11];
@@ -1151,6 +1321,13 @@ mod tests {
             ),
             ping,
             tcp((PEER, 1), (VIP, 80), (PORT0_MAC, PEER_MAC), true, false),
+            acp_frame((PEER, 40000), (VIP, 7000), PORT0_MAC, Flags::SYN),
+            acp_frame(
+                (MEMBER, 7000),
+                (PEER, 40000),
+                PORT1_MAC,
+                Flags::SYN | Flags::ACK,
+            ),
         ];
         let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
         let mut next = || {
@@ -1171,6 +1348,150 @@ mod tests {
             n.receive(next() as u8 % 3, &f, t0);
             n.take_frames();
         }
+    }
+
+    /// An ACP segment in an Ethernet frame to the switch's `mac`.
+    fn acp_frame(
+        from: (Ipv4Addr, u16),
+        to: (Ipv4Addr, u16),
+        mac: [u8; 6],
+        flags: Flags,
+    ) -> Vec<u8> {
+        let h = Header {
+            src_port: from.1,
+            dst_port: to.1,
+            seq: 1000,
+            // A SYN-ACK acks the peer's SYN (seq 1000).
+            ack: if flags.has(Flags::ACK) { 1001 } else { 0 },
+            flags,
+            window: 1000,
+            options: Options {
+                mss: Some(1400),
+                window_shift: Some(2),
+                patch: None,
+            },
+            ..Header::default()
+        };
+        let mut seg = Vec::new();
+        acp::wire::emit_segment(&h, &[], from.0, to.0, &mut seg);
+        Ipv4 {
+            src: from.0,
+            dst: to.0,
+            proto: acp::wire::PROTOCOL,
+            payload: &seg,
+        }
+        .frame(mac, [2, 0, 0, 0, 0, 0x99])
+    }
+
+    /// The ACP segments of frames the node sent: (port, dst MAC, src, dst, header), each checked
+    /// for valid IPv4 and ACP checksums.
+    fn acp_out(frames: Vec<(u8, Vec<u8>)>) -> Vec<(u8, [u8; 6], Ipv4Addr, Ipv4Addr, Header)> {
+        frames
+            .into_iter()
+            .map(|(port, f)| {
+                let ip = Ipv4::parse(&f).expect("an IPv4 frame");
+                assert_eq!(frames::checksum(&f[14..34]), 0, "IPv4 header checksum");
+                assert_eq!(ip.proto, acp::wire::PROTOCOL);
+                assert!(acp::wire::verify_checksum(ip.src, ip.dst, ip.payload));
+                let h = acp::wire::parse_segment(ip.payload).unwrap().header;
+                (port, f[..6].try_into().unwrap(), ip.src, ip.dst, h)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn acp_segments_go_through_the_frame_switch_both_ways() {
+        let t0 = Instant::now();
+        let mut n = node(t0);
+        resolve(&mut n, t0);
+        let syn = acp_frame((PEER, 40000), (VIP, 7000), PORT0_MAC, Flags::SYN);
+        n.receive(0, &syn, t0);
+        let out = acp_out(n.take_frames());
+        assert_eq!(out.len(), 1, "{out:?}");
+        let (port, mac, src, dst, h) = out[0];
+        assert_eq!((port, mac, src, dst), (1, MEMBER_MAC, PEER, MEMBER));
+        assert_eq!((h.src_port, h.dst_port, h.flags), (40000, 7000, Flags::SYN));
+
+        let synack = acp_frame(
+            (MEMBER, 7000),
+            (PEER, 40000),
+            PORT1_MAC,
+            Flags::SYN | Flags::ACK,
+        );
+        n.receive(1, &synack, t0);
+        let out = acp_out(n.take_frames());
+        let to_peer: Vec<_> = out.iter().filter(|o| o.0 == 0).collect();
+        assert_eq!(
+            out.len(),
+            2,
+            "the member's ack and the peer's SYN-ACK: {out:?}"
+        );
+        let (_, mac, src, dst, h) = *to_peer[0];
+        assert_eq!(
+            (mac, src, dst, h.src_port, h.dst_port),
+            (PEER_MAC, VIP, PEER, 7000, 40000),
+            "from the VIP to the next hop of the port the SYN came in on"
+        );
+        assert_eq!(h.flags, Flags::SYN | Flags::ACK);
+
+        let stats = n.stats(t0);
+        let a = &stats.acp[0];
+        assert_eq!(
+            (a.service.as_str(), a.flows, a.sent, a.unsent),
+            ("frames", 1, 3, 0)
+        );
+        assert_eq!(a.segments.get("setup"), Some(&2));
+        assert_eq!((a.fast, a.slow), (0, 2));
+        assert!(stats.slow_path.dropped.is_empty(), "{:?}", stats.slow_path);
+        let members = ask(
+            &mut n,
+            Request::MemberList {
+                service: "frames".into(),
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            (
+                &members[0]["connections"],
+                &members[0]["mac_source"],
+                &members[0]["in_packets"]
+            ),
+            (&Value::from(1), &Value::from("arp"), &Value::from(2))
+        );
+        let services = ask(&mut n, Request::ServiceList).unwrap();
+        assert_eq!(
+            (&services[1]["proto"], &services[1]["connections"]),
+            (&Value::from("acp"), &Value::from(1))
+        );
+        let e = ask(
+            &mut n,
+            Request::MemberSetWeight {
+                service: "frames".into(),
+                addr: MEMBER,
+                port: 7000,
+                weight: 0,
+            },
+        )
+        .unwrap_err();
+        assert!(e.contains("remove the member instead"), "{e}");
+
+        // Its last member removed: the peer gets a RST, and the connection is gone.
+        let remove = Request::MemberRemove {
+            service: "frames".into(),
+            addr: MEMBER,
+            port: 7000,
+        };
+        assert_eq!(ask(&mut n, remove.clone()), Ok(Value::Null));
+        let out = acp_out(n.take_frames());
+        assert_eq!(out.len(), 1, "{out:?}");
+        assert_eq!((out[0].0, out[0].3), (0, PEER));
+        assert!(out[0].4.flags.has(Flags::RST));
+        assert_eq!(n.stats(t0).acp[0].flows, 0);
+        assert!(ask(&mut n, remove).unwrap_err().contains("has no member"));
+        // A segment of the removed member is no longer the service's: dropped as before.
+        n.receive(1, &synack, t0);
+        assert!(n.take_frames().is_empty());
+        assert_eq!(n.stats(t0).slow_path.dropped.get("l4_other"), Some(&1));
     }
 
     #[test]

@@ -10,7 +10,7 @@
 #![allow(dead_code, unused_imports)] // each test binary uses a different part of the lab
 
 // Namespaces and threads inside them: the ACP crate's, one implementation for both crates' tests.
-pub use acp::testing::{can_run_live, in_ns, spawn_in, Netns};
+pub use acp::testing::{can_run_live, in_ns, spawn_in, Impair, Netns, Profile};
 use std::fs::File;
 use std::io::Write;
 use std::net::{Ipv4Addr, SocketAddrV4};
@@ -397,6 +397,17 @@ impl Lab {
 
     pub fn json(&self, args: &[&str]) -> serde_json::Value {
         ctl_json(&self.daemon.socket, args)
+    }
+
+    /// Puts the impairment relay on the client's link: the client's veth end and the switch's
+    /// port 0 leave the bridge, and the relay carries frames between them, impairing those towards
+    /// the switch with `to_switch` and those towards the client with `to_client`.
+    pub fn impair_client(&self, to_switch: Profile, to_client: Profile, seed: u64) -> Impair {
+        self.switch.ip(&["link", "set", "c", "nomaster"]);
+        self.switch.ip(&["link", "set", "tap0", "nomaster"]);
+        in_ns(&self.switch.name, move || {
+            Impair::start("c", "tap0", to_switch, to_client, seed).expect("the impairment relay")
+        })
     }
 
     /// Waits until every member of `service` has a MAC.

@@ -1,0 +1,296 @@
+//! The host slow path of `proto = "acp"` services (docs/frame-switching.md section 10): one
+//! [`FrameSwitch`] per service takes every ACP segment the pipeline punts (`l4_other`) for its VIP
+//! or from its members, and says where each segment it produces goes. The node builds the frames
+//! and injects them.
+
+use crate::config::{frame_policy_name, AcpServiceEntry};
+use crate::protocol::AcpStats;
+use anypoint_driver::MemberConfig;
+use anypoint_model::frame_switch::{self, FrameSwitch, Kind, Packet};
+use anypoint_model::HashKey;
+use std::collections::{BTreeMap, HashMap};
+use std::net::{Ipv4Addr, SocketAddrV4};
+
+/// Member ids of a frame switch are never reused (a removed member keeps its id), and are 16 bits.
+const MAX_MEMBER_IDS: usize = 1 << 16;
+
+/// Where a segment the switch produced goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Hop {
+    /// Out of the port the peer's segments arrive on, to that port's next hop.
+    Peer { port: u8 },
+    /// To a member, out of its port, to its MAC (`None`: the configured one is absent, ARP's).
+    Member {
+        port: u8,
+        addr: Ipv4Addr,
+        mac: Option<[u8; 6]>,
+    },
+}
+
+/// One acp service and its switch.
+pub struct AcpService {
+    pub entry: AcpServiceEntry,
+    switch: FrameSwitch,
+    /// The switch's id of each member of `entry.members`, same order.
+    ids: Vec<u16>,
+    /// Ids handed out so far.
+    ids_used: usize,
+    /// The port each peer with a connection sends from.
+    peers: HashMap<SocketAddrV4, u8>,
+    /// Segments sent to and received from each member, by switch id.
+    member_packets: HashMap<u16, (u64, u64)>,
+    /// Segments the switch produced that found no way out (no next hop or MAC yet).
+    pub unsent: u64,
+    pub sent: u64,
+}
+
+impl AcpService {
+    pub fn new(entry: AcpServiceEntry, key: HashKey) -> Result<AcpService, String> {
+        let mut cfg =
+            frame_switch::Config::new(SocketAddrV4::new(entry.vip, entry.port), entry.policy, key);
+        cfg.w = entry.frame_window;
+        cfg.max_holes = entry.max_holes;
+        let mut s = AcpService {
+            switch: FrameSwitch::new(cfg),
+            ids: Vec::new(),
+            ids_used: 0,
+            peers: HashMap::new(),
+            member_packets: HashMap::new(),
+            unsent: 0,
+            sent: 0,
+            entry: AcpServiceEntry {
+                members: Vec::new(),
+                ..entry.clone()
+            },
+        };
+        for m in entry.members {
+            s.add_member(m)?;
+        }
+        Ok(s)
+    }
+
+    fn vip(&self) -> SocketAddrV4 {
+        SocketAddrV4::new(self.entry.vip, self.entry.port)
+    }
+
+    fn member_index(&self, addr: Ipv4Addr, port: u16) -> Option<usize> {
+        self.entry
+            .members
+            .iter()
+            .position(|m| (m.addr, m.port) == (addr, port))
+    }
+
+    /// A member for the connections opened from now on.
+    pub fn add_member(&mut self, m: MemberConfig) -> Result<(), String> {
+        if self.member_index(m.addr, m.port).is_some() {
+            return Err(format!(
+                "service {}: member {}:{} exists",
+                self.entry.name, m.addr, m.port
+            ));
+        }
+        if self.ids_used == MAX_MEMBER_IDS {
+            return Err(format!(
+                "service {}: {MAX_MEMBER_IDS} members were added since it started; restart the daemon to add more",
+                self.entry.name
+            ));
+        }
+        self.ids_used += 1;
+        self.ids
+            .push(self.switch.add_member(SocketAddrV4::new(m.addr, m.port)));
+        self.entry.members.push(m);
+        Ok(())
+    }
+
+    /// Removes a member from every connection; what must go out because of it.
+    pub fn remove_member(
+        &mut self,
+        addr: Ipv4Addr,
+        port: u16,
+    ) -> Result<Vec<(Hop, Packet)>, String> {
+        let i = self
+            .member_index(addr, port)
+            .ok_or_else(|| format!("service {} has no member {addr}:{port}", self.entry.name))?;
+        let packets = self.switch.remove_member(self.ids[i]);
+        self.entry.members.remove(i);
+        self.member_packets.remove(&self.ids.remove(i));
+        Ok(self.route_all(packets, None))
+    }
+
+    /// The segment `segment` from `src` to `dst` arrived on `port`: what goes out, or `None` when
+    /// it is neither for the VIP nor from a member.
+    fn receive(
+        &mut self,
+        port: u8,
+        src: SocketAddrV4,
+        dst: SocketAddrV4,
+        segment: &[u8],
+    ) -> Option<Vec<(Hop, Packet)>> {
+        let from_peer = dst == self.vip();
+        if !from_peer {
+            let i = self.member_index(*src.ip(), src.port())?;
+            self.member_packets.entry(self.ids[i]).or_default().1 += 1;
+        }
+        let out = self.switch.receive(&Packet {
+            src: *src.ip(),
+            dst: *dst.ip(),
+            segment: segment.to_vec(),
+        });
+        let peer = if from_peer { src } else { dst };
+        // Kept exactly while the switch has the connection, so a flood of strangers keeps nothing.
+        if self.switch.has_flow(peer) {
+            if from_peer {
+                self.peers.insert(peer, port);
+            }
+        } else {
+            self.peers.remove(&peer);
+        }
+        Some(self.route_all(out, from_peer.then_some(port)))
+    }
+
+    /// Where each packet goes; `peer_port` is the port of the peer segment being answered, for a
+    /// reply to a peer without a connection.
+    fn route_all(&mut self, packets: Vec<Packet>, peer_port: Option<u8>) -> Vec<(Hop, Packet)> {
+        let vip = self.vip();
+        let mut out = Vec::new();
+        for p in packets {
+            let Some((sport, dport)) = ports(&p.segment) else {
+                continue;
+            };
+            let hop = if SocketAddrV4::new(p.src, sport) == vip {
+                self.peers
+                    .get(&SocketAddrV4::new(p.dst, dport))
+                    .copied()
+                    .or(peer_port)
+                    .map(|port| Hop::Peer { port })
+            } else {
+                self.member_index(p.dst, dport).map(|i| {
+                    self.member_packets.entry(self.ids[i]).or_default().0 += 1;
+                    let m = &self.entry.members[i];
+                    Hop::Member {
+                        port: m.out_port,
+                        addr: m.addr,
+                        mac: m.mac,
+                    }
+                })
+            };
+            match hop {
+                Some(hop) => out.push((hop, p)),
+                None => self.unsent += 1,
+            }
+        }
+        out
+    }
+
+    /// Connections of member `i` of `entry.members`, and its segments (to it, from it).
+    pub fn member_usage(&self, i: usize) -> (usize, (u64, u64)) {
+        let id = self.ids[i];
+        let packets = self.member_packets.get(&id).copied().unwrap_or_default();
+        (self.switch.flows_with(id), packets)
+    }
+
+    pub fn flows(&self) -> usize {
+        self.switch.occupancy().len()
+    }
+
+    pub fn stats(&self) -> AcpStats {
+        let c = self.switch.counters();
+        let (fast, slow) = c.fast_slow();
+        let occ = self.switch.occupancy();
+        let events = [
+            ("holes_opened", c.holes_opened),
+            ("patches_sent", c.patches_sent),
+            ("null_frames_sent", c.null_frames_sent),
+            ("frames_resteered", c.frames_resteered),
+            ("ring_full_frames", c.ring_full_frames),
+            ("hole_limit_frames", c.hole_limit_frames),
+            ("member_gap_frames", c.member_gap_frames),
+        ];
+        AcpStats {
+            service: self.entry.name.clone(),
+            policy: frame_policy_name(self.entry.policy).into(),
+            segments: Kind::ALL
+                .iter()
+                .map(|&k| (k.name().to_string(), c.segments(k)))
+                .filter(|(_, n)| *n > 0)
+                .collect(),
+            fast,
+            slow,
+            events: events
+                .iter()
+                .map(|(n, v)| (n.to_string(), *v))
+                .collect::<BTreeMap<_, _>>(),
+            flows: occ.len(),
+            in_frames: occ.iter().map(|o| o.in_frames).sum(),
+            out_frames: occ.iter().map(|o| o.out_frames).sum(),
+            holes: occ.iter().map(|o| o.holes).sum(),
+            max_in_frames: occ.iter().map(|o| o.in_frames).max().unwrap_or(0),
+            max_out_frames: occ.iter().map(|o| o.out_frames).max().unwrap_or(0),
+            sent: self.sent,
+            unsent: self.unsent,
+        }
+    }
+}
+
+/// The acp services of a node.
+#[derive(Default)]
+pub struct AcpServices {
+    pub list: Vec<AcpService>,
+}
+
+impl AcpServices {
+    pub fn new(entries: &[AcpServiceEntry], key: HashKey) -> Result<AcpServices, String> {
+        Ok(AcpServices {
+            list: entries
+                .iter()
+                .map(|e| AcpService::new(e.clone(), key))
+                .collect::<Result<_, _>>()?,
+        })
+    }
+
+    pub fn get_mut(&mut self, name: &str) -> Option<&mut AcpService> {
+        self.list.iter_mut().find(|s| s.entry.name == name)
+    }
+
+    pub fn get(&self, name: &str) -> Option<&AcpService> {
+        self.list.iter().find(|s| s.entry.name == name)
+    }
+
+    /// An ACP segment (IP payload) from `src` to `dst` that arrived on `port`: the service it
+    /// belongs to (its VIP is the destination, or a member the source) and what goes out; `None`
+    /// when it belongs to none.
+    pub fn receive(
+        &mut self,
+        port: u8,
+        src: Ipv4Addr,
+        dst: Ipv4Addr,
+        segment: &[u8],
+    ) -> Option<(usize, Vec<(Hop, Packet)>)> {
+        let (sport, dport) = ports(segment)?;
+        let (src, dst) = (SocketAddrV4::new(src, sport), SocketAddrV4::new(dst, dport));
+        let i = self.list.iter().position(|s| s.vip() == dst).or_else(|| {
+            self.list
+                .iter()
+                .position(|s| s.member_index(*src.ip(), src.port()).is_some())
+        })?;
+        let out = self.list[i].receive(port, src, dst, segment)?;
+        Some((i, out))
+    }
+
+    /// Members whose MAC comes from ARP: (out port, address).
+    pub fn to_resolve(&self) -> impl Iterator<Item = (u8, Ipv4Addr)> + '_ {
+        self.list
+            .iter()
+            .flat_map(|s| s.entry.members.iter())
+            .filter(|m| m.mac.is_none())
+            .map(|m| (m.out_port, m.addr))
+    }
+}
+
+/// Source and destination ports of an ACP segment (its first four bytes).
+fn ports(segment: &[u8]) -> Option<(u16, u16)> {
+    let p = segment.get(..4)?;
+    Some((
+        u16::from_be_bytes([p[0], p[1]]),
+        u16::from_be_bytes([p[2], p[3]]),
+    ))
+}
