@@ -125,20 +125,22 @@ pub fn start(bin: &Path, net: &Net, policy: Policy, dir: &Path) -> Result<Daemon
 }
 
 impl Daemon {
-    /// Frame ring entries in use, most over the switch's ACP flows, if the daemon reports them
-    /// (`conn list --json`, any field named `in_frames` or `out_frames`).
+    /// Frame ring entries in use, most over the switch's ACP flows (`stats --json`: each acp
+    /// service's `max_in_frames` / `max_out_frames`).
     pub fn ring_occupancy(&self) -> Option<u64> {
         let out = Command::new(&self.bin)
-            .args(["conn", "list", "--json", "--socket"])
+            .args(["stats", "--json", "--socket"])
             .arg(&self.socket)
             .stdin(Stdio::null())
             .stderr(Stdio::null())
             .output()
             .ok()?;
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
-        largest_field(&v, &["in_frames", "out_frames"])
+        largest_field(&v, &RING_FIELDS)
     }
 }
+
+const RING_FIELDS: [&str; 2] = ["max_in_frames", "max_out_frames"];
 
 /// The largest number under any of `names`, anywhere in `v`.
 fn largest_field(v: &serde_json::Value, names: &[&str]) -> Option<u64> {

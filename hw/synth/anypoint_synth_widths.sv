@@ -5,9 +5,9 @@
 // width's whole design. The instances' ports are left open: without -flatten each module keeps its
 // own ports, so nothing is optimized away.
 //
-// Geometry: 4 Ethernet ports, 16 services, 64 members, 2 x 256 x 4 connection entries, 4096
-// indirection slots; the other parameters at the anypoint_top defaults. The 64K-entry default does
-// not finish here: its 65536-bit activity bitmap is in flip-flops (docs/synthesis.md).
+// Geometry: 4 Ethernet ports, 16 services, 64 members (compared in parallel, so in flip-flops; the
+// 64 / 1024 defaults would only add registers), and the default 2 x 8192 x 4 connection entries and
+// 65536 indirection slots; the other parameters at the anypoint_top defaults.
 module anypoint_synth_w64;
   /* verilator lint_off PINMISSING */
   (* keep *)
@@ -15,8 +15,8 @@ module anypoint_synth_w64;
       .DATA_WIDTH(64),
       .NUM_SERVICES(16),
       .NUM_MEMBERS(64),
-      .CONN_BUCKETS_LOG2(8),
-      .INDIR_SLOTS_LOG2(12)
+      .CONN_BUCKETS_LOG2(13),
+      .INDIR_SLOTS_LOG2(16)
   ) u_top ();
   /* verilator lint_on PINMISSING */
 endmodule
@@ -28,8 +28,8 @@ module anypoint_synth_w512;
       .DATA_WIDTH(512),
       .NUM_SERVICES(16),
       .NUM_MEMBERS(64),
-      .CONN_BUCKETS_LOG2(8),
-      .INDIR_SLOTS_LOG2(12)
+      .CONN_BUCKETS_LOG2(13),
+      .INDIR_SLOTS_LOG2(16)
   ) u_top ();
   /* verilator lint_on PINMISSING */
 endmodule
