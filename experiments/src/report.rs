@@ -24,9 +24,20 @@ pub struct Run {
     pub ring_peak: Option<u64>,
     /// Over time (seconds, value): proxy bytes held; switch ring entries in use.
     pub series: Vec<(f64, u64)>,
+    /// Switch: the daemon's `stats` for the service at the end (segments by kind, events).
+    #[serde(default)]
+    pub switch_stats: Option<serde_json::Value>,
 }
 
 impl Run {
+    /// Switch: the client's retransmitted data segments per 100 new ones (the daemon's `in_rtx`
+    /// and `in_data` segment kinds).
+    pub fn peer_retransmit_percent(&self) -> Option<f64> {
+        let kinds = self.switch_stats.as_ref()?.get("segments")?;
+        let n = |k: &str| kinds.get(k).and_then(|v| v.as_u64()).unwrap_or(0) as f64;
+        (n("in_data") > 0.0).then(|| 100.0 * n("in_rtx") / n("in_data"))
+    }
+
     pub fn frames(&self) -> u64 {
         self.frames_per_server.iter().sum()
     }
@@ -182,8 +193,8 @@ fn memory(r: &Results, notes: &Notes, md: &mut String) {
         r.w,
         r.max_holes
     );
-    md.push_str("| RTT (ms) | proxy: most bytes held | proxy: most bytes sent, unacknowledged | proxy frames/s | proxy rate x RTT | switch: ring entries in use (most) | proxy bytes / switch state bytes |\n");
-    md.push_str("|---------:|------:|------:|------:|------:|------:|------:|\n");
+    md.push_str("| RTT (ms) | proxy: most bytes held | proxy: most bytes sent, unacknowledged | proxy frames/s | proxy rate x RTT | switch: ring entries in use (most) | switch frames/s | switch: client retransmissions per 100 data segments | proxy bytes / switch state bytes |\n");
+    md.push_str("|---------:|------:|------:|------:|------:|------:|------:|------:|------:|\n");
     let mut rtts: Vec<f64> = r.memory.iter().map(|row| row.rtt_ms).collect();
     rtts.dedup();
     for rtt in rtts {
@@ -215,6 +226,13 @@ fn memory(r: &Results, notes: &Notes, md: &mut String) {
             cell("switch", &|run| {
                 run.ring_peak
                     .map_or("not reported by the daemon".into(), |n| n.to_string())
+            }),
+            cell("switch", &|run| {
+                thousands(run.frames_per_second().round() as u64)
+            }),
+            cell("switch", &|run| {
+                run.peer_retransmit_percent()
+                    .map_or("-".into(), |p| format!("{p:.1}"))
             }),
             ratio(
                 proxy.map(|p| p.peak_bytes as f64),
@@ -330,7 +348,10 @@ pub fn markdown(r: &Results, plots: &str) -> String {
          frame bytes times the added RTT: what any proxy must hold unacknowledged to keep that rate \
          up, and it grows with the delay. The proxy here holds more, up to its buffers (the \
          library's 1 MiB per connection and direction): ACP, like TCP, fills the servers' 1 MiB \
-         windows when nothing is lost, and the relay's queue takes what the delay does not.\n\n",
+         windows when nothing is lost, and the relay's queue takes what the delay does not. The \
+         switch does not terminate the connection, so its rate is the client's end-to-end one: \
+         every frame a member misses is the client's to retransmit over the whole path (the \
+         retransmission column), where the proxy recovers on its own short leg.\n\n",
     );
     memory(r, &notes, &mut md);
     let _ = write!(md, "\n![memory]({plots}/memory.png)\n\n");
@@ -457,12 +478,22 @@ mod tests {
     }
 
     #[test]
+    fn retransmissions_are_per_hundred_new_data_segments() {
+        let mut run = run(1.0, &[1], 0).unwrap();
+        assert_eq!(run.peer_retransmit_percent(), None);
+        run.switch_stats = Some(serde_json::json!({"segments": {"in_data": 200, "in_rtx": 10}}));
+        assert_eq!(run.peer_retransmit_percent(), Some(5.0));
+        run.switch_stats = Some(serde_json::json!({"segments": {"in_rtx": 10}}));
+        assert_eq!(run.peer_retransmit_percent(), None);
+    }
+
+    #[test]
     fn a_failed_row_says_not_measured_without_breaking_the_table() {
         let md = markdown(&results(), "experiments");
         let l = line(&md, "| 10 |");
         assert_eq!(
             l,
-            "| 10 | 2,016,000 | 900,000 | 1 | 10 | not measured [1] | 200.00x |"
+            "| 10 | 2,016,000 | 900,000 | 1 | 10 | not measured [1] | not measured [1] | not measured [1] | 200.00x |"
         );
         assert!(md.contains("state per connection is 10,080 bytes"));
         // Each reason once, numbered in order of appearance.

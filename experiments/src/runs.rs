@@ -84,7 +84,7 @@ impl Transfer {
             .map_err(|e| format!("server: {e}"))?;
         // The edge, and what is sampled while the transfer runs: switch ring entries in use, or
         // proxy bytes held and of those unacknowledged.
-        let (sampler, proxy, _daemon) = match self.edge {
+        let (sampler, proxy, daemon) = match self.edge {
             Edge::Switch => {
                 let d = Arc::new(switch::start(ctl, &net, self.policy, work)?);
                 let d2 = d.clone();
@@ -136,6 +136,8 @@ impl Transfer {
                 .map_err(|_| "the proxy panicked".to_string())?
                 .map_err(|e| format!("proxy: {e}"))?;
         }
+        // What the switch's segments needed (kinds, holes, patches), for the page's notes.
+        let switch_stats = daemon.as_ref().and_then(|d| d.acp_stats());
         let samples = sampler.stop();
         let peak_unacked = samples.iter().filter_map(|(_, (_, u))| *u).max();
         let most = samples.iter().map(|(_, (v, _))| *v).max();
@@ -160,6 +162,7 @@ impl Transfer {
             peak_unacked,
             ring_peak: most.filter(|_| self.edge == Edge::Switch),
             series,
+            switch_stats,
         })
     }
 }

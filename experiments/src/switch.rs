@@ -138,6 +138,19 @@ impl Daemon {
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
         largest_field(&v, &RING_FIELDS)
     }
+
+    /// segments by kind, fast/slow, events, unsent.
+    pub fn acp_stats(&self) -> Option<serde_json::Value> {
+        let out = Command::new(&self.bin)
+            .args(["stats", "--json", "--socket"])
+            .arg(&self.socket)
+            .stdin(Stdio::null())
+            .stderr(Stdio::null())
+            .output()
+            .ok()?;
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+        v.get("acp")?.get(0).cloned()
+    }
 }
 
 const RING_FIELDS: [&str; 2] = ["max_in_frames", "max_out_frames"];
