@@ -293,8 +293,13 @@ pub struct Lab {
 pub fn lab_config(services: &str) -> String {
     format!(
         r#"
+# Every state's timeout at 120 s: the tests' connections outlive their runs, and the ageing scan
+# (a quarter of the shortest timeout) stays off the slow vfio-user paths while they run.
 [timeouts]
+tcp_syn = 120
 tcp = 120
+tcp_fin = 120
+tcp_rst = 120
 [[port]]
 id = 0
 mac = "02:00:00:00:00:10"
