@@ -128,19 +128,17 @@ impl Daemon {
     /// Frame ring entries in use, most over the switch's ACP flows (`stats --json`: each acp
     /// service's `max_in_frames` / `max_out_frames`).
     pub fn ring_occupancy(&self) -> Option<u64> {
-        let out = Command::new(&self.bin)
-            .args(["stats", "--json", "--socket"])
-            .arg(&self.socket)
-            .stdin(Stdio::null())
-            .stderr(Stdio::null())
-            .output()
-            .ok()?;
-        let v: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
-        largest_field(&v, &RING_FIELDS)
+        largest_field(&self.stats()?, &RING_FIELDS)
     }
 
+    /// The daemon's figures for the frame-switched service (`stats --json`, its `acp` entry):
     /// segments by kind, fast/slow, events, unsent.
     pub fn acp_stats(&self) -> Option<serde_json::Value> {
+        self.stats()?.get("acp")?.get(0).cloned()
+    }
+
+    /// `anypoint-ctl stats --json` of the running daemon.
+    fn stats(&self) -> Option<serde_json::Value> {
         let out = Command::new(&self.bin)
             .args(["stats", "--json", "--socket"])
             .arg(&self.socket)
@@ -148,8 +146,7 @@ impl Daemon {
             .stderr(Stdio::null())
             .output()
             .ok()?;
-        let v: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
-        v.get("acp")?.get(0).cloned()
+        serde_json::from_slice(&out.stdout).ok()
     }
 }
 

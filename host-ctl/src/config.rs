@@ -596,6 +596,18 @@ fn parse_port(f: Fields) -> Res<PortEntry> {
     })
 }
 
+/// The `name`, `vip` and `port` every kind of service has.
+fn service_address(f: &Fields) -> Res<(String, Ipv4Addr, u16)> {
+    let name = f.req_str("name")?.to_string();
+    check_name(&name).or_else(|why| err(&f.field("name"), why))?;
+    f.req("vip")?;
+    let vip = f
+        .parsed("vip", "an IPv4 address", |s| s.parse::<Ipv4Addr>().ok())?
+        .unwrap();
+    let port = f.req_int("port", 1, 65535)? as u16;
+    Ok((name, vip, port))
+}
+
 fn parse_service(f: Fields, ports: &[PortEntry]) -> Res<ServiceEntry> {
     f.deny_unknown(&[
         "name",
@@ -608,13 +620,7 @@ fn parse_service(f: Fields, ports: &[PortEntry]) -> Res<ServiceEntry> {
         "peer_port",
         "indirection_slots",
     ])?;
-    let name = f.req_str("name")?.to_string();
-    check_name(&name).or_else(|why| err(&f.field("name"), why))?;
-    f.req("vip")?;
-    let vip = f
-        .parsed("vip", "an IPv4 address", |s| s.parse::<Ipv4Addr>().ok())?
-        .unwrap();
-    let port = f.req_int("port", 1, 65535)? as u16;
+    let (name, vip, port) = service_address(&f)?;
     f.req("proto")?;
     let proto = f
         .parsed("proto", "`tcp`, `udp` or `acp`", parse_proto)?
@@ -683,13 +689,7 @@ fn parse_acp_service(f: Fields, ports: &[PortEntry]) -> Res<AcpServiceEntry> {
         "max_holes",
         "members",
     ])?;
-    let name = f.req_str("name")?.to_string();
-    check_name(&name).or_else(|why| err(&f.field("name"), why))?;
-    f.req("vip")?;
-    let vip = f
-        .parsed("vip", "an IPv4 address", |s| s.parse::<Ipv4Addr>().ok())?
-        .unwrap();
-    let port = f.req_int("port", 1, 65535)? as u16;
+    let (name, vip, port) = service_address(&f)?;
     let key = match f.opt("key") {
         None => None,
         Some(v) => {
