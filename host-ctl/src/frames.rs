@@ -95,14 +95,18 @@ pub struct Ipv4<'a> {
 }
 
 impl<'a> Ipv4<'a> {
-    /// The packet of an untagged frame that holds all of it (header options skipped).
+    /// The packet of an untagged frame that holds all of it (header options skipped), by the ACP
+    /// library's IPv4 parser.
     pub fn parse(frame: &'a [u8]) -> Option<Ipv4<'a>> {
-        let (ip, ihl) = ipv4_header(frame)?;
+        if be16(frame, 12) != ETH_IPV4 {
+            return None;
+        }
+        let ip = acp::wire::parse_ipv4(frame.get(14..)?)?;
         Some(Ipv4 {
-            src: ip_at(ip, 12),
-            dst: ip_at(ip, 16),
-            proto: ip[9],
-            payload: &ip[ihl..usize::from(be16(ip, 2))],
+            src: ip.src,
+            dst: ip.dst,
+            proto: ip.protocol,
+            payload: ip.payload,
         })
     }
 

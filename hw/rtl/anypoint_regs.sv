@@ -62,9 +62,8 @@ module anypoint_regs #(
     // Activity hits.
     input wire [NSRC-1:0] act_valid,
     input wire [NSRC*CONN_IDX_W-1:0] act_index,
-    // The tables and the activity bitmap are being cleared after a reset.
-    output logic init_busy,
-    // Hold the pipelines and the counters in reset (a soft reset's sweep).
+    // Hold the pipelines and the counters in reset while the tables and the activity bitmap are
+    // swept after a reset (the top's `busy` meanwhile).
     output logic soft_rst
 );
   `include "anypoint_regmap.svh"
@@ -296,7 +295,6 @@ module anypoint_regs #(
   logic [31:0] act_word;
   assign is_act = addr_q >= 20'(REGION_ACT) && addr_q < 20'(REGION_ACT + REGION_ACT_SIZE) &&
       32'(addr_q[15:2]) < ACT_WORDS;
-  assign init_busy = sweeping;
   anypoint_act #(
       .NSRC (NSRC),
       .IDX_W(CONN_IDX_W)

@@ -92,7 +92,6 @@ module anypoint_top #(
   logic [NSRC-1:0] port_busy;
   logic [NUM_PORTS-1:0] egress_busy;
   logic host_busy;
-  logic regs_busy;
   // Everything but the register block is reset by `rst` and by a soft reset's sweep.
   logic soft_rst, core_rst;
   assign core_rst = rst || soft_rst;
@@ -160,7 +159,6 @@ module anypoint_top #(
       .ctr_busy(ctr_busy),
       .act_valid(act_valid),
       .act_index(act_index),
-      .init_busy(regs_busy),
       .soft_rst(soft_rst)
   );
 
@@ -359,7 +357,7 @@ module anypoint_top #(
   logic [BW:0] host_wdata, host_rdata;
   logic [3:0] host_cnt;
   assign host_busy = host_cnt != '0;
-  assign busy = strip_busy || (|port_busy) || (|egress_busy) || host_busy || regs_busy || ctr_busy;
+  assign busy = strip_busy || (|port_busy) || (|egress_busy) || host_busy || soft_rst || ctr_busy;
   for (genvar s = 0; s < NSRC; s++) begin : g_host_in
     assign host_beats[s*BW+:BW] = {host_tkeep[s*BYTES+:BYTES], host_tdata[s*DATA_WIDTH+:DATA_WIDTH]};
   end
