@@ -17,6 +17,9 @@ fn cfg() -> Config {
     Config {
         rto_initial: Duration::from_millis(200),
         rto_min: Duration::from_millis(20),
+        // A tail loss waits for the timeout; backed off to the 60 s default cap it would outlast
+        // the tests' read timeouts. The link's round trip is well below 1 ms.
+        rto_max: Duration::from_secs(2),
         time_wait: Duration::from_millis(200),
         ..Config::default()
     }
