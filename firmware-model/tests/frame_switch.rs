@@ -8,7 +8,7 @@ mod sim;
 
 use std::time::Duration;
 
-use anypoint_model::frame_switch::{Counters, Kind, Policy};
+use anypoint_model::frame_switch::{Counters, Kind, Phase, Policy};
 use sim::{check, Impair, Setup, Sim};
 
 const KEYED: Policy = Policy::KeyHash { offset: 4, len: 4 };
@@ -73,6 +73,8 @@ fn clean_link_takes_only_the_fast_path_after_set_up() {
     setup.w = 1024;
     let o = Sim::new(setup).run(Duration::from_secs(120));
     check(&o, 2000, 1024, 8).unwrap();
+    // Both FINs acked: the host may forget it once its linger is over (section 3).
+    assert_eq!(o.phases, [Phase::Closed]);
     let c = &o.counters;
     for k in Kind::ALL {
         if !k.is_fast() && !matches!(k, Kind::Setup | Kind::Close | Kind::Split) {

@@ -5,7 +5,7 @@
 use std::net::{Ipv4Addr, SocketAddrV4};
 
 use acp::wire::{self, Flags, Header, Options};
-use anypoint_model::frame_switch::{Config, FrameSwitch, Packet, Policy};
+use anypoint_model::frame_switch::{Config, FrameSwitch, Packet, Phase, Policy};
 use anypoint_model::HashKey;
 
 const PEER: SocketAddrV4 = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 1), 40000);
@@ -330,4 +330,42 @@ fn a_member_that_sent_its_fin_leaves_its_unused_window_to_the_others() {
         384 * 16,
         "the ring's room (384 frames of 16 bytes), all M1's: M0 has finished"
     );
+}
+
+#[test]
+fn an_expired_connection_is_reset_at_both_ends_and_forgotten() {
+    let (mut sw, isn_v) = established();
+    from_peer(&mut sw, 1001, isn_v + 1, &[(0, b"hello")]);
+    assert_eq!(sw.occupancy()[0].phase, Phase::Established);
+    let out: Vec<(SocketAddrV4, SocketAddrV4, Header)> = sw
+        .expire(PEER)
+        .into_iter()
+        .map(|p| {
+            assert!(wire::verify_checksum(p.src, p.dst, &p.segment));
+            let h = wire::parse_segment(&p.segment).unwrap().header;
+            (
+                SocketAddrV4::new(p.src, h.src_port),
+                SocketAddrV4::new(p.dst, h.dst_port),
+                h,
+            )
+        })
+        .collect();
+    // Each member at its next byte: M0 got the 13-byte frame (8-byte header + 5), M1 nothing.
+    let rst: Vec<(SocketAddrV4, SocketAddrV4, u32)> = out
+        .iter()
+        .map(|(from, to, h)| {
+            assert_eq!(h.flags, Flags::RST);
+            (*from, *to, h.seq)
+        })
+        .collect();
+    assert_eq!(
+        rst,
+        [
+            (PEER, M0, 1001 + 13),
+            (PEER, M1, 1001),
+            (VIP, PEER, isn_v + 1)
+        ]
+    );
+    assert!(!sw.has_flow(PEER) && sw.occupancy().is_empty());
+    assert!(sw.expire(PEER).is_empty(), "forgotten");
 }

@@ -248,6 +248,9 @@ pub struct AcpStats {
     /// Segments the switch produced that were sent, and that found no next hop or member MAC.
     pub sent: u64,
     pub unsent: u64,
+    /// Connections forgotten for being idle longer than their phase's timeout.
+    #[serde(default)]
+    pub aged: u64,
 }
 
 #[cfg(test)]

@@ -101,7 +101,7 @@ pub fn acp(list: &[AcpStats]) -> String {
         writeln!(
             o,
             "\nacp {} ({}): {} connections, ring entries in use {} in / {} out (largest {} / {}), holes {}\n  \
-             segments: fast kinds {}, slow kinds {} (all on the host in this build); sent {}, unsent {}\n  \
+             segments: fast kinds {}, slow kinds {} (all on the host in this build); sent {}, unsent {}; aged out {}\n  \
              kinds: {}",
             a.service,
             a.policy,
@@ -115,6 +115,7 @@ pub fn acp(list: &[AcpStats]) -> String {
             a.slow,
             a.sent,
             a.unsent,
+            a.aged,
             kinds.join(", ")
         )
         .unwrap();

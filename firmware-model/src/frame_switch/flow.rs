@@ -41,6 +41,17 @@ pub(super) enum FlowState {
     Established,
 }
 
+/// Where a connection is in its life, for the host's ageing (docs/frame-switching.md section 3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    /// Not yet established with the peer.
+    Opening,
+    /// Established, including half-closed.
+    Established,
+    /// Both FINs sent and acked: the switch lingers only to answer a FIN sent again.
+    Closed,
+}
+
 /// An inbound ring slot (one peer frame).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(super) enum InSlot {
@@ -680,6 +691,21 @@ impl Flow {
                 .all(|(i, l)| !l.live || seq_le(h.base[i].wrapping_add(h.len), l.una));
             !(retired && passed)
         });
+    }
+
+    pub fn phase(&self) -> Phase {
+        if self.state != FlowState::Established {
+            return Phase::Opening;
+        }
+        let peer_fin_acked = self
+            .peer_fin
+            .is_some_and(|f| self.peer_ack() == f.wrapping_add(1));
+        let our_fin_acked = self.out_fin.is_some_and(|f| seq_lt(f, self.out_ack));
+        if peer_fin_acked && our_fin_acked {
+            Phase::Closed
+        } else {
+            Phase::Established
+        }
     }
 
     /// RST to the peer and every live member; the flow is over.

@@ -16,6 +16,7 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 use acp::wire::{self, Flags, Header};
 
 use crate::hash::{key_hash, HashKey};
+pub use flow::Phase;
 use flow::{Emit, Flow, FlowState, Limits, To};
 pub use kinds::{Counters, Kind};
 pub use redirect::{FrameAlrm, LegView, Policy, MAX_ACTIVE};
@@ -61,6 +62,8 @@ impl Config {
 /// How full a flow's bounded state is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Occupancy {
+    pub peer: SocketAddrV4,
+    pub phase: Phase,
     pub in_frames: usize,
     pub out_frames: usize,
     pub holes: usize,
@@ -152,13 +155,28 @@ impl FrameSwitch {
     /// The bounded state of every flow.
     pub fn occupancy(&self) -> Vec<Occupancy> {
         self.flows
-            .values()
-            .map(|f| Occupancy {
+            .iter()
+            .map(|(&peer, f)| Occupancy {
+                peer,
+                phase: f.phase(),
                 in_frames: f.in_next_fseq.wrapping_sub(f.in_left) as usize,
                 out_frames: f.out_next_fseq.wrapping_sub(f.out_left) as usize,
                 holes: f.holes.len(),
             })
             .collect()
+    }
+
+    /// Forgets the connection with `peer` (the host's ageing, section 3): one not closed is reset
+    /// at both ends first, with the segments returned.
+    pub fn expire(&mut self, peer: SocketAddrV4) -> Vec<Packet> {
+        let Some(mut flow) = self.flows.remove(&peer) else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        if flow.phase() != Phase::Closed {
+            flow.reset_all(false, &mut out);
+        }
+        encode(&self.cfg, &self.members, peer, &flow, out.into_iter())
     }
 
     /// One line per flow: its sequence variables, holes and members, for `conn list` and tests.

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use acp::conn::{Config as ConnConfig, Connection, State};
 use acp::wire::{self, Flags};
-use anypoint_model::frame_switch::{Config, FrameSwitch, Packet, Policy};
+use anypoint_model::frame_switch::{Config, FrameSwitch, Packet, Phase, Policy};
 use anypoint_model::HashKey;
 
 pub const CLIENT: SocketAddrV4 = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 1), 40000);
@@ -145,6 +145,8 @@ pub struct Outcome {
     pub removed_at_request: u32,
     pub now: Duration,
     pub flows: Vec<String>,
+    /// Phase of each connection the switch still holds.
+    pub phases: Vec<Phase>,
     /// Segments the switch received.
     pub switch_received: u64,
 }
@@ -232,6 +234,7 @@ impl Sim {
                 client: Default::default(),
                 now: Duration::ZERO,
                 flows: Vec::new(),
+                phases: Vec::new(),
                 switch_received: 0,
             },
             closed: false,
@@ -507,6 +510,7 @@ impl Sim {
         self.out.counters = self.switch.counters().clone();
         self.out.now = self.now;
         self.out.flows = self.switch.describe();
+        self.out.phases = self.switch.occupancy().iter().map(|o| o.phase).collect();
         let c = &self.client;
         self.out.flows.push(format!(
             "client: next request {} can send {} in flight {} cwnd {} window {} rto {:?} timer {:?} {:?}",

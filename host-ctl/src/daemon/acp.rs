@@ -3,13 +3,14 @@
 //! or from its members, and says where each segment it produces goes. The node builds the frames
 //! and injects them.
 
-use crate::config::{frame_policy_name, AcpServiceEntry};
+use crate::config::{frame_policy_name, AcpServiceEntry, Timeouts};
 use crate::protocol::AcpStats;
 use anypoint_driver::MemberConfig;
-use anypoint_model::frame_switch::{self, FrameSwitch, Kind, Packet};
+use anypoint_model::frame_switch::{self, FrameSwitch, Kind, Packet, Phase};
 use anypoint_model::HashKey;
 use std::collections::{BTreeMap, HashMap};
 use std::net::{Ipv4Addr, SocketAddrV4};
+use std::time::Instant;
 
 /// Member ids of a frame switch are never reused (a removed member keeps its id), and are 16 bits.
 const MAX_MEMBER_IDS: usize = 1 << 16;
@@ -35,13 +36,16 @@ pub struct AcpService {
     ids: Vec<u16>,
     /// Ids handed out so far.
     ids_used: usize,
-    /// The port each peer with a connection sends from.
-    peers: HashMap<SocketAddrV4, u8>,
+    /// Each peer with a connection: the port it sends from, and the connection's last segment
+    /// (either direction).
+    peers: HashMap<SocketAddrV4, (u8, Instant)>,
     /// Segments sent to and received from each member, by switch id.
     member_packets: HashMap<u16, (u64, u64)>,
     /// Segments the switch produced that found no way out (no next hop or MAC yet).
     pub unsent: u64,
     pub sent: u64,
+    /// Connections forgotten for being idle.
+    aged: u64,
 }
 
 impl AcpService {
@@ -58,6 +62,7 @@ impl AcpService {
             member_packets: HashMap::new(),
             unsent: 0,
             sent: 0,
+            aged: 0,
             entry: AcpServiceEntry {
                 members: Vec::new(),
                 ..entry.clone()
@@ -116,14 +121,15 @@ impl AcpService {
         Ok(self.route_all(packets, None))
     }
 
-    /// The segment `segment` from `src` to `dst` arrived on `port`: what goes out, or `None` when
-    /// it is neither for the VIP nor from a member.
+    /// The segment `segment` from `src` to `dst` arrived on `port` at `now`: what goes out, or
+    /// `None` when it is neither for the VIP nor from a member.
     fn receive(
         &mut self,
         port: u8,
         src: SocketAddrV4,
         dst: SocketAddrV4,
         segment: &[u8],
+        now: Instant,
     ) -> Option<Vec<(Hop, Packet)>> {
         let from_peer = dst == self.vip();
         if !from_peer {
@@ -139,7 +145,9 @@ impl AcpService {
         // Kept exactly while the switch has the connection, so a flood of strangers keeps nothing.
         if self.switch.has_flow(peer) {
             if from_peer {
-                self.peers.insert(peer, port);
+                self.peers.insert(peer, (port, now));
+            } else if let Some(p) = self.peers.get_mut(&peer) {
+                p.1 = now;
             }
         } else {
             self.peers.remove(&peer);
@@ -159,7 +167,7 @@ impl AcpService {
             let hop = if SocketAddrV4::new(p.src, sport) == vip {
                 self.peers
                     .get(&SocketAddrV4::new(p.dst, dport))
-                    .copied()
+                    .map(|&(port, _)| port)
                     .or(peer_port)
                     .map(|port| Hop::Peer { port })
             } else {
@@ -177,6 +185,36 @@ impl AcpService {
                 Some(hop) => out.push((hop, p)),
                 None => self.unsent += 1,
             }
+        }
+        out
+    }
+
+    /// Forgets the connections idle for longer than their phase's timeout (opening `tcp_syn`,
+    /// established `tcp`, closed `tcp_fin`: the linger that answers a FIN sent again); returns
+    /// the resets of those not closed (docs/frame-switching.md section 10).
+    pub fn age(&mut self, t: &Timeouts, now: Instant) -> Vec<(Hop, Packet)> {
+        let idle: Vec<SocketAddrV4> = self
+            .switch
+            .occupancy()
+            .iter()
+            .filter(|o| {
+                let timeout = match o.phase {
+                    Phase::Opening => t.tcp_syn,
+                    Phase::Established => t.tcp,
+                    Phase::Closed => t.tcp_fin,
+                };
+                self.peers
+                    .get(&o.peer)
+                    .is_none_or(|&(_, last)| now.saturating_duration_since(last) > timeout)
+            })
+            .map(|o| o.peer)
+            .collect();
+        let mut out = Vec::new();
+        for peer in idle {
+            let packets = self.switch.expire(peer);
+            out.extend(self.route_all(packets, None));
+            self.peers.remove(&peer);
+            self.aged += 1;
         }
         out
     }
@@ -227,6 +265,7 @@ impl AcpService {
             max_out_frames: occ.iter().map(|o| o.out_frames).max().unwrap_or(0),
             sent: self.sent,
             unsent: self.unsent,
+            aged: self.aged,
         }
     }
 }
@@ -264,6 +303,7 @@ impl AcpServices {
         src: Ipv4Addr,
         dst: Ipv4Addr,
         segment: &[u8],
+        now: Instant,
     ) -> Option<(usize, Vec<(Hop, Packet)>)> {
         let (sport, dport) = ports(segment)?;
         let (src, dst) = (SocketAddrV4::new(src, sport), SocketAddrV4::new(dst, dport));
@@ -272,7 +312,7 @@ impl AcpServices {
                 .iter()
                 .position(|s| s.member_index(*src.ip(), src.port()).is_some())
         })?;
-        let out = self.list[i].receive(port, src, dst, segment)?;
+        let out = self.list[i].receive(port, src, dst, segment, now)?;
         Some((i, out))
     }
 

@@ -147,6 +147,10 @@ impl<B: Backend> Node<B> {
                     self.stats.aged += 1;
                 }
             }
+            for i in 0..self.acp.list.len() {
+                let out = self.acp.list[i].age(&self.timeouts, now);
+                self.send_acp(i, out);
+            }
         }
         self.drain(now);
     }
@@ -227,7 +231,9 @@ impl<B: Backend> Node<B> {
             .unwrap_or_default();
         let handled = match h.reason {
             reason::ARP => self.arp(h.in_port, frame, now),
-            reason::L4_OTHER => self.echo(h.in_port, frame) || self.acp_segment(h.in_port, frame),
+            reason::L4_OTHER => {
+                self.echo(h.in_port, frame) || self.acp_segment(h.in_port, frame, now)
+            }
             reason::OUTBOUND_NO_CONN => self.retry_outbound(&h, frame),
             _ => false,
         };
@@ -276,11 +282,11 @@ impl<B: Backend> Node<B> {
 
     /// An ACP segment for an acp service's VIP or from one of its members goes through the
     /// service's frame switch; what it produces is sent.
-    fn acp_segment(&mut self, port: u8, frame: &[u8]) -> bool {
+    fn acp_segment(&mut self, port: u8, frame: &[u8], now: Instant) -> bool {
         let Some(ip) = Ipv4::parse(frame).filter(|ip| ip.proto == acp::wire::PROTOCOL) else {
             return false;
         };
-        match self.acp.receive(port, ip.src, ip.dst, ip.payload) {
+        match self.acp.receive(port, ip.src, ip.dst, ip.payload, now) {
             Some((service, out)) => {
                 self.send_acp(service, out);
                 true
@@ -1350,7 +1356,8 @@ mod tests {
         }
     }
 
-    /// An ACP segment in an Ethernet frame to the switch's `mac`.
+    /// An ACP segment in an Ethernet frame to the switch's `mac`: a SYN (with `flags` ACK, the
+    /// member's SYN-ACK).
     fn acp_frame(
         from: (Ipv4Addr, u16),
         to: (Ipv4Addr, u16),
@@ -1358,8 +1365,6 @@ mod tests {
         flags: Flags,
     ) -> Vec<u8> {
         let h = Header {
-            src_port: from.1,
-            dst_port: to.1,
             seq: 1000,
             // A SYN-ACK acks the peer's SYN (seq 1000).
             ack: if flags.has(Flags::ACK) { 1001 } else { 0 },
@@ -1371,6 +1376,22 @@ mod tests {
                 patch: None,
             },
             ..Header::default()
+        };
+        acp_header_frame(from, to, mac, h)
+    }
+
+    /// The ACP segment of header `h` (ports from `from` and `to`), no payload, in an Ethernet
+    /// frame to `mac`.
+    fn acp_header_frame(
+        from: (Ipv4Addr, u16),
+        to: (Ipv4Addr, u16),
+        mac: [u8; 6],
+        h: Header,
+    ) -> Vec<u8> {
+        let h = Header {
+            src_port: from.1,
+            dst_port: to.1,
+            ..h
         };
         let mut seg = Vec::new();
         acp::wire::emit_segment(&h, &[], from.0, to.0, &mut seg);
@@ -1397,6 +1418,89 @@ mod tests {
                 (port, f[..6].try_into().unwrap(), ip.src, ip.dst, h)
             })
             .collect()
+    }
+
+    /// Idle frame-switched connections are forgotten after their phase's timeout (`tcp_syn` 6 s
+    /// opening, `tcp` 20 s established), their ends reset.
+    #[test]
+    fn idle_acp_connections_are_reset_and_forgotten() {
+        let t0 = Instant::now();
+        let mut n = node(t0);
+        resolve(&mut n, t0);
+        let acp_only = |frames: Vec<(u8, Vec<u8>)>| {
+            acp_out(
+                frames
+                    .into_iter()
+                    .filter(|(_, f)| Ipv4::parse(f).is_some())
+                    .collect(),
+            )
+        };
+        // Peer port 40000 opens and completes the handshake; 40001 sends a SYN only.
+        n.receive(
+            0,
+            &acp_frame((PEER, 40000), (VIP, 7000), PORT0_MAC, Flags::SYN),
+            t0,
+        );
+        let synack = acp_frame(
+            (MEMBER, 7000),
+            (PEER, 40000),
+            PORT1_MAC,
+            Flags::SYN | Flags::ACK,
+        );
+        n.receive(1, &synack, t0);
+        let to_peer = acp_only(n.take_frames());
+        let isn_v = to_peer.iter().find(|o| o.2 == VIP).expect("SYN-ACK").4.seq;
+        let ack = Header {
+            seq: 1001,
+            ack: isn_v.wrapping_add(1),
+            flags: Flags::ACK,
+            window: 1000,
+            ..Header::default()
+        };
+        n.receive(
+            0,
+            &acp_header_frame((PEER, 40000), (VIP, 7000), PORT0_MAC, ack),
+            t0,
+        );
+        n.receive(
+            0,
+            &acp_frame((PEER, 40001), (VIP, 7000), PORT0_MAC, Flags::SYN),
+            t0,
+        );
+        n.take_frames();
+        let flows = |n: &mut TestNode, t| {
+            let a = &n.stats(t).acp[0];
+            (a.flows, a.aged)
+        };
+        assert_eq!(flows(&mut n, t0), (2, 0));
+
+        let t1 = t0 + Duration::from_secs(7);
+        n.tick(t1);
+        // The opening one: a RST to the peer (its member, never synchronised, gets none).
+        let rst: Vec<_> = acp_only(n.take_frames())
+            .into_iter()
+            .map(|(port, _, src, dst, h)| (port, src, dst, h.src_port, h.dst_port, h.flags))
+            .collect();
+        assert_eq!(rst, [(0, VIP, PEER, 7000, 40001, Flags::RST)]);
+        assert_eq!(flows(&mut n, t1), (1, 1));
+
+        n.tick(t0 + Duration::from_secs(19));
+        assert_eq!(flows(&mut n, t1), (1, 1), "established: 20 s");
+        let t2 = t0 + Duration::from_secs(21);
+        n.tick(t2);
+        let mut rst: Vec<_> = acp_only(n.take_frames())
+            .into_iter()
+            .map(|(port, _, src, dst, h)| (port, src, dst, h.src_port, h.dst_port, h.flags))
+            .collect();
+        rst.sort_by_key(|r| r.0);
+        assert_eq!(
+            rst,
+            [
+                (0, VIP, PEER, 7000, 40000, Flags::RST),
+                (1, PEER, MEMBER, 40000, 7000, Flags::RST)
+            ]
+        );
+        assert_eq!(flows(&mut n, t2), (0, 2));
     }
 
     #[test]
