@@ -177,9 +177,13 @@ pub struct ConnView {
     pub peer: String,
     /// `vip:port`.
     pub vip: String,
-    /// `addr:port` of the member.
+    /// `addr:port` of the member (an acp connection: of each member of its active set, joined by
+    /// `,`).
     pub member: String,
     pub peer_port: u8,
+    /// An acp connection's phase: `opening`, `established` or `closed`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -176,14 +176,20 @@ pub fn members(list: &[MemberView]) -> String {
 
 pub fn conns(list: &ConnList) -> String {
     let mut o = format!(
-        "{:<12} {:<5} {:<22} {:<22} {:<22} {:>4}\n",
-        "SERVICE", "PROTO", "PEER", "VIP", "MEMBER", "PORT"
+        "{:<12} {:<5} {:<22} {:<22} {:<22} {:>4} {}\n",
+        "SERVICE", "PROTO", "PEER", "VIP", "MEMBER", "PORT", "STATE"
     );
     for c in &list.connections {
         writeln!(
             o,
-            "{:<12} {:<5} {:<22} {:<22} {:<22} {:>4}",
-            c.service, c.proto, c.peer, c.vip, c.member, c.peer_port
+            "{:<12} {:<5} {:<22} {:<22} {:<22} {:>4} {}",
+            c.service,
+            c.proto,
+            c.peer,
+            c.vip,
+            c.member,
+            c.peer_port,
+            c.state.as_deref().unwrap_or("-")
         )
         .unwrap();
     }

@@ -60,10 +60,12 @@ impl Config {
 }
 
 /// How full a flow's bounded state is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Occupancy {
     pub peer: SocketAddrV4,
     pub phase: Phase,
+    /// The members of its active set that have not left it.
+    pub members: Vec<SocketAddrV4>,
     pub in_frames: usize,
     pub out_frames: usize,
     pub holes: usize,
@@ -159,6 +161,12 @@ impl FrameSwitch {
             .map(|(&peer, f)| Occupancy {
                 peer,
                 phase: f.phase(),
+                members: f
+                    .legs
+                    .iter()
+                    .filter(|l| l.live)
+                    .map(|l| self.members[l.member as usize].addr)
+                    .collect(),
                 in_frames: f.in_next_fseq.wrapping_sub(f.in_left) as usize,
                 out_frames: f.out_next_fseq.wrapping_sub(f.out_left) as usize,
                 holes: f.holes.len(),

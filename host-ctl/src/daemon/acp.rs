@@ -4,7 +4,7 @@
 //! and injects them.
 
 use crate::config::{frame_policy_name, AcpServiceEntry, Timeouts};
-use crate::protocol::AcpStats;
+use crate::protocol::{AcpStats, ConnView};
 use anypoint_driver::MemberConfig;
 use anypoint_model::frame_switch::{self, FrameSwitch, Kind, Packet, Phase};
 use anypoint_model::HashKey;
@@ -217,6 +217,35 @@ impl AcpService {
             self.aged += 1;
         }
         out
+    }
+
+    /// Each connection: peer, the port it sends from, active set and phase.
+    pub fn connections(&self) -> Vec<ConnView> {
+        self.switch
+            .occupancy()
+            .into_iter()
+            .map(|o| ConnView {
+                service: self.entry.name.clone(),
+                proto: "acp".into(),
+                peer: o.peer.to_string(),
+                vip: self.vip().to_string(),
+                member: o
+                    .members
+                    .iter()
+                    .map(|m| m.to_string())
+                    .collect::<Vec<_>>()
+                    .join(","),
+                peer_port: self.peers.get(&o.peer).map_or(0, |&(port, _)| port),
+                state: Some(
+                    match o.phase {
+                        Phase::Opening => "opening",
+                        Phase::Established => "established",
+                        Phase::Closed => "closed",
+                    }
+                    .into(),
+                ),
+            })
+            .collect()
     }
 
     /// Connections of member `i` of `entry.members`, and its segments (to it, from it).

@@ -770,12 +770,7 @@ impl<B: Backend> Node<B> {
     fn conn_list(&self, service: Option<String>, limit: Option<usize>) -> Result<ConnList, String> {
         let services = self.ctl.services();
         if let Some(name) = &service {
-            if self.acp.get(name).is_some() {
-                return Err(format!(
-                    "{name} is an acp service: its connections are in its frame switch, counted by `stats`"
-                ));
-            }
-            if !services.iter().any(|s| s.config.name == *name) {
+            if self.acp.get(name).is_none() && !services.iter().any(|s| s.config.name == *name) {
                 return Err(format!("no service named {name:?}"));
             }
         }
@@ -804,7 +799,18 @@ impl<B: Backend> Node<B> {
                 vip: format!("{}:{}", Ipv4Addr::from(t.dst_ip), t.dst_port),
                 member,
                 peer_port: c.peer_port,
+                state: None,
             });
+        }
+        // Then the frame switches' connections.
+        for s in &self.acp.list {
+            if service.as_ref().is_some_and(|n| *n != s.entry.name) {
+                continue;
+            }
+            let conns = s.connections();
+            total += conns.len();
+            let room = limit.map_or(usize::MAX, |l| l.saturating_sub(matching.len()));
+            matching.extend(conns.into_iter().take(room));
         }
         Ok(ConnList {
             total,
@@ -1566,6 +1572,22 @@ mod tests {
         assert_eq!(
             (&services[1]["proto"], &services[1]["connections"]),
             (&Value::from("acp"), &Value::from(1))
+        );
+        let conns = ask(
+            &mut n,
+            Request::ConnList {
+                service: Some("frames".into()),
+                limit: None,
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            conns,
+            serde_json::json!({"total": 1, "connections": [{
+                "service": "frames", "proto": "acp", "peer": "10.77.0.2:40000",
+                "vip": "10.77.0.100:7000", "member": "10.77.1.11:7000", "peer_port": 0,
+                "state": "opening"
+            }]})
         );
         let e = ask(
             &mut n,
