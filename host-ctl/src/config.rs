@@ -149,6 +149,29 @@ pub const MAX_HOLES: (i64, i64) = (1, 64);
 /// Largest key offset of an acp `key-hash` service: keys lie within a frame of a 9000-byte MTU.
 pub const ACP_MAX_KEY_OFFSET: i64 = 9000;
 
+/// An acp service's policy from its name and key (offset, length); on error the field at fault
+/// (`policy` or `key`) and why.
+pub fn frame_policy(
+    name: &str,
+    key: Option<(u16, u8)>,
+) -> Result<FramePolicy, (&'static str, String)> {
+    match (name, key) {
+        ("key-hash", Some((offset, len))) => Ok(FramePolicy::KeyHash { offset, len }),
+        ("key-hash", None) => Err(("key", "key-hash needs key = { offset, len }".into())),
+        ("round-robin" | "speed-sensitive", Some(_)) => {
+            Err(("key", "only a key-hash service takes a key".into()))
+        }
+        ("round-robin", None) => Ok(FramePolicy::RoundRobin),
+        ("speed-sensitive", None) => Ok(FramePolicy::SpeedSensitive),
+        (other, _) => Err((
+            "policy",
+            format!(
+                "`{other}` is not one of key-hash, round-robin, speed-sensitive (proto = \"acp\")"
+            ),
+        )),
+    }
+}
+
 /// The name of an acp service's policy, as in the config.
 pub fn frame_policy_name(p: FramePolicy) -> &'static str {
     match p {
@@ -700,23 +723,8 @@ fn parse_acp_service(f: Fields, ports: &[PortEntry]) -> Res<AcpServiceEntry> {
             Some((offset, len))
         }
     };
-    let policy = match (f.req_str("policy")?, key) {
-        ("key-hash", Some((offset, len))) => FramePolicy::KeyHash { offset, len },
-        ("key-hash", None) => return err(&f.field("key"), "key-hash needs key = { offset, len }"),
-        ("round-robin" | "speed-sensitive", Some(_)) => {
-            return err(&f.field("key"), "only a key-hash service takes a key")
-        }
-        ("round-robin", None) => FramePolicy::RoundRobin,
-        ("speed-sensitive", None) => FramePolicy::SpeedSensitive,
-        (other, _) => {
-            return err(
-                &f.field("policy"),
-                format!(
-                "`{other}` is not one of key-hash, round-robin, speed-sensitive (proto = \"acp\")"
-            ),
-            )
-        }
-    };
+    let policy = frame_policy(f.req_str("policy")?, key)
+        .or_else(|(field, why)| err(&f.field(field), why))?;
     let (lo, hi) = FRAME_WINDOW;
     let frame_window = f
         .int("frame_window", lo, hi)?

@@ -114,13 +114,14 @@ enum ServiceCmd {
         vip: Ipv4Addr,
         #[arg(long)]
         port: u16,
-        /// tcp or udp.
+        /// tcp, udp or acp (frame-level switching).
         #[arg(long)]
         proto: String,
-        /// maglev, key-hash, round-robin or least-conn.
+        /// maglev, key-hash, round-robin or least-conn; acp: key-hash, round-robin or
+        /// speed-sensitive.
         #[arg(long)]
         policy: String,
-        /// key-hash: OFF:LEN, the key's bytes in the UDP payload.
+        /// key-hash: OFF:LEN, the key's bytes in the UDP payload (acp: in each frame's data).
         #[arg(long, value_name = "OFF:LEN", value_parser = parse_key)]
         key: Option<KeySpec>,
         /// Port towards peers (default: the first port with a next hop).
@@ -129,6 +130,12 @@ enum ServiceCmd {
         /// Indirection slots, a power of two (default 4096).
         #[arg(long)]
         slots: Option<u32>,
+        /// acp: frame ring entries per direction and connection, 16-4096 (default 384).
+        #[arg(long)]
+        frame_window: Option<u16>,
+        /// acp: holes per connection, 1-64 (default 8).
+        #[arg(long)]
+        max_holes: Option<u8>,
     },
     Delete {
         name: String,
@@ -343,6 +350,8 @@ fn run(cli: Cli) -> Result<(), String> {
             key,
             peer_port,
             slots,
+            frame_window,
+            max_holes,
         }) => act(
             socket,
             Request::ServiceAdd {
@@ -354,6 +363,8 @@ fn run(cli: Cli) -> Result<(), String> {
                 key,
                 peer_port,
                 slots,
+                frame_window,
+                max_holes,
             },
         ),
         Command::Service(ServiceCmd::Delete { name }) => {

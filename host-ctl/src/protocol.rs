@@ -29,6 +29,12 @@ pub enum Request {
         /// Indirection slots (power of two).
         #[serde(default)]
         slots: Option<u32>,
+        /// An acp service's frame ring entries per direction and connection.
+        #[serde(default)]
+        frame_window: Option<u16>,
+        /// An acp service's holes per connection.
+        #[serde(default)]
+        max_holes: Option<u8>,
     },
     ServiceDelete {
         name: String,

@@ -3,12 +3,13 @@
 //! through [`Node::receive`] and leave through [`Node::take_frames`]; time is passed in, so all of
 //! it runs in tests without devices.
 
-use super::acp::{AcpServices, Hop};
+use super::acp::{AcpService, AcpServices, Hop};
 use super::ageing::{self, Ageing};
 use super::neighbors::{self, Neighbors};
 use super::state::{SavedConn, State};
 use crate::config::{
-    self, format_mac, frame_policy_name, proto_name, Config, PortEntry, ServiceEntry, Timeouts,
+    self, format_mac, frame_policy_name, proto_name, AcpServiceEntry, Config, PortEntry,
+    ServiceEntry, Timeouts,
 };
 use crate::frames::{self, Arp, Ipv4};
 use crate::log::{debug, error, info, warning};
@@ -20,7 +21,7 @@ use anypoint_driver::control::Connection;
 use anypoint_driver::{
     Backend, ControlPlane, HostDisposition, MemberConfig, MemberState, PolicyKind, ServiceConfig,
 };
-use anypoint_model::frame_switch::{Packet, Policy as FramePolicy};
+use anypoint_model::frame_switch::{self, Packet, Policy as FramePolicy};
 use anypoint_model::hostrec::HEADER_LEN;
 use anypoint_model::regs::reason;
 use anypoint_model::{FiveTuple, HashKey, HostHeader, InjectHeader, InjectMode};
@@ -338,6 +339,45 @@ impl<B: Backend> Node<B> {
         self.ports.iter().find(|p| p.id() == id)
     }
 
+    /// A `proto = "acp"` service added through the control socket, with no members yet (the
+    /// config file's checks: key, bounds, a VIP and port of its own among acp services).
+    fn add_acp_service(&mut self, entry: AcpServiceEntry) -> Result<Value, String> {
+        if let FramePolicy::KeyHash { offset, len } = entry.policy {
+            if i64::from(offset) > config::ACP_MAX_KEY_OFFSET || !(1..=16).contains(&len) {
+                return Err(format!(
+                    "key: offset 0-{} and length 1-16 (got {offset}:{len})",
+                    config::ACP_MAX_KEY_OFFSET
+                ));
+            }
+        }
+        for (field, value, (lo, hi)) in [
+            ("frame_window", entry.frame_window, config::FRAME_WINDOW),
+            ("max_holes", entry.max_holes, config::MAX_HOLES),
+        ] {
+            if !(lo..=hi).contains(&(value as i64)) {
+                return Err(format!("{field}: {value} is out of range {lo}-{hi}"));
+            }
+        }
+        if self
+            .acp
+            .list
+            .iter()
+            .any(|s| (s.entry.vip, s.entry.port) == (entry.vip, entry.port))
+        {
+            return Err("another service has the same vip, port and proto".into());
+        }
+        info!(
+            "service {} added: {}:{}/acp {}",
+            entry.name,
+            entry.vip,
+            entry.port,
+            frame_policy_name(entry.policy)
+        );
+        self.acp.list.push(AcpService::new(entry, self.hash_key)?);
+        self.refresh_vips();
+        Ok(Value::Null)
+    }
+
     fn refresh_vips(&mut self) {
         self.vips = self.ctl.services().iter().map(|s| s.config.vip).collect();
         self.vips.extend(self.acp.list.iter().map(|s| s.entry.vip));
@@ -485,14 +525,36 @@ impl<B: Backend> Node<B> {
                 key,
                 peer_port,
                 slots,
+                frame_window,
+                max_holes,
             } => {
                 config::check_name(&name).map_err(|why| format!("service name `{name}`: {why}"))?;
-                if self.acp.get(&name).is_some() {
+                if self.acp.get(&name).is_some()
+                    || self.ctl.services().iter().any(|s| s.config.name == name)
+                {
                     return Err(format!("service {name} exists"));
                 }
-                let proto = config::parse_proto(&proto).ok_or_else(|| {
-                    format!("proto `{proto}` is not tcp or udp (acp services come from the config file)")
-                })?;
+                if proto == "acp" {
+                    if peer_port.is_some() || slots.is_some() {
+                        return Err("peer_port and slots do not apply to an acp service".into());
+                    }
+                    let entry = AcpServiceEntry {
+                        name,
+                        vip,
+                        port,
+                        policy: config::frame_policy(&policy, key.map(|k| (k.offset, k.len)))
+                            .map_err(|(field, why)| format!("{field}: {why}"))?,
+                        frame_window: frame_window.map_or(frame_switch::DEFAULT_W, usize::from),
+                        max_holes: max_holes.map_or(frame_switch::DEFAULT_MAX_HOLES, usize::from),
+                        members: Vec::new(),
+                    };
+                    return self.add_acp_service(entry);
+                }
+                if frame_window.is_some() || max_holes.is_some() {
+                    return Err("frame_window and max_holes apply to acp services only".into());
+                }
+                let proto = config::parse_proto(&proto)
+                    .ok_or_else(|| format!("proto `{proto}` is not tcp, udp or acp"))?;
                 let policy = PolicyKind::from_name(&policy).ok_or_else(|| {
                     format!(
                         "policy `{policy}` is not one of maglev, key-hash, round-robin, least-conn"
@@ -1133,6 +1195,8 @@ mod tests {
             key: None,
             peer_port: None,
             slots: None,
+            frame_window: None,
+            max_holes: None,
         };
         ask(&mut n, added).unwrap();
         n.receive(0, &who_has, t0);
@@ -1207,6 +1271,8 @@ mod tests {
             key: None,
             peer_port: None,
             slots: None,
+            frame_window: None,
+            max_holes: None,
         };
         ask(&mut n, rr).unwrap();
         for (i, mac) in [(21u8, "02:00:00:00:01:15"), (22, "02:00:00:00:01:16")] {
@@ -1509,6 +1575,128 @@ mod tests {
         assert_eq!(flows(&mut n, t2), (0, 2));
     }
 
+    /// An acp service added through the control socket switches like one from the config; a bad
+    /// one is refused with the field at fault.
+    #[test]
+    fn acp_services_are_added_through_the_control_socket() {
+        let t0 = Instant::now();
+        let mut n = node(t0);
+        let add = |name: &str, port: u16, policy: &str, key: Option<(u16, u8)>, window| {
+            Request::ServiceAdd {
+                name: name.into(),
+                vip: VIP,
+                port,
+                proto: "acp".into(),
+                policy: policy.into(),
+                key: key.map(|(offset, len)| KeySpec { offset, len }),
+                peer_port: None,
+                slots: None,
+                frame_window: window,
+                max_holes: None,
+            }
+        };
+        let errors = [
+            (add("frames", 7001, "round-robin", None, None), "exists"),
+            (
+                add("more", 7000, "round-robin", None, None),
+                "same vip, port",
+            ),
+            (add("more", 7001, "maglev", None, None), "policy: `maglev`"),
+            (
+                add("more", 7001, "key-hash", None, None),
+                "key: key-hash needs",
+            ),
+            (
+                add("more", 7001, "round-robin", Some((0, 4)), None),
+                "key: only a key-hash",
+            ),
+            (
+                add("more", 7001, "key-hash", Some((9001, 4)), None),
+                "key: offset 0-9000",
+            ),
+            (
+                add("more", 7001, "round-robin", None, Some(8)),
+                "frame_window: 8 is out of range 16-4096",
+            ),
+            (
+                Request::ServiceAdd {
+                    name: "more".into(),
+                    vip: VIP,
+                    port: 7001,
+                    proto: "acp".into(),
+                    policy: "round-robin".into(),
+                    key: None,
+                    peer_port: None,
+                    slots: Some(256),
+                    frame_window: None,
+                    max_holes: None,
+                },
+                "do not apply to an acp service",
+            ),
+        ];
+        for (req, why) in errors {
+            let e = ask(&mut n, req.clone()).unwrap_err();
+            assert!(e.contains(why), "{req:?}: `{e}` lacks `{why}`");
+        }
+        ask(
+            &mut n,
+            add("more", 7001, "key-hash", Some((0, 4)), Some(128)),
+        )
+        .unwrap();
+        ask(
+            &mut n,
+            Request::MemberAdd {
+                service: "more".into(),
+                addr: MEMBER,
+                port: 7001,
+                weight: None,
+                out_port: None,
+                mac: Some(format_mac(&MEMBER_MAC)),
+            },
+        )
+        .unwrap();
+        let services = ask(&mut n, Request::ServiceList).unwrap();
+        let more = services
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == "more")
+            .expect("listed");
+        assert_eq!(
+            (&more["proto"], &more["policy"], &more["members"]),
+            (
+                &Value::from("acp"),
+                &Value::from("key-hash"),
+                &Value::from(1)
+            )
+        );
+        // A peer's SYN to it reaches its member, and `save` keeps it.
+        n.receive(
+            0,
+            &acp_frame((PEER, 40000), (VIP, 7001), PORT0_MAC, Flags::SYN),
+            t0,
+        );
+        let out = acp_out(
+            n.take_frames()
+                .into_iter()
+                .filter(|(_, f)| Ipv4::parse(f).is_some())
+                .collect(),
+        );
+        assert_eq!(
+            out.iter()
+                .map(|o| (o.0, o.1, o.2, o.3, o.4.dst_port, o.4.flags))
+                .collect::<Vec<_>>(),
+            [(1, MEMBER_MAC, PEER, MEMBER, 7001, Flags::SYN)]
+        );
+        let saved = n.config();
+        let a = saved
+            .acp_services
+            .iter()
+            .find(|a| a.name == "more")
+            .unwrap();
+        assert_eq!((a.frame_window, a.members.len()), (128, 1));
+    }
+
     #[test]
     fn acp_segments_go_through_the_frame_switch_both_ways() {
         let t0 = Instant::now();
@@ -1740,6 +1928,8 @@ mod tests {
                 key,
                 peer_port: None,
                 slots: Some(256),
+                frame_window: None,
+                max_holes: None,
             };
         let key = Some(KeySpec { offset: 0, len: 4 });
         assert_eq!(
