@@ -150,7 +150,7 @@ fn retransmission_storm() {
         );
     }
     assert!(
-        o.client.timeouts >= 3 && o.client.retransmitted > 300,
+        o.client.timeouts >= 3 && o.client.retransmitted > 150,
         "{:?}",
         o.client
     );

@@ -369,3 +369,25 @@ fn an_expired_connection_is_reset_at_both_ends_and_forgotten() {
     assert!(!sw.has_flow(PEER) && sw.occupancy().is_empty());
     assert!(sw.expire(PEER).is_empty(), "forgotten");
 }
+
+#[test]
+fn a_members_window_update_is_not_a_duplicate_ack_to_the_peer() {
+    let (mut sw, isn_v) = established();
+    // Frame 0 goes to M0, which has not acked it yet: peer data is outstanding.
+    let out = from_peer(&mut sw, 1001, isn_v + 1, &[(0, b"a")]);
+    assert_eq!(to(&out, M0).len(), 1);
+    // M0's application reads: same ack, larger windows. The first carries the peer's window
+    // moved by frame 0 (the ring's room in the smallest frames); after it M1's open window stays
+    // the smallest, so the peer's window does not move and nothing goes to the peer.
+    send(&mut sw, M0, PEER, h(5001, 1001, ACK, 55000), &[]);
+    let out = send(&mut sw, M0, PEER, h(5001, 1001, ACK, 60000), &[]);
+    assert!(to(&out, PEER).is_empty(), "{out:?}");
+    // The same ack and window again are duplicate acks: each reaches the peer as the same pure
+    // ack, for its fast retransmit.
+    let first = send(&mut sw, M0, PEER, h(5001, 1001, ACK, 60000), &[]);
+    let second = send(&mut sw, M0, PEER, h(5001, 1001, ACK, 60000), &[]);
+    let (a, b) = (to(&first, PEER), to(&second, PEER));
+    assert_eq!((a.len(), b.len()), (1, 1));
+    assert_eq!((a[0].h.ack, a[0].h.flags), (1001, ACK));
+    assert_eq!((a[0].h.ack, a[0].h.window), (b[0].h.ack, b[0].h.window));
+}

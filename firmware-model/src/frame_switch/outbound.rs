@@ -34,7 +34,11 @@ impl Flow {
             return Kind::Setup;
         }
         let pure = seg.payload.is_empty() && !h.flags.has(Flags::FIN);
+        let edge_before = self.legs[li].edge;
         let advanced = self.on_member_ack(li, &h);
+        // A duplicate ack as RFC 5681 counts one: pure, same ack and same window. A window update
+        // (the member's application read) is not one, and must not reach the peer as one.
+        let member_dup = pure && !advanced && self.legs[li].edge == edge_before;
         let mut kind = if seg.payload.is_empty() {
             Kind::OutAck
         } else {
@@ -67,12 +71,12 @@ impl Flow {
             self.finish_out(out);
         }
         // A member waiting at a decided hole gets its patch (again, if it keeps waiting).
-        if self.send_patch(li, pure && !advanced, c, out) {
+        if self.send_patch(li, member_dup, c, out) {
             kind = kind.max(Kind::Patch);
         }
         if segments == 0 {
             // A member's duplicate ack while peer data is outstanding is the peer's duplicate ack.
-            let dup = pure && !advanced && self.in_left != self.in_next_fseq;
+            let dup = member_dup && self.in_left != self.in_next_fseq;
             self.ack_peer(dup, out);
         }
         if !seg.payload.is_empty() && segments == 0 {
