@@ -351,7 +351,11 @@ pub fn markdown(r: &Results, plots: &str) -> String {
          windows when nothing is lost, and the relay's queue takes what the delay does not. The \
          switch does not terminate the connection, so its rate is the client's end-to-end one: \
          every frame a member misses is the client's to retransmit over the whole path (the \
-         retransmission column), where the proxy recovers on its own short leg.\n\n",
+         retransmission column), where the proxy recovers on its own short leg. Its ring bounds \
+         the frames in flight: at most w frames per round trip (the window it offers is the free \
+         ring entries times the smallest frame), so a ring in use to its last entry means the \
+         rate is the ring's, w x frame / RTT; a larger `frame_window` buys rate at long RTTs for \
+         24 bytes per entry.\n\n",
     );
     memory(r, &notes, &mut md);
     let _ = write!(md, "\n![memory]({plots}/memory.png)\n\n");
