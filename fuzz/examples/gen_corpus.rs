@@ -74,6 +74,8 @@ fn control_seeds(dir: &Path) {
             key: None,
             peer_port: Some(0),
             slots: Some(256),
+            frame_window: None,
+            max_holes: None,
         },
         Request::ServiceAdd {
             name: "kv".into(),
@@ -84,6 +86,8 @@ fn control_seeds(dir: &Path) {
             key: Some(KeySpec { offset: 4, len: 8 }),
             peer_port: None,
             slots: None,
+            frame_window: None,
+            max_holes: None,
         },
         Request::MemberAdd {
             service: "db".into(),
