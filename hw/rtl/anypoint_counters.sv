@@ -5,7 +5,7 @@
 //
 // A bank keeps the port and reason counters in registers and the service and member counters as
 // {bytes, packets} pairs in block RAM, updated by a read-modify-write pipeline (one frame per cycle,
-// with forwarding for back-to-back frames of one service or member); a second copy of each RAM
+// with forwarding for close frames of one service or member); a second copy of each RAM
 // serves register reads. CTR_CLEAR sweeps the RAMs (`busy` meanwhile, NMEM*2 cycles): frames
 // counted during the sweep may be lost, so the register block holds the write response until done.
 //
@@ -34,9 +34,11 @@ module anypoint_counters #(
     input wire [NSRC*16-1:0] ev_service,
     input wire [NSRC*16-1:0] ev_member,
     input wire [NSRC*17-1:0] ev_len,
-    // Register read: byte offset within CTR; data two cycles after rd_en.
+    // Register read: byte offset within CTR; rd_done three cycles after rd_en, rd_data from the
+    // cycle after rd_done (the bank sum is pipelined to fit an ECP5 cycle).
     input wire rd_en,
     input wire [15:0] rd_addr,
+    output logic rd_done,
     output logic [31:0] rd_data
 );
   `include "anypoint_regmap.svh"
@@ -67,8 +69,7 @@ module anypoint_counters #(
   logic rd_v1, rd_hi1;
   logic [1:0] rd_blk1;  // 0 port, 1 reason, 2 service, 3 member
   logic rd_ok1;
-  logic [PW-1:0] rd_port1;
-  logic [2:0] rd_pc1;
+  logic [PW+2:0] rd_pidx1;  // port counter index (6 * port + counter), computed here off the mux
   logic [4:0] rd_reason1;
   logic rd_pbytes1;
   logic [SA-1:0] rd_sw;
@@ -83,8 +84,7 @@ module anypoint_counters #(
   always_ff @(posedge clk) begin
     rd_v1 <= rd_en;
     rd_hi1 <= rd_addr[2];
-    rd_port1 <= rd_slot[PW+2:3];
-    rd_pc1 <= rd_slot[2:0];
+    rd_pidx1 <= (PW + 3)'(6 * rd_slot[PW+2:3]) + (PW + 3)'(rd_slot[2:0]);
     rd_reason1 <= rd_slot[4:0];
     rd_pbytes1 <= rd_slot[0];
     if (32'(rd_slot) < CTR_REASON_OFFSET / 8) begin
@@ -103,7 +103,19 @@ module anypoint_counters #(
     end
   end
 
-  logic [63:0] bank_rd[NSRC];
+  // Each bank's read value, a cycle after the RAM read; padded to whole pairs with zero.
+  localparam int NPAIR = (NSRC + 1) / 2;
+  logic [63:0] bank_rd[2*NPAIR];
+  if (NSRC % 2 == 1) begin : g_pad
+    assign bank_rd[NSRC] = '0;
+  end
+  logic rd_v2, rd_hi2, rd_ok2, rd_pair2;
+  always_ff @(posedge clk) begin
+    rd_v2 <= rd_v1 && !rst;
+    rd_hi2 <= rd_hi1;
+    rd_ok2 <= rd_ok1;
+    rd_pair2 <= rd_blk1[1];
+  end
 
   for (genvar s = 0; s < NSRC; s++) begin : g_bank
     logic [127:0] svc_ram[SVC_WORDS];  // {bytes, packets}
@@ -158,13 +170,15 @@ module anypoint_counters #(
       assign reason_c[r] = cnt;
     end
 
-    // Service and member pairs: read (stage 0), add and write back (stage 1).
-    logic sv_ok0, mb_ok0, sv_ok1, mb_ok1;
-    logic [SA-1:0] sa0, sa1, sa_w;
-    logic [MA-1:0] ma0, ma1, ma_w;
-    logic [63:0] len1;
-    logic [127:0] s_rd, m_rd, s_cur, m_cur, s_new, m_new, s_wd, m_wd;
-    logic s_wv, m_wv;
+    // Service and member pairs: read (stage 0), forward into the read value (stage 1), add and
+    // write back (stage 2); the add has a stage of its own because EBR clock-to-out, the forward
+    // mux and the 64-bit add did not fit one ECP5 cycle.
+    logic sv_ok0, mb_ok0, sv_ok1, mb_ok1, sv_ok2, mb_ok2;
+    logic [SA-1:0] sa0, sa1, sa2, sa_w;
+    logic [MA-1:0] ma0, ma1, ma2, ma_w;
+    logic [63:0] len1, len2;
+    logic [127:0] s_rd, m_rd, s_rd2, m_rd2, s_cur, m_cur, s_new, m_new, s_wd, m_wd;
+    logic s_wv, m_wv, s_fwd2, m_fwd2;
     assign sv_ok0 = ev_valid[s] && act == 2'd1 && 32'(sv) < NSVC && !sweeping;
     assign mb_ok0 = ev_valid[s] && act == 2'd1 && 32'(mb) < NMEM && !sweeping;
     assign sa0 = SA'({sv, ev_outbound[s]});
@@ -178,24 +192,34 @@ module anypoint_counters #(
       sa1 <= sa0;
       ma1 <= ma0;
       len1 <= len;
+      // The write of two cycles ago is not in the RAM read: forward it.
+      s_rd2 <= (s_wv && sa_w == sa1) ? s_wd : s_rd;
+      m_rd2 <= (m_wv && ma_w == ma1) ? m_wd : m_rd;
+      // Nor the write of the previous cycle (stage 2 now): forward it in stage 2.
+      s_fwd2 <= sv_ok2 && !sweeping && sa2 == sa1;
+      m_fwd2 <= mb_ok2 && !sweeping && ma2 == ma1;
+      sv_ok2 <= sv_ok1 && !rst && !clear;
+      mb_ok2 <= mb_ok1 && !rst && !clear;
+      sa2 <= sa1;
+      ma2 <= ma1;
+      len2 <= len1;
     end
 
     always_comb begin
-      // The previous cycle's write is not in the RAM read of this one: forward it.
-      s_cur = (s_wv && sa_w == sa1) ? s_wd : s_rd;
-      m_cur = (m_wv && ma_w == ma1) ? m_wd : m_rd;
-      s_new = {s_cur[127:64] + len1, s_cur[63:0] + 64'd1};
-      m_new = {m_cur[127:64] + len1, m_cur[63:0] + 64'd1};
+      s_cur = s_fwd2 ? s_wd : s_rd2;
+      m_cur = m_fwd2 ? m_wd : m_rd2;
+      s_new = {s_cur[127:64] + len2, s_cur[63:0] + 64'd1};
+      m_new = {m_cur[127:64] + len2, m_cur[63:0] + 64'd1};
     end
 
     logic [SA-1:0] s_addr;
     logic [MA-1:0] m_addr;
     logic s_we, m_we;
     always_comb begin
-      s_we = sweeping ? (32'(sweep_idx) < SVC_WORDS) : sv_ok1;
-      m_we = sweeping || mb_ok1;
-      s_addr = sweeping ? SA'(sweep_idx) : sa1;
-      m_addr = sweeping ? MA'(sweep_idx) : ma1;
+      s_we = sweeping ? (32'(sweep_idx) < SVC_WORDS) : sv_ok2;
+      m_we = sweeping || mb_ok2;
+      s_addr = sweeping ? SA'(sweep_idx) : sa2;
+      m_addr = sweeping ? MA'(sweep_idx) : ma2;
     end
 
     always_ff @(posedge clk) begin
@@ -207,42 +231,56 @@ module anypoint_counters #(
         mem_ram[m_addr] <= sweeping ? '0 : m_new;
         mem_ram_rd[m_addr] <= sweeping ? '0 : m_new;
       end
-      s_wv <= sv_ok1 && !sweeping;
-      m_wv <= mb_ok1 && !sweeping;
-      sa_w <= sa1;
-      ma_w <= ma1;
+      s_wv <= sv_ok2 && !sweeping;
+      m_wv <= mb_ok2 && !sweeping;
+      sa_w <= sa2;
+      ma_w <= ma2;
       s_wd <= s_new;
       m_wd <= m_new;
     end
 
-    // Register read port.
+    // Register read port: the RAM read, then the counter is picked in the next cycle (the sum
+    // over the banks follows in two more: EBR clock-to-out, the bank mux and a 64-bit sum of all
+    // banks did not fit one ECP5 cycle).
     logic [127:0] s_q, m_q;
+    logic [63:0] pair_q, reg_q;
     always_ff @(posedge clk) begin
       s_q <= svc_ram_rd[rd_sw];
       m_q <= mem_ram_rd[rd_mw];
+      if (rd_v1) begin
+        case ({rd_blk1[0], rd_pbytes1})
+          2'b00: pair_q <= s_q[63:0];
+          2'b01: pair_q <= s_q[127:64];
+          2'b10: pair_q <= m_q[63:0];
+          default: pair_q <= m_q[127:64];
+        endcase
+        reg_q <= rd_blk1[0] ? reason_c[rd_reason1] : port_c[rd_pidx1];
+      end
     end
-    always_comb begin
-      case (rd_blk1)
-        2'd0: bank_rd[s] = port_c[6*rd_port1+32'(rd_pc1)];
-        2'd1: bank_rd[s] = reason_c[rd_reason1];
-        2'd2: bank_rd[s] = rd_pbytes1 ? s_q[127:64] : s_q[63:0];
-        default: bank_rd[s] = rd_pbytes1 ? m_q[127:64] : m_q[63:0];
-      endcase
-      if (!rd_ok1) bank_rd[s] = '0;
-    end
+    assign bank_rd[s] = !rd_ok2 ? '0 : rd_pair2 ? pair_q : reg_q;
+  end
+
+  // Sum over the banks: pairs (stage 2), then the pair sums (stage 3).
+  logic [63:0] pair_sum[NPAIR];
+  logic rd_v3, rd_hi3;
+  always_ff @(posedge clk) begin
+    for (int k = 0; k < NPAIR; k++) pair_sum[k] <= bank_rd[2*k] + bank_rd[2*k+1];
+    rd_v3 <= rd_v2 && !rst;
+    rd_hi3 <= rd_hi2;
   end
 
   logic [63:0] sum;
   always_comb begin
     sum = '0;
-    for (int s = 0; s < NSRC; s++) sum = sum + bank_rd[s];
+    for (int k = 0; k < NPAIR; k++) sum = sum + pair_sum[k];
   end
 
+  assign rd_done = rd_v3;
   logic [31:0] latch;
   always_ff @(posedge clk) begin
     if (rst) latch <= '0;
-    else if (rd_v1 && !rd_hi1) latch <= sum[63:32];
-    if (rd_v1) rd_data <= rd_hi1 ? latch : sum[31:0];
+    else if (rd_v3 && !rd_hi3) latch <= sum[63:32];
+    if (rd_v3) rd_data <= rd_hi3 ? latch : sum[31:0];
   end
 endmodule
 `default_nettype wire

@@ -13,11 +13,12 @@
 module anypoint_emit #(
     parameter int DATA_WIDTH = 64,
     localparam int BYTES = DATA_WIDTH / 8,
-    localparam int DESC_W = 2 + 3 + 1 + 512 + 64 + 256 + 17 + 16
+    localparam int DESC_W = 2 + 3 + 1 + 512 + 64 + 256 + 17 + 16 + 2
 ) (
     input wire clk,
     input wire rst,
-    // Descriptor FIFO head: {action, port, record, rw_data, rw_mask, hhdr, len, beats}.
+    // Descriptor FIFO head: {action, port, record, rw_data, rw_mask, hhdr, len, beats, beats == 0,
+  // beats == 1} (the compares made before the FIFO, off the pop path).
     input wire desc_valid,
     input wire [DESC_W-1:0] desc,
     output logic desc_pop,
@@ -48,11 +49,15 @@ module anypoint_emit #(
   logic [DATA_WIDTH-1:0] fdata;
   logic [BYTES-1:0] fkeep;
 
-  assign {action, port, record, rw_data, rw_mask, hhdr} = desc[DESC_W-1:33];
-  assign beats = desc[15:0];
+  assign {action, port, record, rw_data, rw_mask, hhdr} = desc[DESC_W-1:35];
+  assign {beats, beats0, beats1} = desc[17:0];
   assign {fkeep, fdata} = frame;
 
+  logic beats0, beats1;  // beats == 0, beats == 1
   logic [15:0] idx;  // frame beats consumed
+  // Registered idx == 0 and (idx + 1 == beats for idx > 0): the pop decision waited on a 16-bit
+  // add and compare.
+  logic first_q, last_q;
   logic [3:0] hidx;  // header beats written (BYTES < 32)
   logic flush;  // realigned host record: the final partial beat
   logic [DATA_WIDTH-1:0] carry;
@@ -104,7 +109,7 @@ module anypoint_emit #(
     end
     // Overlay of the rewritten head bytes on frame beat `idx`.
     for (int j = 0; j < BYTES; j++) ov_data[8*j+:8] = rw_beat_mask[j] ? rw_beat[8*j+:8] : fdata[8*j+:8];
-    last_beat = idx + 16'd1 == beats;
+    last_beat = first_q ? beats1 : last_q;
   end
 
   always_comb begin
@@ -117,7 +122,7 @@ module anypoint_emit #(
     if (desc_valid) begin
       case (action)
         2'd1: begin  // forward
-          if (beats == 16'd0) desc_pop = 1'b1;
+          if (beats0) desc_pop = 1'b1;
           else if (frame_valid && !fwd_full && !(record && 32'(idx) < HDR_BEATS && host_full)) begin
             frame_pop = 1'b1;
             fwd_wr = 1'b1;
@@ -132,8 +137,8 @@ module anypoint_emit #(
           if (!REALIGN && 32'(hidx) < HDR_BEATS) begin
             if (!host_full) begin
               host_wr = 1'b1;
-              host_data = {beats == 16'd0 && 32'(hidx) == HDR_BEATS - 1, hdr_keep, hdr_beat};
-              desc_pop = beats == 16'd0 && 32'(hidx) == HDR_BEATS - 1;
+              host_data = {beats0 && 32'(hidx) == HDR_BEATS - 1, hdr_keep, hdr_beat};
+              desc_pop = beats0 && 32'(hidx) == HDR_BEATS - 1;
             end
           end else if (!REALIGN) begin
             if (frame_valid && !host_full) begin
@@ -148,7 +153,7 @@ module anypoint_emit #(
               host_data = {1'b1, carry_keep >> (BYTES - HDR), carry >> (DATA_WIDTH - 8 * HDR)};
               desc_pop = 1'b1;
             end
-          end else if (beats == 16'd0) begin
+          end else if (beats0) begin
             if (!host_full) begin
               host_wr = 1'b1;
               host_data = {1'b1, hdr_keep, hdr_beat};
@@ -166,7 +171,7 @@ module anypoint_emit #(
           end
         end
         default: begin  // drop
-          if (beats == 16'd0) desc_pop = 1'b1;
+          if (beats0) desc_pop = 1'b1;
           else if (frame_valid) begin
             frame_pop = 1'b1;
             desc_pop = last_beat;
@@ -179,14 +184,20 @@ module anypoint_emit #(
   always_ff @(posedge clk) begin
     if (rst) begin
       idx <= '0;
+      first_q <= 1'b1;
       hidx <= '0;
       flush <= 1'b0;
     end else if (desc_pop) begin
       idx <= '0;
+      first_q <= 1'b1;
       hidx <= '0;
       flush <= 1'b0;
     end else begin
-      if (frame_pop) idx <= idx + 16'd1;
+      if (frame_pop) begin
+        idx <= idx + 16'd1;
+        first_q <= 1'b0;
+        last_q <= idx + 16'd2 == beats;
+      end
       if (host_wr && action == 2'd2 && !REALIGN && 32'(hidx) < HDR_BEATS) hidx <= hidx + 4'd1;
       if (REALIGN && action == 2'd2 && frame_pop && last_beat) flush <= 1'b1;
     end

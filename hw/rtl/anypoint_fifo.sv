@@ -24,27 +24,37 @@ module anypoint_fifo #(
   localparam int DEPTH = 1 << DEPTH_LOG2;
 
   logic [WIDTH-1:0] mem[DEPTH];
-  logic [DEPTH_LOG2:0] wr_ptr, rd_ptr;
-  logic [DEPTH_LOG2:0] mem_count;
-  logic load;
+  logic [DEPTH_LOG2-1:0] wr_ptr, rd_ptr;
+  logic [DEPTH_LOG2:0] mem_count;  // entries in the RAM
+  logic load, wr;
+  // Registered mem_count == DEPTH and mem_count != 0 (and the count itself rather than a pointer
+  // difference): the compares were too long in front of the writer's ready and the pops.
+  logic full_q, filled_q;
 
-  assign mem_count = wr_ptr - rd_ptr;
-  assign full = mem_count == (DEPTH_LOG2 + 1)'(DEPTH);
+  assign full = full_q;
   assign count = {1'b0, mem_count} + {{(DEPTH_LOG2 + 1) {1'b0}}, rd_valid};
-  assign load = (mem_count != '0) && (!rd_valid || rd_en);
+  assign wr = wr_en && !full_q;
+  assign load = filled_q && (!rd_valid || rd_en);
 
   always_ff @(posedge clk) begin
-    if (wr_en && !full) mem[wr_ptr[DEPTH_LOG2-1:0]] <= wr_data;
-    if (load) rd_data <= mem[rd_ptr[DEPTH_LOG2-1:0]];
+    if (wr) mem[wr_ptr] <= wr_data;
+    if (load) rd_data <= mem[rd_ptr];
   end
 
   always_ff @(posedge clk) begin
     if (rst) begin
       wr_ptr <= '0;
       rd_ptr <= '0;
+      mem_count <= '0;
       rd_valid <= 1'b0;
+      full_q <= 1'b0;
+      filled_q <= 1'b0;
     end else begin
-      if (wr_en && !full) wr_ptr <= wr_ptr + 1'b1;
+      if (wr && !load) mem_count <= mem_count + 1'b1;
+      else if (!wr && load) mem_count <= mem_count - 1'b1;
+      full_q <= !load && (full_q || (wr && mem_count == (DEPTH_LOG2 + 1)'(DEPTH - 1)));
+      filled_q <= wr || (filled_q && !(load && mem_count == (DEPTH_LOG2 + 1)'(1)));
+      if (wr) wr_ptr <= wr_ptr + 1'b1;
       if (load) begin
         rd_ptr <= rd_ptr + 1'b1;
         rd_valid <= 1'b1;

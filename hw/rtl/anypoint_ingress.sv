@@ -47,12 +47,14 @@ module anypoint_ingress #(
   logic in_frame;
   logic [16:0] len_q;
   logic [15:0] beats_q, beat_idx;
+  logic [15:0] beats_in, beats_next;  // stored beats before this one; with it
   logic trunc_q;
   logic [3:0] user_q;
   logic [8*HDR_BYTES-1:0] hdr_q, hdr_next;
   logic [16:0] len_next;
   logic [$clog2(BYTES+1)-1:0] nbytes;
   logic [16:0] limit;
+  logic [17:0] room;  // limit minus the bytes before this beat (negative: past the limit already)
   logic store, hs;
   logic [3:0] user_cur;
 
@@ -61,12 +63,13 @@ module anypoint_ingress #(
     for (int i = 0; i < BYTES; i++) nbytes = nbytes + {{($clog2(BYTES + 1) - 1) {1'b0}}, s_axis_tkeep[i]};
   end
 
-  // Direct host injects leave unchanged whatever MAX_FRAME says.
-  always_comb begin
-    limit = 17'(FRAME_CAP);
-    if (max_frame < 32'(limit) && !user_cur[3]) limit = 17'(max_frame);
-    if (limit > 17'd65535) limit = 17'd65535;
-  end
+  // Direct host injects leave unchanged whatever MAX_FRAME says. The MAX_FRAME limit is registered
+  // (its 32-bit compare sat in front of the store decision); a write to MAX_FRAME still takes
+  // effect before it is answered.
+  localparam logic [16:0] CAP_LIMIT = (FRAME_CAP > 65535) ? 17'd65535 : 17'(FRAME_CAP);
+  logic [16:0] mf_limit;
+  always_ff @(posedge clk) mf_limit <= (max_frame < 32'(CAP_LIMIT)) ? 17'(max_frame) : CAP_LIMIT;
+  assign limit = user_cur[3] ? CAP_LIMIT : mf_limit;
 
   assign s_axis_tready = !rst && !fifo_full && (in_frame || admit);
   assign hs = s_axis_tvalid && s_axis_tready;
@@ -75,12 +78,18 @@ module anypoint_ingress #(
   always_comb begin
     len_next = (in_frame ? len_q : 17'd0) + 17'(nbytes);
     if (in_frame && len_q > 17'h1ffff - 17'(BYTES)) len_next = 17'h1ffff;
-    store = !(in_frame && trunc_q) && len_next <= limit;
+    // len_next <= limit, as the beat's byte count against the room left, so that the count does
+    // not go through the length add before the compare (a saturated length is past any limit).
+    room = {1'b0, limit} - {1'b0, in_frame ? len_q : 17'd0};
+    store = !(in_frame && trunc_q) && !room[17] && room[16:0] >= 17'(nbytes);
     hdr_next = in_frame ? hdr_q : '0;
     for (int b = 0; b < HDR_BEATS; b++) begin
       if ((in_frame ? beat_idx : 16'd0) == 16'(b)) hdr_next[b*DATA_WIDTH+:DATA_WIDTH] = s_axis_tdata;
     end
     user_cur = in_frame ? user_q : s_axis_tuser;
+    // A mux after `store` rather than an add of it.
+    beats_in = in_frame ? beats_q : 16'd0;
+    beats_next = store ? beats_in + 16'd1 : beats_in;
   end
 
   assign fifo_wr = hs && store;
@@ -104,15 +113,15 @@ module anypoint_ingress #(
         user_q <= user_cur;
         beat_idx <= (in_frame ? beat_idx : 16'd0) + 16'd1;
         trunc_q <= !store;
-        beats_q <= (in_frame ? beats_q : 16'd0) + (store ? 16'd1 : 16'd0);
+        beats_q <= beats_next;
       end
     end
     if (hs && s_axis_tlast) begin
       d_hdr <= hdr_next;
       d_len <= len_next;
-      d_oversize <= !store || (in_frame && trunc_q) || len_next > 17'(limit);
+      d_oversize <= !store;
       d_user <= user_cur;
-      d_beats <= (in_frame ? beats_q : 16'd0) + (store ? 16'd1 : 16'd0);
+      d_beats <= beats_next;
     end
   end
 endmodule

@@ -79,7 +79,7 @@ module anypoint_port #(
   // One C++ class for all instances in the Verilated model (build time).
   /* verilator no_inline_module */
   localparam int HDR_BYTES = 128;
-  localparam int DESC_W = 2 + 3 + 1 + 512 + 64 + 256 + 17 + 16;
+  localparam int DESC_W = 2 + 3 + 1 + 512 + 64 + 256 + 17 + 16 + 2;
   localparam int FW = DATA_WIDTH + BYTES;
 
   // Frames admitted and not yet handed to the emitter.
@@ -91,7 +91,8 @@ module anypoint_port #(
 
   always_ff @(posedge clk) begin
     if (rst) outstanding <= '0;
-    else outstanding <= outstanding + (DESC_LOG2 + 2)'(sop) - (DESC_LOG2 + 2)'(desc_pop);
+    else if (sop && !desc_pop) outstanding <= outstanding + 1'b1;
+    else if (!sop && desc_pop) outstanding <= outstanding - 1'b1;
   end
 
   logic d_valid, d_oversize;
@@ -215,7 +216,9 @@ module anypoint_port #(
       .clk(clk),
       .rst(rst),
       .wr_en(o_valid),
-      .wr_data({o_action, o_port, o_record, o_rw_data, o_rw_mask, o_hhdr, o_len, o_beats}),
+      .wr_data({
+        o_action, o_port, o_record, o_rw_data, o_rw_mask, o_hhdr, o_len, o_beats, o_beats == 16'd0, o_beats == 16'd1
+      }),
       .full(),
       .count(),
       .rd_valid(desc_valid),

@@ -57,6 +57,7 @@ module anypoint_regs #(
     output logic ctr_clear,
     output logic ctr_rd_en,
     output logic [15:0] ctr_rd_addr,
+    input wire ctr_rd_done,
     input wire [31:0] ctr_rd_data,
     input wire ctr_busy,
     // Activity hits.
@@ -107,15 +108,26 @@ module anypoint_regs #(
     RRESP
   } state_t;
   state_t state;
-  logic [19:0] addr_q;
+  logic [17:0] addr_q;  // low bits: the decode (dec_q) covers the rest
   logic [31:0] wd_q;
+
+  // The address is decoded as the transaction is taken (registered with addr_q), so that the
+  // 20-bit compares do not sit in front of the register, table-bus and read-data updates.
+  typedef struct packed {
+    logic max_frame, ctr_clear, soft_reset, dev_status, hash_key, tbl_cmd, tbl_status;
+    logic tbl_wdata, tbl_rdata, ctr, act, indir;  // indir: a slot that exists
+    logic [31:0] fixed;  // value of a read-only identification or capability register
+  } dec_t;
+  dec_t dec, dec_q;
+  logic [17:0] ax_addr;  // low bits of the address of the transaction being taken
+  logic cmd_ok_q;
 
   assign s_axil_awready = state == IDLE && !sweeping && s_axil_awvalid && s_axil_wvalid;
   assign s_axil_wready = state == IDLE && !sweeping && s_axil_awvalid && s_axil_wvalid;
   assign s_axil_arready = state == IDLE && !sweeping && !(s_axil_awvalid && s_axil_wvalid) &&
       s_axil_arvalid;
   assign soft_rst = sweeping;
-  assign soft_start = state == WR1 && addr_q == 20'(REG_SOFT_RESET) && wd_q[REG_SOFT_RESET_GO_LSB];
+  assign soft_start = state == WR1 && dec_q.soft_reset && wd_q[REG_SOFT_RESET_GO_LSB];
   assign s_axil_bvalid = state == WRESP;
   assign s_axil_bresp = 2'b00;
   assign s_axil_rvalid = state == RRESP;
@@ -125,25 +137,62 @@ module anypoint_regs #(
   logic [23:0] cmd_index;
   logic [3:0] cmd_table;
   logic [1:0] cmd_op;
-  logic cmd_ok;
+  logic cmd_ok;  // of the write data being taken (cmd_ok_q in WR1)
   assign cmd_index = wd_q[23:0];
   assign cmd_table = wd_q[27:24];
   assign cmd_op = wd_q[31:30];
   always_comb begin
-    case (cmd_table)
-      4'(TBL_PORT_ID): cmd_ok = cmd_index < 24'(NUM_PORTS);
-      4'(TBL_SERVICE_ID): cmd_ok = cmd_index < 24'(NUM_SERVICES);
-      4'(TBL_MEMBER_ID): cmd_ok = cmd_index < 24'(NUM_MEMBERS);
-      4'(TBL_CONN_ID): cmd_ok = cmd_index < 24'(CONN_ENTRIES);
+    case (s_axil_wdata[27:24])
+      4'(TBL_PORT_ID): cmd_ok = s_axil_wdata[23:0] < 24'(NUM_PORTS);
+      4'(TBL_SERVICE_ID): cmd_ok = s_axil_wdata[23:0] < 24'(NUM_SERVICES);
+      4'(TBL_MEMBER_ID): cmd_ok = s_axil_wdata[23:0] < 24'(NUM_MEMBERS);
+      4'(TBL_CONN_ID): cmd_ok = s_axil_wdata[23:0] < 24'(CONN_ENTRIES);
       default: cmd_ok = 1'b0;
     endcase
-    if (cmd_op == 2'd0) cmd_ok = 1'b0;
+    if (s_axil_wdata[31:30] == 2'd0) cmd_ok = 1'b0;
   end
+
+  // Both addresses decoded side by side, the write's or the read's picked last.
+  assign ax_addr = {(s_axil_awvalid && s_axil_wvalid) ? s_axil_awaddr[17:2] : s_axil_araddr[17:2], 2'b00};
+  for (genvar i = 0; i < 2; i++) begin : g_dec
+    logic [19:0] a;
+    dec_t d;
+    assign a = {(i == 0) ? s_axil_awaddr[19:2] : s_axil_araddr[19:2], 2'b00};
+    always_comb begin
+      d = '0;
+      case (a)
+        20'(REG_ID): d.fixed = DEVICE_ID;
+        20'(REG_VERSION): d.fixed = MAP_VERSION;
+        20'(REG_NUM_PORTS): d.fixed = 32'(NUM_PORTS);
+        20'(REG_NUM_SERVICES): d.fixed = 32'(NUM_SERVICES);
+        20'(REG_NUM_MEMBERS): d.fixed = 32'(NUM_MEMBERS);
+        20'(REG_CONN_BUCKETS_LOG2): d.fixed = 32'(CONN_BUCKETS_LOG2);
+        20'(REG_CONN_WAYS): d.fixed = 32'd4;
+        20'(REG_INDIR_SLOTS_LOG2): d.fixed = 32'(INDIR_SLOTS_LOG2);
+        20'(REG_MAX_FRAME): d.max_frame = 1'b1;
+        20'(REG_CTR_CLEAR): d.ctr_clear = 1'b1;
+        20'(REG_SOFT_RESET): d.soft_reset = 1'b1;
+        20'(REG_DEV_STATUS): d.dev_status = 1'b1;
+        20'(REG_TBL_CMD): d.tbl_cmd = 1'b1;
+        20'(REG_TBL_STATUS): d.tbl_status = 1'b1;
+        default: ;
+      endcase
+      d.hash_key = a >= 20'(REG_HASH_KEY) && a < 20'(REG_HASH_KEY + 16);
+      d.tbl_wdata = a >= 20'(REG_TBL_WDATA) && a < 20'(REG_TBL_WDATA + 32);
+      d.tbl_rdata = a >= 20'(REG_TBL_RDATA) && a < 20'(REG_TBL_RDATA + 32);
+      d.ctr = a >= 20'(REGION_CTR) && a < 20'(REGION_CTR + REGION_CTR_SIZE);
+      d.act = a >= 20'(REGION_ACT) && a < 20'(REGION_ACT + REGION_ACT_SIZE) &&
+          32'(a[15:2]) < ACT_WORDS;
+      d.indir = a >= 20'(REGION_INDIR) && a < 20'(REGION_INDIR + REGION_INDIR_SIZE) &&
+          32'(a[17:2]) < INDIR_SLOTS;
+    end
+  end
+  assign dec = (s_axil_awvalid && s_axil_wvalid) ? g_dec[0].d : g_dec[1].d;
 
   logic is_wr_cmd;
   logic [2:0] widx;  // word of TBL_WDATA / TBL_RDATA (both start 16 words into an 8-word group)
   assign widx = addr_q[4:2] + 3'd4;
-  assign is_wr_cmd = state == WR1 && addr_q == 20'(REG_TBL_CMD);
+  assign is_wr_cmd = state == WR1 && dec_q.tbl_cmd;
 
   logic [159:0] staged;
   assign staged = wdata_q[159:0];
@@ -155,6 +204,7 @@ module anypoint_regs #(
   logic is_rd_cmd_q;
   logic cmd_conn_q;
   logic [31:0] indir_rd_q;
+  logic ctr_wait;  // a counter read waits for ctr_rd_done
 
   always_ff @(posedge clk) begin
     tw_valid <= 1'b0;
@@ -198,27 +248,27 @@ module anypoint_regs #(
       case (state)
         IDLE: begin
           if (!sweeping && s_axil_awvalid && s_axil_wvalid) begin
-            addr_q <= {s_axil_awaddr[19:2], 2'b00};
+            addr_q <= ax_addr;
+            dec_q <= dec;
             wd_q <= s_axil_wdata;
+            cmd_ok_q <= cmd_ok;
             state <= WR1;
           end else if (!sweeping && s_axil_arvalid) begin
-            addr_q <= {s_axil_araddr[19:2], 2'b00};
+            addr_q <= ax_addr;
+            dec_q <= dec;
             state <= RD1;
           end
         end
         WR1: begin
           state <= WR2;
-          if (addr_q == 20'(REG_MAX_FRAME)) max_frame <= wd_q;
-          if (addr_q == 20'(REG_CTR_CLEAR)) ctr_clear <= 1'b1;
-          if (addr_q >= 20'(REG_HASH_KEY) && addr_q < 20'(REG_HASH_KEY + 16))
-            hash_key[32*addr_q[3:2]+:32] <= wd_q;
-          if (addr_q >= 20'(REG_TBL_WDATA) && addr_q < 20'(REG_TBL_WDATA + 32))
-            wdata_q[32*widx+:32] <= wd_q;
-          if (addr_q == 20'(REG_TBL_STATUS) && wd_q[0]) error_q <= 1'b0;
-          if (addr_q == 20'(REG_DEV_STATUS) && wd_q[REG_DEV_STATUS_RESET_SEEN_LSB])
-            reset_seen_q <= 1'b0;
+          if (dec_q.max_frame) max_frame <= wd_q;
+          if (dec_q.ctr_clear) ctr_clear <= 1'b1;
+          if (dec_q.hash_key) hash_key[32*addr_q[3:2]+:32] <= wd_q;
+          if (dec_q.tbl_wdata) wdata_q[32*widx+:32] <= wd_q;
+          if (dec_q.tbl_status && wd_q[0]) error_q <= 1'b0;
+          if (dec_q.dev_status && wd_q[REG_DEV_STATUS_RESET_SEEN_LSB]) reset_seen_q <= 1'b0;
           if (is_wr_cmd) begin
-            if (!cmd_ok) error_q <= 1'b1;
+            if (!cmd_ok_q) error_q <= 1'b1;
             else if (cmd_op == 2'(TBL_OP_WRITE) || cmd_op == 2'(TBL_OP_CLEAR)) begin
               tw_valid <= 1'b1;
               tw_table <= cmd_table;
@@ -227,8 +277,7 @@ module anypoint_regs #(
                   ((cmd_table == 4'(TBL_CONN_ID)) ? staged : {32'd0, staged[127:0]}) : '0;
             end
           end
-          if (addr_q >= 20'(REGION_INDIR) && addr_q < 20'(REGION_INDIR + REGION_INDIR_SIZE) &&
-              32'(addr_q[17:2]) < INDIR_SLOTS) begin
+          if (dec_q.indir) begin
             iw_valid <= 1'b1;
             iw_index <= addr_q[17:2];
             iw_data <= wd_q;
@@ -244,9 +293,13 @@ module anypoint_regs #(
         WR3: if (!ctr_busy && !sweeping && !act_busy) state <= WRESP;
         WRESP: if (s_axil_bready) state <= IDLE;
         RD1: begin
+          ctr_wait <= rd_src == 2'd1;
           state <= RD2;
         end
-        RD2: if (!act_busy) state <= RRESP;
+        RD2: begin
+          if (ctr_rd_done) ctr_wait <= 1'b0;
+          if (!act_busy && !(ctr_wait && !ctr_rd_done)) state <= RRESP;
+        end
         RRESP: if (s_axil_rready) state <= IDLE;
         default: state <= IDLE;
       endcase
@@ -254,7 +307,7 @@ module anypoint_regs #(
   end
 
   always_ff @(posedge clk) begin
-    is_rd_cmd_q <= is_wr_cmd && cmd_ok && cmd_op == 2'(TBL_OP_READ);
+    is_rd_cmd_q <= is_wr_cmd && cmd_ok_q && cmd_op == 2'(TBL_OP_READ);
   end
 
   // CPU copies of the tables.
@@ -291,10 +344,17 @@ module anypoint_regs #(
 
   // Activity bitmap (block RAM, anypoint_act): hits set bits, a write clears the bits it marks,
   // the reset sweep clears it a bit per cycle; reads and clears take ~32 cycles of the transaction.
-  logic is_act, act_busy;
+  logic act_busy;
   logic [31:0] act_word;
-  assign is_act = addr_q >= 20'(REGION_ACT) && addr_q < 20'(REGION_ACT + REGION_ACT_SIZE) &&
-      32'(addr_q[15:2]) < ACT_WORDS;
+  // The sweep's bit clears a cycle late (registered: the sweep count's compare and the bitmap's
+  // address mux did not fit one cycle); the sweep runs on past the last entry, so they all land
+  // within it.
+  logic act_init;
+  logic [CONN_IDX_W-1:0] act_init_addr;
+  always_ff @(posedge clk) begin
+    act_init <= sweeping && 32'(sweep_n) < CONN_ENTRIES;
+    act_init_addr <= sweep_n[CONN_IDX_W-1:0];
+  end
   anypoint_act #(
       .NSRC (NSRC),
       .IDX_W(CONN_IDX_W)
@@ -303,45 +363,27 @@ module anypoint_regs #(
       .rst(rst),
       .set_valid(act_valid),
       .set_index(act_index),
-      .init_valid(sweeping && 32'(sweep_n) < CONN_ENTRIES),
-      .init_addr(sweep_n[CONN_IDX_W-1:0]),
-      .rd_start(state == RD1 && is_act),
-      .clr_start(state == WR1 && is_act),
+      .init_valid(act_init),
+      .init_addr(act_init_addr),
+      .rd_start(state == RD1 && dec_q.act),
+      .clr_start(state == WR1 && dec_q.act),
       .word(addr_q[2+:AW]),
       .mask(wd_q),
       .busy(act_busy),
       .rd_word(act_word)
   );
 
-  // Register reads: value computed in RD1, returned from RD2 on.
+  // Register reads: value computed in RD1, returned from RD2 on (a counter read once the
+  // counters' pipelined sum is done).
   always_comb begin
-    rd_val = '0;
-    rd_src = 2'd0;
-    case (addr_q)
-      20'(REG_ID): rd_val = DEVICE_ID;
-      20'(REG_VERSION): rd_val = MAP_VERSION;
-      20'(REG_NUM_PORTS): rd_val = 32'(NUM_PORTS);
-      20'(REG_NUM_SERVICES): rd_val = 32'(NUM_SERVICES);
-      20'(REG_NUM_MEMBERS): rd_val = 32'(NUM_MEMBERS);
-      20'(REG_CONN_BUCKETS_LOG2): rd_val = 32'(CONN_BUCKETS_LOG2);
-      20'(REG_CONN_WAYS): rd_val = 32'd4;
-      20'(REG_INDIR_SLOTS_LOG2): rd_val = 32'(INDIR_SLOTS_LOG2);
-      20'(REG_MAX_FRAME): rd_val = max_frame;
-      20'(REG_TBL_STATUS): rd_val = {31'd0, error_q};
-      20'(REG_DEV_STATUS): rd_val = 32'(reset_seen_q) << REG_DEV_STATUS_RESET_SEEN_LSB;
-      default: ;
-    endcase
-    if (addr_q >= 20'(REG_HASH_KEY) && addr_q < 20'(REG_HASH_KEY + 16))
-      rd_val = hash_key[32*addr_q[3:2]+:32];
-    if (addr_q >= 20'(REG_TBL_WDATA) && addr_q < 20'(REG_TBL_WDATA + 32))
-      rd_val = wdata_q[32*widx+:32];
-    if (addr_q >= 20'(REG_TBL_RDATA) && addr_q < 20'(REG_TBL_RDATA + 32))
-      rd_val = rdata_q[32*widx+:32];
-    if (is_act) rd_src = 2'd3;
-    if (addr_q >= 20'(REGION_CTR) && addr_q < 20'(REGION_CTR + REGION_CTR_SIZE)) rd_src = 2'd1;
-    if (addr_q >= 20'(REGION_INDIR) && addr_q < 20'(REGION_INDIR + REGION_INDIR_SIZE)) begin
-      rd_src = (32'(addr_q[17:2]) < INDIR_SLOTS) ? 2'd2 : 2'd0;
-    end
+    // The decoded selects are exclusive: an OR, not a priority chain.
+    rd_val = dec_q.fixed | ({32{dec_q.max_frame}} & max_frame) |
+        ({32{dec_q.tbl_status}} & {31'd0, error_q}) |
+        ({32{dec_q.dev_status}} & (32'(reset_seen_q) << REG_DEV_STATUS_RESET_SEEN_LSB)) |
+        ({32{dec_q.hash_key}} & hash_key[32*addr_q[3:2]+:32]) |
+        ({32{dec_q.tbl_wdata}} & wdata_q[32*widx+:32]) |
+        ({32{dec_q.tbl_rdata}} & rdata_q[32*widx+:32]);
+    rd_src = dec_q.act ? 2'd3 : dec_q.ctr ? 2'd1 : dec_q.indir ? 2'd2 : 2'd0;
   end
 
   always_ff @(posedge clk) indir_rd <= indir_c[addr_q[2+:INDIR_SLOTS_LOG2]];

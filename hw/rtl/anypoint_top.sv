@@ -104,7 +104,7 @@ module anypoint_top #(
   logic [159:0] tw_data;
   logic [15:0] iw_index;
   logic [31:0] iw_data;
-  logic ctr_clear, ctr_rd_en;
+  logic ctr_clear, ctr_rd_en, ctr_rd_done;
   logic [15:0] ctr_rd_addr;
   logic [31:0] ctr_rd_data;
 
@@ -155,6 +155,7 @@ module anypoint_top #(
       .ctr_clear(ctr_clear),
       .ctr_rd_en(ctr_rd_en),
       .ctr_rd_addr(ctr_rd_addr),
+      .ctr_rd_done(ctr_rd_done),
       .ctr_rd_data(ctr_rd_data),
       .ctr_busy(ctr_busy),
       .act_valid(act_valid),
@@ -184,6 +185,7 @@ module anypoint_top #(
       .ev_len(ev_len),
       .rd_en(ctr_rd_en),
       .rd_addr(ctr_rd_addr),
+      .rd_done(ctr_rd_done),
       .rd_data(ctr_rd_data)
   );
 
