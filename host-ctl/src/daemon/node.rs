@@ -1400,12 +1400,7 @@ mod tests {
             ping,
             tcp((PEER, 1), (VIP, 80), (PORT0_MAC, PEER_MAC), true, false),
             acp_frame((PEER, 40000), (VIP, 7000), PORT0_MAC, Flags::SYN),
-            acp_frame(
-                (MEMBER, 7000),
-                (PEER, 40000),
-                PORT1_MAC,
-                Flags::SYN | Flags::ACK,
-            ),
+            member_syn_ack(40000),
         ];
         let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
         let mut next = || {
@@ -1476,6 +1471,26 @@ mod tests {
         .frame(mac, [2, 0, 0, 0, 0, 0x99])
     }
 
+    /// The member's SYN-ACK to the peer's port `peer_port` (acking its SYN at 1000).
+    fn member_syn_ack(peer_port: u16) -> Vec<u8> {
+        acp_frame(
+            (MEMBER, 7000),
+            (PEER, peer_port),
+            PORT1_MAC,
+            Flags::SYN | Flags::ACK,
+        )
+    }
+
+    /// [`acp_out`] of the IPv4 frames among `frames` (ARP left out).
+    fn acp_sent(frames: Vec<(u8, Vec<u8>)>) -> Vec<(u8, [u8; 6], Ipv4Addr, Ipv4Addr, Header)> {
+        acp_out(
+            frames
+                .into_iter()
+                .filter(|(_, f)| Ipv4::parse(f).is_some())
+                .collect(),
+        )
+    }
+
     /// The ACP segments of frames the node sent: (port, dst MAC, src, dst, header), each checked
     /// for valid IPv4 and ACP checksums.
     fn acp_out(frames: Vec<(u8, Vec<u8>)>) -> Vec<(u8, [u8; 6], Ipv4Addr, Ipv4Addr, Header)> {
@@ -1499,28 +1514,14 @@ mod tests {
         let t0 = Instant::now();
         let mut n = node(t0);
         resolve(&mut n, t0);
-        let acp_only = |frames: Vec<(u8, Vec<u8>)>| {
-            acp_out(
-                frames
-                    .into_iter()
-                    .filter(|(_, f)| Ipv4::parse(f).is_some())
-                    .collect(),
-            )
-        };
         // Peer port 40000 opens and completes the handshake; 40001 sends a SYN only.
         n.receive(
             0,
             &acp_frame((PEER, 40000), (VIP, 7000), PORT0_MAC, Flags::SYN),
             t0,
         );
-        let synack = acp_frame(
-            (MEMBER, 7000),
-            (PEER, 40000),
-            PORT1_MAC,
-            Flags::SYN | Flags::ACK,
-        );
-        n.receive(1, &synack, t0);
-        let to_peer = acp_only(n.take_frames());
+        n.receive(1, &member_syn_ack(40000), t0);
+        let to_peer = acp_sent(n.take_frames());
         let isn_v = to_peer.iter().find(|o| o.2 == VIP).expect("SYN-ACK").4.seq;
         let ack = Header {
             seq: 1001,
@@ -1549,7 +1550,7 @@ mod tests {
         let t1 = t0 + Duration::from_secs(7);
         n.tick(t1);
         // The opening one: a RST to the peer (its member, never synchronised, gets none).
-        let rst: Vec<_> = acp_only(n.take_frames())
+        let rst: Vec<_> = acp_sent(n.take_frames())
             .into_iter()
             .map(|(port, _, src, dst, h)| (port, src, dst, h.src_port, h.dst_port, h.flags))
             .collect();
@@ -1560,7 +1561,7 @@ mod tests {
         assert_eq!(flows(&mut n, t1), (1, 1), "established: 20 s");
         let t2 = t0 + Duration::from_secs(21);
         n.tick(t2);
-        let mut rst: Vec<_> = acp_only(n.take_frames())
+        let mut rst: Vec<_> = acp_sent(n.take_frames())
             .into_iter()
             .map(|(port, _, src, dst, h)| (port, src, dst, h.src_port, h.dst_port, h.flags))
             .collect();
@@ -1676,12 +1677,7 @@ mod tests {
             &acp_frame((PEER, 40000), (VIP, 7001), PORT0_MAC, Flags::SYN),
             t0,
         );
-        let out = acp_out(
-            n.take_frames()
-                .into_iter()
-                .filter(|(_, f)| Ipv4::parse(f).is_some())
-                .collect(),
-        );
+        let out = acp_sent(n.take_frames());
         assert_eq!(
             out.iter()
                 .map(|o| (o.0, o.1, o.2, o.3, o.4.dst_port, o.4.flags))
@@ -1710,13 +1706,7 @@ mod tests {
         assert_eq!((port, mac, src, dst), (1, MEMBER_MAC, PEER, MEMBER));
         assert_eq!((h.src_port, h.dst_port, h.flags), (40000, 7000, Flags::SYN));
 
-        let synack = acp_frame(
-            (MEMBER, 7000),
-            (PEER, 40000),
-            PORT1_MAC,
-            Flags::SYN | Flags::ACK,
-        );
-        n.receive(1, &synack, t0);
+        n.receive(1, &member_syn_ack(40000), t0);
         let out = acp_out(n.take_frames());
         let to_peer: Vec<_> = out.iter().filter(|o| o.0 == 0).collect();
         assert_eq!(
@@ -1803,7 +1793,7 @@ mod tests {
         assert_eq!(n.stats(t0).acp[0].flows, 0);
         assert!(ask(&mut n, remove).unwrap_err().contains("has no member"));
         // A segment of the removed member is no longer the service's: dropped as before.
-        n.receive(1, &synack, t0);
+        n.receive(1, &member_syn_ack(40000), t0);
         assert!(n.take_frames().is_empty());
         assert_eq!(n.stats(t0).slow_path.dropped.get("l4_other"), Some(&1));
     }
