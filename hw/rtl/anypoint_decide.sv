@@ -5,7 +5,7 @@
 // incremental checksums.
 //
 // One frame descriptor (the first HDR_BYTES bytes of the frame, its length) may enter every cycle;
-// its result leaves 25 cycles later (stage n below is registered at the end of cycle n). The
+// its result leaves 26 cycles later (stage n below is registered at the end of cycle n). The
 // pipeline never stalls: the caller reserves room for every result before it admits a frame. The
 // stages are short (at most one 64-bit add, a few LUT levels or one table read each) for Fmax.
 //
@@ -137,89 +137,47 @@ module anypoint_decide #(
   endfunction
 
   // ---------------------------------------------------------------------------------------------
-  // Stage 1: parse and validate (section 2); the header checksum rule is applied in stage 4.
-  logic [15:0] et12, et16, ethertype;
+  // Stage 1: select the IPv4 and L4 header bytes (VLAN tag or not); the lengths the rules compare
+  // are computed for both layouts beside the tag compare. Stage 2 applies the rules (section 2).
+  typedef struct packed {
+    logic [2:0] in_port;
+    logic inj;
+    logic direct;
+    logic [16:0] len;
+    logic [15:0] beats;
+    logic oversize;
+    logic vlan;
+    logic runt;  // shorter than the Ethernet header
+    logic [15:0] ethertype;
+    logic [16:0] avail;  // bytes from the IPv4 header on
+    logic [16:0] l4len;  // IPv4 total length - 20
+    logic [159:0] ip;  // IPv4 header bytes, byte i at 8i
+    logic [159:0] l4;  // first 20 L4 bytes
+  } hdr_t;
+
   logic vlan0;
-  logic [16:0] l3_0;
-  logic [159:0] ip0;  // IPv4 header bytes, byte i at 8i
-  logic [159:0] l40;  // first 20 L4 bytes
-  logic [16:0] avail0;
-  logic [15:0] total0;
-  logic [17:0] csum_qa0, csum_qb0;
-  logic [16:0] csum_qc0;
-  logic [3:0] ihl0;
-  logic [7:0] proto0;
-  logic [16:0] l4len0;
-  logic [3:0] doff0;
-  logic [15:0] ulen0;
-  logic [4:0] p_reason;
-  logic p_host, p_fail, p_l3known, p_at_csum;
+  logic v1;
+  hdr_t h1;
+  logic [8*80-1:0] kwin1;  // the first 80 bytes after a UDP header: the key-hash window
 
-  function automatic logic [15:0] b16(input logic [159:0] v, input int at);
-    b16 = {v[8*at+:8], v[8*(at+1)+:8]};
-  endfunction
+  assign vlan0 = (in_len >= 17'd14) && (be16(in_hdr, 12) == 16'h8100);
 
-  always_comb begin
-    et12 = be16(in_hdr, 12);
-    et16 = be16(in_hdr, 16);
-    vlan0 = (in_len >= 17'd14) && (et12 == 16'h8100);
-    l3_0 = vlan0 ? 17'd18 : 17'd14;
-    ethertype = vlan0 ? et16 : et12;
-    ip0 = vlan0 ? in_hdr[8*18+:160] : in_hdr[8*14+:160];
-    l40 = vlan0 ? in_hdr[8*38+:160] : in_hdr[8*34+:160];
-    avail0 = in_len - l3_0;
-    total0 = b16(ip0, 2);
-    // Header checksum: two levels of the adder tree here, two in stage 2, folds in stages 3-4.
-    csum_qa0 = 18'(17'(b16(ip0, 0)) + 17'(b16(ip0, 2))) + 18'(17'(b16(ip0, 4)) + 17'(b16(ip0, 6)));
-    csum_qb0 = 18'(17'(b16(ip0, 8)) + 17'(b16(ip0, 10))) + 18'(17'(b16(ip0, 12)) + 17'(b16(ip0, 14)));
-    csum_qc0 = 17'(b16(ip0, 16)) + 17'(b16(ip0, 18));
-    ihl0 = ip0[3:0];
-    proto0 = ip0[8*9+:8];
-    l4len0 = {1'b0, total0} - 17'd20;
-    doff0 = l40[8*12+4+:4];
-    ulen0 = b16(l40, 4);
-    p_fail = 1'b1;
-    p_host = 1'b0;
-    p_l3known = 1'b0;
-    p_at_csum = 1'b0;
-    p_reason = 5'd0;
-    if (in_len < l3_0) p_reason = 5'(REASON_RUNT);
-    else if (in_oversize) p_reason = 5'(REASON_OVERSIZE);
-    else if (ethertype == 16'h0806) begin
-      p_reason = 5'(REASON_ARP);
-      p_host = 1'b1;
-    end else if (ethertype != 16'h0800) begin
-      p_reason = 5'(REASON_NON_IPV4);
-      p_host = 1'b1;
-    end else begin
-      p_l3known = 1'b1;
-      if (avail0 < 17'd20) p_reason = 5'(REASON_IP_TRUNCATED);
-      else if (ip0[7:4] != 4'd4) p_reason = 5'(REASON_IP_VERSION);
-      else if (ihl0 < 4'd5) p_reason = 5'(REASON_IP_IHL);
-      else if (ihl0 > 4'd5) begin
-        p_reason = 5'(REASON_IP_OPTIONS);
-        p_host = 1'b1;
-      end else if ({1'b0, total0} > avail0 || total0 < 16'd20) p_reason = 5'(REASON_IP_TOTAL_LEN);
-      else begin
-        // The checksum rule comes here; its result overrides the rules below in stage 4.
-        p_at_csum = 1'b1;
-        if ((b16(ip0, 6) & 16'h3fff) != 16'd0) begin
-          p_reason = 5'(REASON_IP_FRAGMENT);
-          p_host = 1'b1;
-        end else if (proto0 != 8'd6 && proto0 != 8'd17) begin
-          p_reason = 5'(REASON_L4_OTHER);
-          p_host = 1'b1;
-        end else if (proto0 == 8'd6) begin
-          if (l4len0 < 17'd20 || doff0 < 4'd5 || {11'd0, doff0, 2'b00} > l4len0)
-            p_reason = 5'(REASON_L4_TRUNCATED);
-          else p_fail = 1'b0;
-        end else begin
-          if (l4len0 < 17'd8 || ulen0 < 16'd8 || {1'b0, ulen0} > l4len0)
-            p_reason = 5'(REASON_L4_TRUNCATED);
-          else p_fail = 1'b0;
-        end
-      end
-    end
+  always_ff @(posedge clk) begin
+    v1 <= in_valid && !rst;
+    h1.in_port <= in_port;
+    h1.inj <= in_inj;
+    h1.direct <= in_direct;
+    h1.len <= in_len;
+    h1.beats <= in_beats;
+    h1.oversize <= in_oversize;
+    h1.vlan <= vlan0;
+    h1.runt <= vlan0 ? in_len < 17'd18 : in_len < 17'd14;
+    h1.ethertype <= vlan0 ? be16(in_hdr, 16) : be16(in_hdr, 12);
+    h1.avail <= vlan0 ? in_len - 17'd18 : in_len - 17'd14;
+    h1.l4len <= vlan0 ? {1'b0, be16(in_hdr, 20)} - 17'd20 : {1'b0, be16(in_hdr, 16)} - 17'd20;
+    h1.ip <= vlan0 ? in_hdr[8*18+:160] : in_hdr[8*14+:160];
+    h1.l4 <= vlan0 ? in_hdr[8*38+:160] : in_hdr[8*34+:160];
+    kwin1 <= vlan0 ? in_hdr[8*46+:8*80] : in_hdr[8*42+:8*80];
   end
 
   // Parsed fields carried down the pipeline.
@@ -248,46 +206,93 @@ module anypoint_decide #(
     logic [15:0] l4_csum;
   } pkt_t;
 
-  logic v1;
-  pkt_t p1;
-  logic [8*80-1:0] kwin1;  // the first 80 bytes after a UDP header: the key-hash window
-  logic at_csum1;  // the frame reached the checksum rule
-  logic [17:0] csum_qa1, csum_qb1;
-  logic [16:0] csum_qc1;
+  function automatic logic [15:0] b16(input logic [159:0] v, input int at);
+    b16 = {v[8*at+:8], v[8*(at+1)+:8]};
+  endfunction
 
-  always_ff @(posedge clk) begin
-    v1 <= in_valid && !rst;
-    p1.in_port <= in_port;
-    p1.inj <= in_inj;
-    p1.direct <= in_direct;
-    p1.len <= in_len;
-    p1.beats <= in_beats;
-    p1.fail <= p_fail;
-    p1.host <= p_host;
-    p1.reason <= p_reason;
-    p1.vlan <= vlan0;
-    p1.l3known <= p_l3known;
-    p1.sip <= {ip0[8*12+:8], ip0[8*13+:8], ip0[8*14+:8], ip0[8*15+:8]};
-    p1.dip <= {ip0[8*16+:8], ip0[8*17+:8], ip0[8*18+:8], ip0[8*19+:8]};
-    p1.sport <= b16(l40, 0);
-    p1.dport <= b16(l40, 2);
-    p1.proto <= proto0;
-    p1.ttl <= ip0[8*8+:8];
-    p1.syn <= (proto0 == 8'd6) && ((l40[8*13+:8] & 8'h12) == 8'h02);
-    p1.tcp_fin <= (proto0 == 8'd6) && l40[8*13];
-    p1.tcp_rst <= (proto0 == 8'd6) && l40[8*13+2];
-    p1.ulen <= (proto0 == 8'd17) ? ulen0 : 16'd0;
-    p1.ip_csum <= b16(ip0, 10);
-    p1.l4_csum <= (proto0 == 8'd6) ? b16(l40, 16) : b16(l40, 6);
-    kwin1 <= vlan0 ? in_hdr[8*46+:8*80] : in_hdr[8*42+:8*80];
-    at_csum1 <= p_at_csum;
-    csum_qa1 <= csum_qa0;
-    csum_qb1 <= csum_qb0;
-    csum_qc1 <= csum_qc0;
+  // Stage 2: validate (the header checksum rule is applied in stage 4) and start the header
+  // checksum: two levels of its adder tree here, two in stage 3, the fold in stage 4.
+  pkt_t p_c;
+  logic p_at_csum;
+  logic [3:0] ihl_c, doff_c;
+  logic [15:0] total_c, ulen_c;
+  logic [17:0] csum_qa_c, csum_qb_c;
+  logic [16:0] csum_qc_c;
+
+  always_comb begin
+    total_c = b16(h1.ip, 2);
+    ihl_c = h1.ip[3:0];
+    doff_c = h1.l4[8*12+4+:4];
+    ulen_c = b16(h1.l4, 4);
+    csum_qa_c = 18'(17'(b16(h1.ip, 0)) + 17'(b16(h1.ip, 2))) +
+        18'(17'(b16(h1.ip, 4)) + 17'(b16(h1.ip, 6)));
+    csum_qb_c = 18'(17'(b16(h1.ip, 8)) + 17'(b16(h1.ip, 10))) +
+        18'(17'(b16(h1.ip, 12)) + 17'(b16(h1.ip, 14)));
+    csum_qc_c = 17'(b16(h1.ip, 16)) + 17'(b16(h1.ip, 18));
+    p_c.in_port = h1.in_port;
+    p_c.inj = h1.inj;
+    p_c.direct = h1.direct;
+    p_c.len = h1.len;
+    p_c.beats = h1.beats;
+    p_c.vlan = h1.vlan;
+    p_c.sip = {h1.ip[8*12+:8], h1.ip[8*13+:8], h1.ip[8*14+:8], h1.ip[8*15+:8]};
+    p_c.dip = {h1.ip[8*16+:8], h1.ip[8*17+:8], h1.ip[8*18+:8], h1.ip[8*19+:8]};
+    p_c.sport = b16(h1.l4, 0);
+    p_c.dport = b16(h1.l4, 2);
+    p_c.proto = h1.ip[8*9+:8];
+    p_c.ttl = h1.ip[8*8+:8];
+    p_c.syn = (p_c.proto == 8'd6) && ((h1.l4[8*13+:8] & 8'h12) == 8'h02);
+    p_c.tcp_fin = (p_c.proto == 8'd6) && h1.l4[8*13];
+    p_c.tcp_rst = (p_c.proto == 8'd6) && h1.l4[8*13+2];
+    p_c.ulen = (p_c.proto == 8'd17) ? ulen_c : 16'd0;
+    p_c.ip_csum = b16(h1.ip, 10);
+    p_c.l4_csum = (p_c.proto == 8'd6) ? b16(h1.l4, 16) : b16(h1.l4, 6);
+    p_c.fail = 1'b1;
+    p_c.host = 1'b0;
+    p_c.l3known = 1'b0;
+    p_c.reason = 5'd0;
+    p_at_csum = 1'b0;
+    if (h1.runt) p_c.reason = 5'(REASON_RUNT);
+    else if (h1.oversize) p_c.reason = 5'(REASON_OVERSIZE);
+    else if (h1.ethertype == 16'h0806) begin
+      p_c.reason = 5'(REASON_ARP);
+      p_c.host = 1'b1;
+    end else if (h1.ethertype != 16'h0800) begin
+      p_c.reason = 5'(REASON_NON_IPV4);
+      p_c.host = 1'b1;
+    end else begin
+      p_c.l3known = 1'b1;
+      if (h1.avail < 17'd20) p_c.reason = 5'(REASON_IP_TRUNCATED);
+      else if (h1.ip[7:4] != 4'd4) p_c.reason = 5'(REASON_IP_VERSION);
+      else if (ihl_c < 4'd5) p_c.reason = 5'(REASON_IP_IHL);
+      else if (ihl_c > 4'd5) begin
+        p_c.reason = 5'(REASON_IP_OPTIONS);
+        p_c.host = 1'b1;
+      end else if ({1'b0, total_c} > h1.avail || total_c < 16'd20)
+        p_c.reason = 5'(REASON_IP_TOTAL_LEN);
+      else begin
+        // The checksum rule comes here; its result overrides the rules below in stage 4.
+        p_at_csum = 1'b1;
+        if ((b16(h1.ip, 6) & 16'h3fff) != 16'd0) begin
+          p_c.reason = 5'(REASON_IP_FRAGMENT);
+          p_c.host = 1'b1;
+        end else if (p_c.proto != 8'd6 && p_c.proto != 8'd17) begin
+          p_c.reason = 5'(REASON_L4_OTHER);
+          p_c.host = 1'b1;
+        end else if (p_c.proto == 8'd6) begin
+          if (h1.l4len < 17'd20 || doff_c < 4'd5 || {11'd0, doff_c, 2'b00} > h1.l4len)
+            p_c.reason = 5'(REASON_L4_TRUNCATED);
+          else p_c.fail = 1'b0;
+        end else begin
+          if (h1.l4len < 17'd8 || ulen_c < 16'd8 || {1'b0, ulen_c} > h1.l4len)
+            p_c.reason = 5'(REASON_L4_TRUNCATED);
+          else p_c.fail = 1'b0;
+        end
+      end
+    end
   end
 
-  // ---------------------------------------------------------------------------------------------
-  // Stage 2: service match (lowest valid service on dst ip, proto, dst port) and member match
+  // ... and the service match (lowest valid service on dst ip, proto, dst port) and member match
   // (lowest member in use on src ip and src port whose service has the packet's proto): every
   // entry's comparison in stage 2, the lowest-index pick and the service entry read in stage 3.
   logic [NUM_SERVICES-1:0] svc_match_c, svc_proto_ok;
@@ -296,15 +301,16 @@ module anypoint_decide #(
 
   always_comb begin
     for (int s = 0; s < NUM_SERVICES; s++) begin
-      svc_proto_ok[s] = `F(svcs_q[s], TBL_SERVICE_PROTO) == p1.proto;
+      svc_proto_ok[s] = `F(svcs_q[s], TBL_SERVICE_PROTO) == p_c.proto;
       svc_match_c[s] = `F(svcs_q[s], TBL_SERVICE_VALID) != 0 &&
-          `F(svcs_q[s], TBL_SERVICE_VIP) == p1.dip && `F(svcs_q[s], TBL_SERVICE_PROTO) == p1.proto &&
-          `F(svcs_q[s], TBL_SERVICE_PORT) == p1.dport;
+          `F(svcs_q[s], TBL_SERVICE_VIP) == p_c.dip &&
+          `F(svcs_q[s], TBL_SERVICE_PROTO) == p_c.proto &&
+          `F(svcs_q[s], TBL_SERVICE_PORT) == p_c.dport;
     end
     for (int m = 0; m < NUM_MEMBERS; m++) begin
       m_svc = `F(mems_q[m], TBL_MEMBER_SERVICE);
       mem_match_c[m] = `F(mems_q[m], TBL_MEMBER_STATE) != 2'(MEMBER_STATE_UNUSED) &&
-          `F(mems_q[m], TBL_MEMBER_ADDR) == p1.sip && `F(mems_q[m], TBL_MEMBER_PORT) == p1.sport &&
+          `F(mems_q[m], TBL_MEMBER_ADDR) == p_c.sip && `F(mems_q[m], TBL_MEMBER_PORT) == p_c.sport &&
           32'(m_svc) < NUM_SERVICES && svc_proto_ok[m_svc[SW-1:0]];
     end
   end
@@ -315,16 +321,19 @@ module anypoint_decide #(
   logic [NUM_MEMBERS-1:0] mem_match_m;
   logic [8*80-1:0] kwinm;
   logic at_csum_m;
-  logic [19:0] csum_sum_m;
+  logic [17:0] csum_qa_m, csum_qb_m;
+  logic [16:0] csum_qc_m;
 
   always_ff @(posedge clk) begin
     vm <= v1 && !rst;
-    pm <= p1;
+    pm <= p_c;
     kwinm <= kwin1;
     svc_match_m <= svc_match_c;
     mem_match_m <= mem_match_c;
-    at_csum_m <= at_csum1;
-    csum_sum_m <= 20'(19'(csum_qa1) + 19'(csum_qb1)) + 20'(csum_qc1);
+    at_csum_m <= p_at_csum;
+    csum_qa_m <= csum_qa_c;
+    csum_qb_m <= csum_qb_c;
+    csum_qc_m <= csum_qc_c;
   end
 
   logic svc_hit_c, mem_hit_c;
@@ -358,9 +367,12 @@ module anypoint_decide #(
   logic [127:0] svc2;
   logic [8*80-1:0] kwin2;
   logic at_csum2;
-  logic [16:0] csum_s2;
+  logic [19:0] csum_sum2;
+  logic [16:0] csum_f2;
   logic csum_bad2;
-  assign csum_bad2 = at_csum2 && csum_s2[15:0] + 16'(csum_s2[16]) != 16'hffff;
+  // The folded sum is ffff exactly when the first fold is 0ffff (that fold is at most 10008).
+  assign csum_f2 = 17'(csum_sum2[15:0]) + 17'(csum_sum2[19:16]);
+  assign csum_bad2 = at_csum2 && csum_f2 != 17'h0ffff;
 
   always_ff @(posedge clk) begin
     v2 <= vm && !rst;
@@ -369,7 +381,7 @@ module anypoint_decide #(
     svc_hit2 <= svc_hit_c && !pm.fail;
     mem_hit2 <= mem_hit_c && !pm.fail;
     at_csum2 <= at_csum_m;
-    csum_s2 <= 17'(csum_sum_m[15:0]) + 17'(csum_sum_m[19:16]);
+    csum_sum2 <= 20'(19'(csum_qa_m) + 19'(csum_qb_m)) + 20'(csum_qc_m);
     svc_id2 <= svc_id_c;
     mem_id2 <= mem_id_c;
     svc2 <= svc_e(16'(svc_id_c));
@@ -455,6 +467,7 @@ module anypoint_decide #(
     logic [5:0] svc_id;
     logic [9:0] mem_id;
     logic [127:0] svc;
+    logic [15:0] indir_mask;  // the service's slot mask, decoded here off the slot address path
   } side_t;
 
   side_t side3;
@@ -467,6 +480,7 @@ module anypoint_decide #(
     side3.svc_id = svc_id3;
     side3.mem_id = mem_id3;
     side3.svc = svc3;
+    side3.indir_mask = 16'((32'd1 << `F(svc3, TBL_SERVICE_INDIR_LOG2)) - 32'd1);
   end
 
   // Delay line beside the hash (no reset: reset is held longer than it is deep).
@@ -481,17 +495,12 @@ module anypoint_decide #(
 
   // Stage 19: connection-table and indirection reads.
   logic [63:0] slot_hash;
-  logic [31:0] indir_mask;
   logic [16:0] slot_c;
   logic [CONN_BUCKETS_LOG2-1:0] bucket0_c, bucket1_c;
-  logic [4:0] indir_log2;
 
   always_comb begin
     slot_hash = s10.use_key ? khash : thash;
-    indir_log2 = `F(s10.svc, TBL_SERVICE_INDIR_LOG2);
-    indir_mask = (32'd1 << indir_log2) - 32'd1;
-    slot_c = 17'(`F(s10.svc, TBL_SERVICE_INDIR_BASE)) +
-        17'(16'(({16'd0, slot_hash[63:48]}) & indir_mask));
+    slot_c = 17'(`F(s10.svc, TBL_SERVICE_INDIR_BASE)) + 17'(16'(slot_hash[63:48] & s10.indir_mask));
     bucket0_c = thash[CONN_BUCKETS_LOG2-1:0];
     bucket1_c = thash[32+:CONN_BUCKETS_LOG2];
   end
@@ -524,7 +533,40 @@ module anypoint_decide #(
   end
 
   // ---------------------------------------------------------------------------------------------
-  // Stage 20: compare the eight candidate entries; lowest index wins.
+  // Stage 20: compare the eight candidate entries (the block RAM reads take much of the cycle, so
+  // the lowest-index pick and the indirection slot's member read wait for stage 21).
+  logic [7:0] conn_match_c;
+
+  always_comb begin
+    for (int w = 0; w < 8; w++)
+      conn_match_c[w] = `F(conn_rd[w], TBL_CONN_VALID) != 0 &&
+          `F(conn_rd[w], TBL_CONN_SRC_IP) == s11.p.sip &&
+          `F(conn_rd[w], TBL_CONN_DST_IP) == s11.p.dip &&
+          `F(conn_rd[w], TBL_CONN_SRC_PORT) == s11.p.sport &&
+          `F(conn_rd[w], TBL_CONN_DST_PORT) == s11.p.dport &&
+          `F(conn_rd[w], TBL_CONN_PROTO) == s11.p.proto;
+  end
+
+  side_t sk;
+  logic [7:0] conn_match_k;
+  logic [159:0] conn_rd_k[8];
+  logic [16:0] indir_rd_k, slot_k;
+  logic [31:0] hash_lo_k;
+  logic [CONN_BUCKETS_LOG2-1:0] bucket0_k, bucket1_k;
+
+  always_ff @(posedge clk) begin
+    sk <= s11;
+    if (rst) sk.v <= 1'b0;
+    conn_match_k <= conn_match_c;
+    conn_rd_k <= conn_rd;
+    indir_rd_k <= indir_rd;
+    slot_k <= slot11;
+    hash_lo_k <= thash11[31:0];
+    bucket0_k <= bucket0_11;
+    bucket1_k <= bucket1_11;
+  end
+
+  // Stage 21: the lowest matching way wins.
   logic conn_hit_c;
   logic [2:0] conn_way_c;
   logic [159:0] conn_e_c;
@@ -534,21 +576,17 @@ module anypoint_decide #(
   always_comb begin
     conn_hit_c = 1'b0;
     conn_way_c = '0;
-    conn_e_c = conn_rd[0];
+    conn_e_c = conn_rd_k[0];
     for (int w = 7; w >= 0; w--) begin
-      if (`F(conn_rd[w], TBL_CONN_VALID) != 0 && `F(conn_rd[w], TBL_CONN_SRC_IP) == s11.p.sip &&
-          `F(conn_rd[w], TBL_CONN_DST_IP) == s11.p.dip &&
-          `F(conn_rd[w], TBL_CONN_SRC_PORT) == s11.p.sport &&
-          `F(conn_rd[w], TBL_CONN_DST_PORT) == s11.p.dport &&
-          `F(conn_rd[w], TBL_CONN_PROTO) == s11.p.proto) begin
+      if (conn_match_k[w]) begin
         conn_hit_c = 1'b1;
         conn_way_c = 3'(w);
-        conn_e_c = conn_rd[w];
+        conn_e_c = conn_rd_k[w];
       end
     end
-    conn_hit_c = conn_hit_c && !s11.p.fail && !s11.p.direct;
-    indir_valid_c = (slot11 < 17'(INDIR_SLOTS)) && indir_rd[16];
-    indir_member_c = indir_rd[15:0];
+    conn_hit_c = conn_hit_c && !sk.p.fail && !sk.p.direct;
+    indir_valid_c = (slot_k < 17'(INDIR_SLOTS)) && indir_rd_k[16];
+    indir_member_c = indir_rd_k[15:0];
   end
 
   side_t s12;
@@ -560,21 +598,21 @@ module anypoint_decide #(
   logic [127:0] m_indir12, m_mid12;  // member entries of the indirection slot and the member match
 
   always_ff @(posedge clk) begin
-    s12 <= s11;
+    s12 <= sk;
     if (rst) s12.v <= 1'b0;
     conn_hit12 <= conn_hit_c;
     conn12 <= conn_e_c;
     indir_valid12 <= indir_valid_c;
     indir_member12 <= indir_member_c;
-    hash_lo12 <= thash11[31:0];
+    hash_lo12 <= hash_lo_k;
     m_indir12 <= mem_e(indir_member_c);
-    m_mid12 <= mem_e(16'(s11.mem_id));
-    act_valid <= s11.v && !rst && conn_hit_c;
-    act_index <= {conn_way_c[2], conn_way_c[2] ? bucket1_11 : bucket0_11, conn_way_c[1:0]};
+    m_mid12 <= mem_e(16'(sk.mem_id));
+    act_valid <= sk.v && !rst && conn_hit_c;
+    act_index <= {conn_way_c[2], conn_way_c[2] ? bucket1_k : bucket0_k, conn_way_c[1:0]};
   end
 
   // ---------------------------------------------------------------------------------------------
-  // Stage 21: read the table entries the decision may need, one lookup deep: the connection's
+  // Stage 22: read the table entries the decision may need, one lookup deep: the connection's
   // member and service, and the service of the matched member.
   side_t se;
   logic conn_hit_e;
@@ -600,7 +638,7 @@ module anypoint_decide #(
   end
 
   // ---------------------------------------------------------------------------------------------
-  // Stage 22: decide (section 3).
+  // Stage 23: decide (section 3).
   logic [1:0] d_action;
   logic [4:0] d_reason;
   logic [15:0] d_service, d_member;
@@ -757,11 +795,22 @@ module anypoint_decide #(
   end
 
   // ---------------------------------------------------------------------------------------------
-  // Stages 23-25: the RFC 1624 updates of each checksum (section 7). Applying the updates
+  // Stages 24-25: the RFC 1624 updates of each checksum (section 7). Applying the updates
   // HC' = ~(~HC + ~m + m') one after another equals one one's-complement sum of all their terms
   // (end-around-carry addition is associative and is zero only when every term is), so each
-  // checksum is a 7-term sum: a balanced adder tree in stage 23, the first fold in stage 24, the
-  // second fold in stage 25.
+  // checksum is a 7-term sum: a balanced adder tree in stage 24, the last add and the fold in
+  // stage 25. The fold takes one add: both end-around-carry results are added at once and the
+  // carry out of the first picks one.
+  function automatic logic [15:0] fold(input logic [18:0] s);
+    logic [16:0] f0;
+    logic [15:0] f1;
+    logic [3:0] c1;
+    f0 = 17'(s[15:0]) + 17'(s[18:16]);
+    c1 = 4'(s[18:16]) + 4'd1;
+    f1 = s[15:0] + 16'(c1);
+    fold = f0[16] ? f1 : f0[15:0];
+  endfunction
+
   // A 16-bit term widened for the tree (complement it before widening).
   function automatic logic [17:0] ones(input logic [15:0] w);
     ones = {2'b00, w};
@@ -771,7 +820,7 @@ module anypoint_decide #(
   logic [15:0] old_port13, ttl_word13;
   logic [17:0] ip_pa14, ip_pb14, l4_pa14, l4_pb14;
   logic [18:0] ip_sum15, l4_sum15;
-  logic [16:0] ip_f15, l4_f15;
+  logic [15:0] ip_s15, l4_s15;
 
   always_comb begin
     old_ip13 = d13.outbound ? d13.s.p.sip : d13.s.p.dip;
@@ -791,14 +840,14 @@ module anypoint_decide #(
 
     d15 <= d14;
     if (rst) d15.s.v <= 1'b0;
-    ip_f15 <= 17'(ip_sum15[15:0]) + 17'(ip_sum15[18:16]);
-    l4_f15 <= 17'(l4_sum15[15:0]) + 17'(l4_sum15[18:16]);
+    ip_s15 <= fold(ip_sum15);
+    l4_s15 <= fold(l4_sum15);
   end
   assign ip_sum15 = 19'(ip_pa14) + 19'(ip_pb14);
   assign l4_sum15 = 19'(l4_pa14) + 19'(l4_pb14);
 
   // ---------------------------------------------------------------------------------------------
-  // Stage 25: rewrite (section 7) and the host record header.
+  // Stage 26: rewrite (section 7) and the host record header.
   logic [15:0] new_ttl_word, ip_hc, l4_hc;
   logic [511:0] rw_data;
   logic [63:0] rw_mask;
@@ -812,10 +861,10 @@ module anypoint_decide #(
     is_tcp = d15.s.p.proto == 8'd6;
     l3 = d15.s.p.vlan ? 5'd18 : 5'd14;
     new_ttl_word = {d15.s.p.ttl, d15.s.p.proto} - 16'h0100;
-    ip_hc = ~(ip_f15[15:0] + 16'(ip_f15[16]));
+    ip_hc = ~ip_s15;
     l4_hc = d15.s.p.l4_csum;
     if (is_tcp || l4_hc != 16'd0) begin
-      l4_hc = ~(l4_f15[15:0] + 16'(l4_f15[16]));
+      l4_hc = ~l4_s15;
       if (!is_tcp && l4_hc == 16'd0) l4_hc = 16'hffff;
     end
 
