@@ -108,6 +108,45 @@ fn every_verb_with_json() {
         );
         assert!(ctl_ok(s, &["member", "list", "dns"]).contains("draining"));
 
+        // An acp service from the CLI: listed with its policy and key, no connections yet.
+        ctl_ok(
+            s,
+            &[
+                "service",
+                "add",
+                "frames",
+                "--vip",
+                "10.0.0.100",
+                "--port",
+                "7000",
+                "--proto",
+                "acp",
+                "--policy",
+                "key-hash",
+                "--key",
+                "0:4",
+                "--frame-window",
+                "128",
+            ],
+        );
+        let frames = ctl_json(s, &["service", "list"])
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["name"] == "frames")
+            .cloned()
+            .expect("listed");
+        assert_eq!(
+            (&frames["proto"], &frames["policy"], &frames["key"]),
+            (
+                &"acp".into(),
+                &"key-hash".into(),
+                &serde_json::json!({"offset": 0, "len": 4})
+            )
+        );
+        assert!(ctl_ok(s, &["save"]).contains("frame_window = 128"));
+        ctl_ok(s, &["service", "delete", "frames"]);
+
         let conns = ctl_json(s, &["conn", "list"]);
         assert_eq!(conns, serde_json::json!({"total": 0, "connections": []}));
         ctl_json(s, &["conn", "list", "--service", "web", "--limit", "5"]);
@@ -198,6 +237,22 @@ fn bad_arguments_give_a_one_line_error_and_exit_1() {
                 "has no member 10.0.1.9:8080",
             ),
             (&["conn", "list", "--service", "nosuch"], "no service named"),
+            (
+                &[
+                    "service",
+                    "add",
+                    "f",
+                    "--vip",
+                    "10.0.0.100",
+                    "--port",
+                    "7001",
+                    "--proto",
+                    "acp",
+                    "--policy",
+                    "maglev",
+                ],
+                "not one of key-hash, round-robin, speed-sensitive",
+            ),
         ];
         for (args, why) in cases {
             let out = ctl(&d.socket, args);
