@@ -52,6 +52,16 @@ pub enum Phase {
     Closed,
 }
 
+impl Phase {
+    pub fn name(self) -> &'static str {
+        match self {
+            Phase::Opening => "opening",
+            Phase::Established => "established",
+            Phase::Closed => "closed",
+        }
+    }
+}
+
 /// An inbound ring slot (one peer frame).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(super) enum InSlot {

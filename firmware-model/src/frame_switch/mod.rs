@@ -60,12 +60,10 @@ impl Config {
 }
 
 /// How full a flow's bounded state is.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Occupancy {
     pub peer: SocketAddrV4,
     pub phase: Phase,
-    /// The members of its active set that have not left it.
-    pub members: Vec<SocketAddrV4>,
     pub in_frames: usize,
     pub out_frames: usize,
     pub holes: usize,
@@ -161,17 +159,22 @@ impl FrameSwitch {
             .map(|(&peer, f)| Occupancy {
                 peer,
                 phase: f.phase(),
-                members: f
-                    .legs
-                    .iter()
-                    .filter(|l| l.live)
-                    .map(|l| self.members[l.member as usize].addr)
-                    .collect(),
                 in_frames: f.in_next_fseq.wrapping_sub(f.in_left) as usize,
                 out_frames: f.out_next_fseq.wrapping_sub(f.out_left) as usize,
                 holes: f.holes.len(),
             })
             .collect()
+    }
+
+    /// The members of the active set of the connection with `peer` that have not left it.
+    pub fn active_set(&self, peer: SocketAddrV4) -> Vec<SocketAddrV4> {
+        self.flows.get(&peer).map_or_else(Vec::new, |f| {
+            f.legs
+                .iter()
+                .filter(|l| l.live)
+                .map(|l| self.members[l.member as usize].addr)
+                .collect()
+        })
     }
 
     /// Forgets the connection with `peer` (the host's ageing, section 3): one not closed is reset

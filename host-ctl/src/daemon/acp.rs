@@ -229,21 +229,15 @@ impl AcpService {
                 proto: "acp".into(),
                 peer: o.peer.to_string(),
                 vip: self.vip().to_string(),
-                member: o
-                    .members
+                member: self
+                    .switch
+                    .active_set(o.peer)
                     .iter()
                     .map(|m| m.to_string())
                     .collect::<Vec<_>>()
                     .join(","),
                 peer_port: self.peers.get(&o.peer).map_or(0, |&(port, _)| port),
-                state: Some(
-                    match o.phase {
-                        Phase::Opening => "opening",
-                        Phase::Established => "established",
-                        Phase::Closed => "closed",
-                    }
-                    .into(),
-                ),
+                state: Some(o.phase.name().into()),
             })
             .collect()
     }
