@@ -121,7 +121,11 @@ pub struct Counters {
 
 impl Counters {
     pub fn count(&mut self, k: Kind) {
-        self.segments[k as usize] += 1;
+        self.add(k, 1);
+    }
+
+    pub fn add(&mut self, k: Kind, n: u64) {
+        self.segments[k as usize] += n;
     }
 
     pub fn segments(&self, k: Kind) -> u64 {

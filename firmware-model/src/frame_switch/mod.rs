@@ -4,6 +4,7 @@
 //! whole ACP segments (IP payloads) with their addresses and counts what each segment needed
 //! ([`Kind`]: the hardware fast path or the host slow path).
 
+pub mod fast;
 mod flow;
 mod inbound;
 mod kinds;

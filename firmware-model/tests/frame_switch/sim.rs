@@ -71,6 +71,8 @@ pub struct Setup {
     /// The client closes (half-close: a FIN after its requests) as soon as all are queued, instead
     /// of once all replies are in.
     pub close_early: bool,
+    /// Keep every segment the switch received and what it sent ([`Outcome::trace`]).
+    pub record: bool,
 }
 
 impl Setup {
@@ -89,6 +91,7 @@ impl Setup {
             remove_in_flight: true,
             pad: None,
             close_early: false,
+            record: false,
         }
     }
 }
@@ -149,6 +152,28 @@ pub struct Outcome {
     pub phases: Vec<Phase>,
     /// Segments the switch received.
     pub switch_received: u64,
+    /// With `Setup::record`: what happened at the switch, in order.
+    pub trace: Vec<Step>,
+}
+
+/// One event at the switch and the segments it sent.
+#[allow(dead_code)] // read by the offload tests only; every test binary compiles this module
+pub enum Step {
+    Segment(Packet, Vec<Packet>),
+    /// A member removed.
+    Remove(u16, Vec<Packet>),
+}
+
+/// The frame switch a run starts with.
+pub fn switch(setup: &Setup) -> FrameSwitch {
+    let mut c = Config::new(VIP, setup.policy, HashKey([7, 8, 9, 10]));
+    c.w = setup.w;
+    c.max_holes = setup.max_holes;
+    let mut switch = FrameSwitch::new(c);
+    for i in 0..setup.servers {
+        switch.add_member(server_addr(i));
+    }
+    switch
 }
 
 pub struct Sim {
@@ -190,13 +215,7 @@ fn addrs(src: Ipv4Addr, dst: Ipv4Addr) -> [u8; 8] {
 
 impl Sim {
     pub fn new(setup: Setup) -> Sim {
-        let mut c = Config::new(VIP, setup.policy, HashKey([7, 8, 9, 10]));
-        c.w = setup.w;
-        c.max_holes = setup.max_holes;
-        let mut switch = FrameSwitch::new(c);
-        for i in 0..setup.servers {
-            switch.add_member(server_addr(i));
-        }
+        let switch = switch(&setup);
         let mut rng = Rng::new(setup.seed);
         let keys = (0..setup.requests)
             .map(|_| (rng.next() % u64::from(setup.keys)) as u32)
@@ -236,6 +255,7 @@ impl Sim {
                 flows: Vec::new(),
                 phases: Vec::new(),
                 switch_received: 0,
+                trace: Vec::new(),
             },
             closed: false,
         }
@@ -358,11 +378,15 @@ impl Sim {
         match to {
             Node::Switch => {
                 self.out.switch_received += 1;
-                let out = self.switch.receive(&Packet {
+                let pkt = Packet {
                     src,
                     dst,
                     segment: bytes,
-                });
+                };
+                let out = self.switch.receive(&pkt);
+                if self.setup.record {
+                    self.out.trace.push(Step::Segment(pkt, out.clone()));
+                }
                 for o in self.switch.occupancy() {
                     self.out.max_in = self.out.max_in.max(o.in_frames);
                     self.out.max_out = self.out.max_out.max(o.out_frames);
@@ -420,6 +444,11 @@ impl Sim {
                     *to != Node::Server(server) && a[..4] != server_addr(server).ip().octets()
                 });
                 let out = self.switch.remove_member(server as u16);
+                if self.setup.record {
+                    self.out
+                        .trace
+                        .push(Step::Remove(server as u16, out.clone()));
+                }
                 self.out.removed = Some(server);
                 self.out.removed_at_request = self.next_request;
                 self.route(out);

@@ -1,0 +1,80 @@
+//! The device's fast path plus the host equal the frame switch alone (docs/frame-switching.md
+//! section 9a): simulated runs with loss, duplication, reordering and a member removed are
+//! recorded at the switch, then replayed through `Offload<SpecEngine>`; every event must send the
+//! same segments, and at the end the host must hold the same flows and counters.
+
+#[path = "frame_switch/sim.rs"]
+mod sim;
+
+use std::time::Duration;
+
+use anypoint_model::frame_switch::fast::{Offload, SpecEngine};
+use anypoint_model::frame_switch::{Kind, Policy};
+use sim::{check, Impair, Outcome, Setup, Sim, Step};
+
+const KEYED: Policy = Policy::KeyHash { offset: 4, len: 4 };
+
+fn lossy() -> Impair {
+    Impair {
+        loss: 0.02,
+        dup: 0.01,
+        reorder: 0.03,
+    }
+}
+
+/// Runs `setup` recorded and replays it through the offload: the run's outcome and the segments
+/// the device took.
+fn replay(mut setup: Setup) -> (Outcome, u64) {
+    setup.record = true;
+    let w = setup.w;
+    let host = sim::switch(&setup);
+    let o = Sim::new(setup).run(Duration::from_secs(300));
+    let mut off = Offload::new(host, SpecEngine::new(2, w));
+    for (i, step) in o.trace.iter().enumerate() {
+        let (got, want) = match step {
+            Step::Segment(pkt, want) => (off.receive(pkt), want),
+            Step::Remove(id, want) => (off.remove_member(*id), want),
+        };
+        assert_eq!(&got, want, "event {i}");
+    }
+    off.sync();
+    assert_eq!(off.host.counters(), &o.counters);
+    // The run's flow lines are the switch's, then the client's.
+    let flows = off.host.describe();
+    assert_eq!(flows, o.flows[..flows.len()]);
+    let taken = off.engine.taken_total();
+    (o, taken)
+}
+
+#[test]
+fn one_frame_per_segment_through_a_lossy_link() {
+    let mut setup = Setup::new(KEYED, 3000, lossy(), 6);
+    setup.pad = Some(1400);
+    let (o, taken) = replay(setup);
+    check(&o, 3000, 384, 8).unwrap();
+    // Each reply is one frame a segment, but most also ack a request (the member's ack moves):
+    // the host's. About a third are the device's.
+    println!(
+        "device took {taken} of {} out_data",
+        o.counters.segments(Kind::OutData)
+    );
+    assert!(taken > 500, "{taken} taken");
+}
+
+#[test]
+fn small_frames_several_a_segment() {
+    let (o, taken) = replay(Setup::new(Policy::RoundRobin, 3000, lossy(), 11));
+    check(&o, 3000, 384, 8).unwrap();
+    // Replies packed several frames a segment are the host's; single ones the device's.
+    assert!(taken > 0);
+}
+
+#[test]
+fn a_member_removed_mid_connection() {
+    let mut setup = Setup::new(KEYED, 2000, lossy(), 4);
+    setup.pad = Some(600);
+    setup.remove = Some((1, 700));
+    let (o, taken) = replay(setup);
+    assert!(o.removed.is_some());
+    assert!(taken > 0);
+}
