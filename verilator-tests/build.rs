@@ -1,6 +1,7 @@
-//! Verilates `hw/` (the `anypoint_top` pipeline) at DATA_WIDTH 64 and 512 with the test geometry and
-//! compiles it with the `cc` crate: the Verilator runtime once, each build's generated C++ as one unity
-//! translation unit, plus the C ABI shim in `csrc/shim.cpp`. Everything at -O2 whatever the profile.
+//! Verilates `hw/` (the `anypoint_top` pipeline) at DATA_WIDTH 64 and 512 with the test geometry, and
+//! the ACP out_data engine (`anypoint_acp_out`), and compiles them with the `cc` crate: the Verilator
+//! runtime once, each build's generated C++ as one unity translation unit, plus the C ABI shims in
+//! `csrc/`. Everything at -O2 whatever the profile.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -23,10 +24,11 @@ const DEFAULT_GEOMETRY: &[(&str, u32)] = &[
     ("INDIR_SLOTS_LOG2", 16),
 ];
 
-/// A Verilated build: directory / lower-case prefix, data width, geometry.
+/// A Verilated build: directory / lower-case prefix, top module and its parameters.
 struct Variant {
     name: &'static str,
-    width: u32,
+    top: &'static str,
+    width: Option<u32>,
     geometry: &'static [(&'static str, u32)],
 }
 
@@ -58,20 +60,29 @@ fn main() {
     let mut variants = vec![
         Variant {
             name: "vap64",
-            width: 64,
+            top: "anypoint_top",
+            width: Some(64),
             geometry: GEOMETRY,
         },
         Variant {
             name: "vap512",
-            width: 512,
+            top: "anypoint_top",
+            width: Some(512),
             geometry: GEOMETRY,
+        },
+        Variant {
+            name: "vacp",
+            top: "anypoint_acp_out",
+            width: None,
+            geometry: &[],
         },
     ];
     let replay = std::env::var("CARGO_FEATURE_REPLAY_GEOMETRY").is_ok();
     if replay {
         variants.push(Variant {
             name: "vap64d",
-            width: 64,
+            top: "anypoint_top",
+            width: Some(64),
             geometry: DEFAULT_GEOMETRY,
         });
     }
@@ -119,7 +130,8 @@ fn main() {
             }
             b.file(include.join("verilated.cpp"))
                 .file(include.join("verilated_threads.cpp"))
-                .file(manifest.join("csrc/shim.cpp"));
+                .file(manifest.join("csrc/shim.cpp"))
+                .file(manifest.join("csrc/acp_shim.cpp"));
             if trace {
                 b.file(include.join("verilated_fst_c.cpp"));
             }
@@ -175,9 +187,8 @@ fn verilator_root() -> PathBuf {
     PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
 }
 
-/// Runs Verilator for one width; returns the unity file including every generated .cpp.
+/// Runs Verilator for one build; returns the unity file including every generated .cpp.
 fn verilate(hw: &Path, out: &Path, sources: &[PathBuf], v: &Variant, trace: bool) -> PathBuf {
-    let width = v.width;
     let prefix = format!("V{}", &v.name[1..]);
     let mdir = out.join(v.name);
     let _ = std::fs::remove_dir_all(&mdir);
@@ -188,8 +199,7 @@ fn verilate(hw: &Path, out: &Path, sources: &[PathBuf], v: &Variant, trace: bool
         .arg(&mdir)
         .arg(format!("-I{}", hw.join("include").display()))
         .arg(format!("-I{}", hw.join("rtl").display()))
-        .args(["--top-module", "anypoint_top"])
-        .arg(format!("-GDATA_WIDTH={width}"))
+        .args(["--top-module", v.top])
         .args([
             "--trace-fst",
             "-O3",
@@ -202,12 +212,15 @@ fn verilate(hw: &Path, out: &Path, sources: &[PathBuf], v: &Variant, trace: bool
     if trace {
         cmd.arg("--trace-fst");
     }
+    if let Some(width) = v.width {
+        cmd.arg(format!("-GDATA_WIDTH={width}"));
+    }
     for (name, value) in v.geometry {
         cmd.arg(format!("-G{name}={value}"));
     }
     cmd.args(sources);
     let status = cmd.status().expect("running verilator");
-    assert!(status.success(), "verilator failed for DATA_WIDTH={width}");
+    assert!(status.success(), "verilator failed for {}", v.name);
     let mut cpps: Vec<PathBuf> = std::fs::read_dir(&mdir)
         .unwrap()
         .map(|e| e.unwrap().path())

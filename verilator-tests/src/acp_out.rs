@@ -1,0 +1,416 @@
+//! The Verilated ACP out_data engine (`hw/rtl/anypoint_acp_out.sv`) as a frame-switch
+//! [`Engine`]: the host loads and reads flow records and ring entries through its record ports and
+//! sends segments through its streams, 8 bytes a beat, with egress backpressure.
+
+use std::marker::PhantomData;
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::os::raw::c_void;
+
+use anypoint_model::frame_switch::fast::{Engine, FastLeg, OutRecord, RingEntry, TakenCount};
+use anypoint_model::frame_switch::{Packet, MAX_ACTIVE};
+
+use crate::prng::Prng;
+
+const RECORD_WORDS: usize = 72;
+const RING_WORDS: usize = 3;
+/// Flow slots and ring entries per slot of the Verilated build (the module's defaults).
+const SLOTS: usize = 2;
+const RING: usize = 512;
+/// Clocks a segment may take through the engine before the simulation is declared hung.
+const SEGMENT_CYCLES: u64 = 100_000;
+
+#[repr(C)]
+struct AcpIo {
+    rst: u8,
+    in_data: u64,
+    in_keep: u8,
+    in_valid: u8,
+    in_last: u8,
+    in_src: u32,
+    in_dst: u32,
+    out_ready: u8,
+    rec_load: u8,
+    rec_unload: u8,
+    rec_slot: u8,
+    rec_wdata: [u32; RECORD_WORDS],
+    ring_slot: u8,
+    ring_idx: u32,
+    in_wr: u8,
+    in_wr_slot: u8,
+    in_wr_idx: u32,
+    in_wr_data: [u32; RING_WORDS],
+    in_ready: u8,
+    out_data: u64,
+    out_keep: u8,
+    out_valid: u8,
+    out_last: u8,
+    out_punt: u8,
+    out_src: u32,
+    out_dst: u32,
+    rec_rdata: [u32; RECORD_WORDS],
+    rec_valid: u8,
+    rec_taken_data: u32,
+    rec_taken_ack: u32,
+    ring_rdata: [u32; RING_WORDS],
+    seg_done: u8,
+}
+
+extern "C" {
+    fn acp_new() -> *mut c_void;
+    fn acp_free(h: *mut c_void);
+    fn acp_cycle(h: *mut c_void, io: *mut AcpIo);
+}
+
+/// Bit fields of the record and ring entry layouts (docs/frame-switching.md section 9a).
+struct Bits<'a>(&'a mut [u32]);
+
+impl Bits<'_> {
+    fn put(&mut self, (lsb, width): Field, v: u64) {
+        for i in 0..width {
+            let b = lsb + i;
+            let word = &mut self.0[b / 32];
+            if (v >> i) & 1 == 1 {
+                *word |= 1 << (b % 32);
+            } else {
+                *word &= !(1 << (b % 32));
+            }
+        }
+    }
+
+    fn get(&self, (lsb, width): Field) -> u64 {
+        (0..width).fold(0, |v, i| {
+            let b = lsb + i;
+            v | (u64::from((self.0[b / 32] >> (b % 32)) & 1) << i)
+        })
+    }
+}
+
+/// (lsb, width) of a field.
+type Field = (usize, usize);
+
+// The record: flow fields, then eight legs of LEG_BITS from LEG_BASE.
+const PEER_IP: Field = (0, 32);
+const PEER_PORT: Field = (32, 16);
+const VIP_IP: Field = (48, 32);
+const VIP_PORT: Field = (80, 16);
+const W: Field = (96, 16);
+const OUT_LEFT: Field = (112, 32);
+const OUT_NEXT_FSEQ: Field = (144, 32);
+const OUT_IDX: Field = (176, 16);
+const OUT_NEXT: Field = (192, 32);
+const MIN_OUT_FRAME: Field = (224, 16);
+const IN_LEFT: Field = (240, 32);
+const IN_IDX: Field = (272, 16);
+const IN_NEXT_FSEQ: Field = (288, 32);
+const IN_NEXT: Field = (320, 32);
+const IN_ACK: Field = (352, 32);
+const IN_FRAME: Field = (384, 16);
+const OFFERS_SUM: Field = (400, 1);
+const SLACK: Field = (401, 32);
+const VIP_SHIFT: Field = (433, 4);
+const ADV_ACK: Field = (437, 32);
+const ADV_EDGE: Field = (469, 32);
+const ADV_FIELD: Field = (501, 16);
+const LEG_BASE: usize = 768;
+const LEG_BITS: usize = 192;
+const LEG_FAST: Field = (0, 1);
+const LEG_TAKES: Field = (1, 1);
+const LEG_IP: Field = (2, 32);
+const LEG_PORT: Field = (34, 16);
+const LEG_OUT_NEXT: Field = (50, 32);
+const LEG_NEXT: Field = (82, 32);
+const LEG_UNA: Field = (114, 32);
+const LEG_EDGE: Field = (146, 32);
+const LEG_SHIFT: Field = (178, 4);
+// A ring entry.
+const E_LEG: Field = (0, 3);
+const E_MEMBER_SEQ: Field = (3, 32);
+const E_PEER_SEQ: Field = (35, 32);
+const E_LEN: Field = (67, 16);
+
+fn leg_field(i: usize, (lsb, w): Field) -> Field {
+    (LEG_BASE + LEG_BITS * i + lsb, w)
+}
+
+fn pack(rec: &OutRecord) -> [u32; RECORD_WORDS] {
+    let mut words = [0; RECORD_WORDS];
+    let mut b = Bits(&mut words);
+    let ip = |a: &SocketAddrV4| u64::from(u32::from(*a.ip()));
+    b.put(PEER_IP, ip(&rec.peer));
+    b.put(PEER_PORT, rec.peer.port().into());
+    b.put(VIP_IP, ip(&rec.vip));
+    b.put(VIP_PORT, rec.vip.port().into());
+    b.put(W, rec.w.into());
+    b.put(OUT_LEFT, rec.out_left.into());
+    b.put(OUT_NEXT_FSEQ, rec.out_next_fseq.into());
+    b.put(OUT_IDX, rec.out_idx.into());
+    b.put(OUT_NEXT, rec.out_next.into());
+    b.put(MIN_OUT_FRAME, rec.min_out_frame.into());
+    b.put(IN_LEFT, rec.in_left.into());
+    b.put(IN_IDX, rec.in_idx.into());
+    b.put(IN_NEXT_FSEQ, rec.in_next_fseq.into());
+    b.put(IN_NEXT, rec.in_next.into());
+    b.put(IN_ACK, rec.in_ack.into());
+    b.put(IN_FRAME, rec.in_frame.into());
+    b.put(OFFERS_SUM, rec.offers_sum.into());
+    b.put(SLACK, rec.slack.into());
+    b.put(VIP_SHIFT, rec.vip_shift.into());
+    b.put(ADV_ACK, rec.adv_ack.into());
+    b.put(ADV_EDGE, rec.adv_edge.into());
+    b.put(ADV_FIELD, rec.adv_field.into());
+    for (i, l) in rec.legs.iter().enumerate() {
+        let f = |field| leg_field(i, field);
+        b.put(f(LEG_FAST), l.fast.into());
+        b.put(f(LEG_TAKES), l.takes.into());
+        b.put(f(LEG_IP), ip(&l.member));
+        b.put(f(LEG_PORT), l.member.port().into());
+        b.put(f(LEG_OUT_NEXT), l.out_next.into());
+        b.put(f(LEG_NEXT), l.next.into());
+        b.put(f(LEG_UNA), l.una.into());
+        b.put(f(LEG_EDGE), l.edge.into());
+        b.put(f(LEG_SHIFT), l.shift_from.into());
+    }
+    words
+}
+
+fn unpack(words: &[u32; RECORD_WORDS]) -> OutRecord {
+    let mut copy = *words;
+    let b = Bits(&mut copy);
+    let n32 = |f| b.get(f) as u32;
+    let n16 = |f| b.get(f) as u16;
+    let addr = |ip, port| SocketAddrV4::new(Ipv4Addr::from(n32(ip)), n16(port));
+    let mut legs = [FastLeg::default(); MAX_ACTIVE];
+    for (i, l) in legs.iter_mut().enumerate() {
+        let f = |field| leg_field(i, field);
+        *l = FastLeg {
+            fast: b.get(f(LEG_FAST)) == 1,
+            takes: b.get(f(LEG_TAKES)) == 1,
+            member: addr(f(LEG_IP), f(LEG_PORT)),
+            out_next: n32(f(LEG_OUT_NEXT)),
+            next: n32(f(LEG_NEXT)),
+            una: n32(f(LEG_UNA)),
+            edge: n32(f(LEG_EDGE)),
+            shift_from: b.get(f(LEG_SHIFT)) as u8,
+        };
+    }
+    OutRecord {
+        peer: addr(PEER_IP, PEER_PORT),
+        vip: addr(VIP_IP, VIP_PORT),
+        w: n16(W),
+        out_left: n32(OUT_LEFT),
+        out_next_fseq: n32(OUT_NEXT_FSEQ),
+        out_idx: n16(OUT_IDX),
+        out_next: n32(OUT_NEXT),
+        min_out_frame: n16(MIN_OUT_FRAME),
+        in_left: n32(IN_LEFT),
+        in_idx: n16(IN_IDX),
+        in_next_fseq: n32(IN_NEXT_FSEQ),
+        in_next: n32(IN_NEXT),
+        in_ack: n32(IN_ACK),
+        in_frame: n16(IN_FRAME),
+        offers_sum: b.get(OFFERS_SUM) == 1,
+        slack: n32(SLACK),
+        vip_shift: b.get(VIP_SHIFT) as u8,
+        adv_ack: n32(ADV_ACK),
+        adv_edge: n32(ADV_EDGE),
+        adv_field: n16(ADV_FIELD),
+        legs,
+    }
+}
+
+fn pack_entry(e: &RingEntry) -> [u32; RING_WORDS] {
+    let mut words = [0; RING_WORDS];
+    let mut b = Bits(&mut words);
+    b.put(E_LEG, e.leg.into());
+    b.put(E_MEMBER_SEQ, e.member_seq.into());
+    b.put(E_PEER_SEQ, e.peer_seq.into());
+    b.put(E_LEN, e.len.into());
+    words
+}
+
+fn unpack_entry(words: &[u32; RING_WORDS]) -> RingEntry {
+    let mut copy = *words;
+    let b = Bits(&mut copy);
+    RingEntry {
+        leg: b.get(E_LEG) as u8,
+        member_seq: b.get(E_MEMBER_SEQ) as u32,
+        peer_seq: b.get(E_PEER_SEQ) as u32,
+        len: b.get(E_LEN) as u16,
+    }
+}
+
+/// What the engine did, counted by the test bench.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct AcpStats {
+    pub taken: u64,
+    pub given_back: u64,
+    /// Clocks from a segment's first beat in to the engine's done with it, summed over segments.
+    pub cycles: u64,
+    pub bytes: u64,
+}
+
+/// The Verilated engine.
+pub struct RtlAcpOut {
+    h: *mut c_void,
+    io: Box<AcpIo>,
+    rng: Prng,
+    /// Per mille of clocks the egress is not ready.
+    backpressure: u64,
+    pub stats: AcpStats,
+    _not_send: PhantomData<*mut ()>,
+}
+
+impl RtlAcpOut {
+    /// A fresh engine, reset; `backpressure` per mille of clocks its egress is held off, from
+    /// generator `seed`.
+    pub fn new(backpressure: u64, seed: u64) -> RtlAcpOut {
+        // SAFETY: acp_new returns a fresh model owned by this value, freed in Drop.
+        let h = unsafe { acp_new() };
+        assert!(!h.is_null());
+        // SAFETY: AcpIo is plain old data; all-zero is a valid value.
+        let io: Box<AcpIo> = unsafe { Box::new(std::mem::zeroed()) };
+        let mut e = RtlAcpOut {
+            h,
+            io,
+            rng: Prng::new(seed),
+            backpressure,
+            stats: AcpStats::default(),
+            _not_send: PhantomData,
+        };
+        e.io.rst = 1;
+        for _ in 0..4 {
+            e.cycle();
+        }
+        e.io.rst = 0;
+        e.cycle();
+        e
+    }
+
+    fn cycle(&mut self) {
+        // SAFETY: valid handle; io is a live, exclusively borrowed AcpIo.
+        unsafe { acp_cycle(self.h, &mut *self.io) };
+    }
+
+    fn select(&mut self, slot: usize) {
+        assert!(slot < SLOTS, "slot {slot} of {SLOTS}");
+        self.io.rec_slot = slot as u8;
+    }
+}
+
+impl Drop for RtlAcpOut {
+    fn drop(&mut self) {
+        // SAFETY: the handle came from acp_new and is freed once.
+        unsafe { acp_free(self.h) }
+    }
+}
+
+impl Engine for RtlAcpOut {
+    fn slots(&self) -> usize {
+        SLOTS
+    }
+
+    fn load(&mut self, slot: usize, rec: &OutRecord, inbound: &[RingEntry]) {
+        assert!(usize::from(rec.w) <= RING, "ring of {} entries", rec.w);
+        self.io.in_wr_slot = slot as u8;
+        self.io.in_wr = 1;
+        for (k, e) in inbound.iter().enumerate() {
+            self.io.in_wr_idx = ((usize::from(rec.in_idx) + k) % usize::from(rec.w)) as u32;
+            self.io.in_wr_data = pack_entry(e);
+            self.cycle();
+        }
+        self.io.in_wr = 0;
+        self.select(slot);
+        self.io.rec_wdata = pack(rec);
+        self.io.rec_load = 1;
+        self.cycle();
+        self.io.rec_load = 0;
+    }
+
+    fn unload(&mut self, slot: usize) {
+        self.select(slot);
+        self.io.rec_unload = 1;
+        self.cycle();
+        self.io.rec_unload = 0;
+    }
+
+    fn read(&mut self, slot: usize) -> OutRecord {
+        self.select(slot);
+        self.cycle();
+        unpack(&self.io.rec_rdata)
+    }
+
+    fn ring(&mut self, slot: usize, idx: u16) -> RingEntry {
+        self.io.ring_slot = slot as u8;
+        self.io.ring_idx = u32::from(idx);
+        self.cycle();
+        self.cycle();
+        unpack_entry(&self.io.ring_rdata)
+    }
+
+    fn taken(&mut self, slot: usize) -> TakenCount {
+        self.select(slot);
+        self.cycle();
+        TakenCount {
+            data: self.io.rec_taken_data.into(),
+            acks: self.io.rec_taken_ack.into(),
+        }
+    }
+
+    fn send(&mut self, pkt: &Packet) -> Result<Option<Packet>, Packet> {
+        let beats: Vec<&[u8]> = pkt.segment.chunks(8).collect();
+        self.io.in_src = u32::from(pkt.src);
+        self.io.in_dst = u32::from(pkt.dst);
+        let mut next = 0;
+        let mut out = Vec::new();
+        let mut sent = None;
+        for cycles in 0.. {
+            assert!(
+                cycles < SEGMENT_CYCLES,
+                "engine hung on a {}-byte segment: {next} beats in, {} bytes out",
+                pkt.segment.len(),
+                out.len()
+            );
+            self.io.in_valid = u8::from(next < beats.len());
+            if let Some(b) = beats.get(next) {
+                let mut d = [0u8; 8];
+                d[..b.len()].copy_from_slice(b);
+                self.io.in_data = u64::from_le_bytes(d);
+                self.io.in_keep = ((1u16 << b.len()) - 1) as u8;
+                self.io.in_last = u8::from(next + 1 == beats.len());
+            }
+            self.io.out_ready = u8::from(u64::from(self.rng.below(1000)) >= self.backpressure);
+            self.cycle();
+            if self.io.in_valid == 1 && self.io.in_ready == 1 {
+                next += 1;
+            }
+            if self.io.out_valid == 1 && self.io.out_ready == 1 {
+                let n = self.io.out_keep.trailing_ones() as usize;
+                out.extend_from_slice(&self.io.out_data.to_le_bytes()[..n]);
+                if self.io.out_last == 1 {
+                    let p = Packet {
+                        src: Ipv4Addr::from(self.io.out_src),
+                        dst: Ipv4Addr::from(self.io.out_dst),
+                        segment: std::mem::take(&mut out),
+                    };
+                    sent = Some((p, self.io.out_punt == 1));
+                }
+            }
+            if self.io.seg_done == 1 {
+                self.stats.cycles += cycles + 1;
+                break;
+            }
+        }
+        self.io.in_valid = 0;
+        self.stats.bytes += pkt.segment.len() as u64;
+        match sent {
+            Some((p, true)) => {
+                self.stats.given_back += 1;
+                Err(p)
+            }
+            other => {
+                self.stats.taken += 1;
+                Ok(other.map(|(p, _)| p))
+            }
+        }
+    }
+}

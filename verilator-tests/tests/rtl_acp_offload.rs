@@ -1,0 +1,94 @@
+//! The RTL's ACP engine (members' acks and frames in sequence) plus the host equal the frame
+//! switch alone (docs/frame-switching.md section 9a): recorded simulated runs (loss, duplication,
+//! reordering, a member removed) are replayed through `Offload<RtlAcpOut>` and, in lockstep,
+//! through `Offload<SpecEngine>` (the model's engine). Every event must send what the switch alone sent,
+//! the RTL must take exactly the segments the spec takes, and at the end the host must hold the
+//! switch's flows and counters.
+
+#[path = "../../firmware-model/tests/frame_switch/sim.rs"]
+mod sim;
+
+use std::time::Duration;
+
+use anypoint_model::frame_switch::fast::{Offload, SpecEngine};
+use anypoint_model::frame_switch::Policy;
+use sim::{check, Impair, Setup, Sim, Step};
+use verilator_tests::acp_out::RtlAcpOut;
+
+fn lossy() -> Impair {
+    Impair {
+        loss: 0.02,
+        dup: 0.01,
+        reorder: 0.03,
+    }
+}
+
+/// Replays `setup` through the RTL engine (egress held off `backpressure` per mille of clocks);
+/// returns the segments it took and the clocks per taken segment.
+fn replay(mut setup: Setup, requests: u32, backpressure: u64) -> (u64, u64) {
+    setup.record = true;
+    let w = setup.w;
+    let host = || sim::switch(&setup);
+    let (rtl_host, spec_host) = (host(), host());
+    let o = Sim::new(setup).run(Duration::from_secs(300));
+    check(&o, requests, w, 8).unwrap();
+    let mut rtl = Offload::new(rtl_host, RtlAcpOut::new(backpressure, 7));
+    let mut spec = Offload::new(spec_host, SpecEngine::new(2, w));
+    for (i, step) in o.trace.iter().enumerate() {
+        let (got, by_spec, want) = match step {
+            Step::Segment(pkt, want) => (rtl.receive(pkt), spec.receive(pkt), want),
+            Step::Remove(id, want) => (rtl.remove_member(*id), spec.remove_member(*id), want),
+        };
+        assert_eq!(&by_spec, want, "event {i}: the spec engine");
+        if &got != want {
+            panic!(
+                "event {i}: {step:?}\nRTL sent {got:?}\nthe switch alone sent {want:?}",
+                step = match step {
+                    Step::Segment(p, _) => format!("segment {p:?}"),
+                    Step::Remove(id, _) => format!("member {id} removed"),
+                }
+            );
+        }
+        assert_eq!(
+            rtl.engine.stats.taken,
+            spec.engine.taken_total().total(),
+            "event {i}: the RTL took a different segment than the spec"
+        );
+    }
+    rtl.sync();
+    assert_eq!(rtl.host.counters(), &o.counters);
+    let flows = rtl.host.describe();
+    assert_eq!(flows, o.flows[..flows.len()]);
+    let s = rtl.engine.stats;
+    println!(
+        "RTL engine: {} segments taken, {} given back, {:.1} clocks per segment",
+        s.taken,
+        s.given_back,
+        s.cycles as f64 / (s.taken + s.given_back).max(1) as f64
+    );
+    (s.taken, s.cycles / (s.taken + s.given_back).max(1))
+}
+
+#[test]
+fn one_frame_per_segment_through_a_lossy_link() {
+    let mut setup = Setup::new(Policy::KeyHash { offset: 4, len: 4 }, 1500, lossy(), 6);
+    setup.pad = Some(1400);
+    let (taken, _) = replay(setup, 1500, 0);
+    assert!(taken > 200, "{taken} taken");
+}
+
+#[test]
+fn small_frames_with_egress_backpressure() {
+    let setup = Setup::new(Policy::RoundRobin, 1500, lossy(), 11);
+    let (taken, _) = replay(setup, 1500, 300);
+    assert!(taken > 0);
+}
+
+#[test]
+fn a_member_removed_mid_connection() {
+    let mut setup = Setup::new(Policy::KeyHash { offset: 4, len: 4 }, 1500, lossy(), 4);
+    setup.pad = Some(600);
+    setup.remove = Some((1, 500));
+    let (taken, _) = replay(setup, 1500, 100);
+    assert!(taken > 0);
+}
