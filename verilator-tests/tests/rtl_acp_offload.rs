@@ -78,8 +78,8 @@ fn one_frame_per_segment_through_a_lossy_link() {
 }
 
 #[test]
-fn small_frames_with_egress_backpressure() {
-    let setup = Setup::new(Policy::RoundRobin, 1500, lossy(), 11);
+fn speed_sensitive_small_frames_with_egress_backpressure() {
+    let setup = Setup::new(Policy::SpeedSensitive, 1500, lossy(), 11);
     let (taken, _) = replay(setup, 1500, 300);
     assert!(taken > 0);
 }
