@@ -1,4 +1,4 @@
-// C ABI over the Verilated anypoint_acp_out engine (ACP out_data fast path). One call of
+// C ABI over the Verilated anypoint_acp_out engine (the ACP members' fast path). One call of
 // acp_cycle() is one clock, as ap_cycle() in shim.cpp: inputs applied, this cycle's outputs
 // sampled, then the clock rises.
 
@@ -10,7 +10,7 @@
 
 #include "Vacp.h"
 
-static const int RECORD_WORDS = 52;  // 1664 bits
+static const int RECORD_WORDS = 72;  // 2304 bits
 static const int RING_WORDS = 3;     // 83 bits
 
 extern "C" {
@@ -30,6 +30,10 @@ struct AcpIo {
     uint32_t rec_wdata[RECORD_WORDS];
     uint8_t ring_slot;
     uint32_t ring_idx;
+    uint8_t in_wr;
+    uint8_t in_wr_slot;
+    uint32_t in_wr_idx;
+    uint32_t in_wr_data[RING_WORDS];
     // Outputs (this cycle, before the edge).
     uint8_t in_ready;
     uint64_t out_data;
@@ -41,8 +45,10 @@ struct AcpIo {
     uint32_t out_dst;
     uint32_t rec_rdata[RECORD_WORDS];
     uint8_t rec_valid;
-    uint32_t rec_taken;
+    uint32_t rec_taken_data;
+    uint32_t rec_taken_ack;
     uint32_t ring_rdata[RING_WORDS];
+    uint8_t seg_done;
 };
 }
 
@@ -74,6 +80,10 @@ struct AcpSim {
         for (int i = 0; i < RECORD_WORDS; i++) t.rec_wdata[i] = io->rec_wdata[i];
         t.ring_slot = io->ring_slot;
         t.ring_idx = io->ring_idx;
+        t.in_wr = io->in_wr;
+        t.in_wr_slot = io->in_wr_slot;
+        t.in_wr_idx = io->in_wr_idx;
+        for (int i = 0; i < RING_WORDS; i++) t.in_wr_data[i] = io->in_wr_data[i];
         t.clk = 0;
         t.eval();
         io->in_ready = t.in_tready;
@@ -86,8 +96,10 @@ struct AcpSim {
         io->out_dst = t.out_dst;
         for (int i = 0; i < RECORD_WORDS; i++) io->rec_rdata[i] = t.rec_rdata[i];
         io->rec_valid = t.rec_valid;
-        io->rec_taken = t.rec_taken;
+        io->rec_taken_data = t.rec_taken_data;
+        io->rec_taken_ack = t.rec_taken_ack;
         for (int i = 0; i < RING_WORDS; i++) io->ring_rdata[i] = t.ring_rdata[i];
+        io->seg_done = t.seg_done;
         t.clk = 1;
         t.eval();
     }

@@ -6,12 +6,12 @@ use std::marker::PhantomData;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::os::raw::c_void;
 
-use anypoint_model::frame_switch::fast::{Engine, FastLeg, OutRecord, RingEntry};
+use anypoint_model::frame_switch::fast::{Engine, FastLeg, OutRecord, RingEntry, TakenCount};
 use anypoint_model::frame_switch::{Packet, MAX_ACTIVE};
 
 use crate::prng::Prng;
 
-const RECORD_WORDS: usize = 52;
+const RECORD_WORDS: usize = 72;
 const RING_WORDS: usize = 3;
 /// Flow slots and ring entries per slot of the Verilated build (the module's defaults).
 const SLOTS: usize = 2;
@@ -35,6 +35,10 @@ struct AcpIo {
     rec_wdata: [u32; RECORD_WORDS],
     ring_slot: u8,
     ring_idx: u32,
+    in_wr: u8,
+    in_wr_slot: u8,
+    in_wr_idx: u32,
+    in_wr_data: [u32; RING_WORDS],
     in_ready: u8,
     out_data: u64,
     out_keep: u8,
@@ -45,8 +49,10 @@ struct AcpIo {
     out_dst: u32,
     rec_rdata: [u32; RECORD_WORDS],
     rec_valid: u8,
-    rec_taken: u32,
+    rec_taken_data: u32,
+    rec_taken_ack: u32,
     ring_rdata: [u32; RING_WORDS],
+    seg_done: u8,
 }
 
 extern "C" {
@@ -59,7 +65,7 @@ extern "C" {
 struct Bits<'a>(&'a mut [u32]);
 
 impl Bits<'_> {
-    fn put(&mut self, lsb: usize, width: usize, v: u64) {
+    fn put(&mut self, (lsb, width): Field, v: u64) {
         for i in 0..width {
             let b = lsb + i;
             let word = &mut self.0[b / 32];
@@ -71,7 +77,7 @@ impl Bits<'_> {
         }
     }
 
-    fn get(&self, lsb: usize, width: usize) -> u64 {
+    fn get(&self, (lsb, width): Field) -> u64 {
         (0..width).fold(0, |v, i| {
             let b = lsb + i;
             v | (u64::from((self.0[b / 32] >> (b % 32)) & 1) << i)
@@ -79,62 +85,90 @@ impl Bits<'_> {
     }
 }
 
-/// The fields of [`OutRecord`] in the engine's layout: (lsb, width) of each, legs at 384 + 160 i.
-const PEER_IP: (usize, usize) = (0, 32);
-const PEER_PORT: (usize, usize) = (32, 16);
-const VIP_IP: (usize, usize) = (48, 32);
-const VIP_PORT: (usize, usize) = (80, 16);
-const W: (usize, usize) = (96, 16);
-const OUT_LEFT: (usize, usize) = (112, 32);
-const OUT_NEXT_FSEQ: (usize, usize) = (144, 32);
-const OUT_IDX: (usize, usize) = (176, 16);
-const OUT_NEXT: (usize, usize) = (192, 32);
-const PEER_ACK: (usize, usize) = (224, 32);
-const PEER_FIELD: (usize, usize) = (256, 16);
-const VIP_SHIFT: (usize, usize) = (272, 4);
-const MIN_OUT_FRAME: (usize, usize) = (276, 16);
-const ADV_ACK: (usize, usize) = (292, 32);
-const ADV_EDGE: (usize, usize) = (324, 32);
-const ADV_FIELD: (usize, usize) = (356, 16);
-const LEG_BASE: usize = 384;
-const LEG_BITS: usize = 160;
-const LEG_FAST: (usize, usize) = (0, 1);
-const LEG_IP: (usize, usize) = (1, 32);
-const LEG_PORT: (usize, usize) = (33, 16);
-const LEG_OUT_NEXT: (usize, usize) = (49, 32);
-const LEG_UNA: (usize, usize) = (81, 32);
-const LEG_EDGE: (usize, usize) = (113, 32);
-const LEG_SHIFT: (usize, usize) = (145, 4);
+/// (lsb, width) of a field.
+type Field = (usize, usize);
+
+// The record: flow fields, then eight legs of LEG_BITS from LEG_BASE.
+const PEER_IP: Field = (0, 32);
+const PEER_PORT: Field = (32, 16);
+const VIP_IP: Field = (48, 32);
+const VIP_PORT: Field = (80, 16);
+const W: Field = (96, 16);
+const OUT_LEFT: Field = (112, 32);
+const OUT_NEXT_FSEQ: Field = (144, 32);
+const OUT_IDX: Field = (176, 16);
+const OUT_NEXT: Field = (192, 32);
+const MIN_OUT_FRAME: Field = (224, 16);
+const IN_LEFT: Field = (240, 32);
+const IN_IDX: Field = (272, 16);
+const IN_NEXT_FSEQ: Field = (288, 32);
+const IN_NEXT: Field = (320, 32);
+const IN_ACK: Field = (352, 32);
+const IN_FRAME: Field = (384, 16);
+const OFFERS_SUM: Field = (400, 1);
+const SLACK: Field = (401, 32);
+const VIP_SHIFT: Field = (433, 4);
+const ADV_ACK: Field = (437, 32);
+const ADV_EDGE: Field = (469, 32);
+const ADV_FIELD: Field = (501, 16);
+const LEG_BASE: usize = 768;
+const LEG_BITS: usize = 192;
+const LEG_FAST: Field = (0, 1);
+const LEG_TAKES: Field = (1, 1);
+const LEG_IP: Field = (2, 32);
+const LEG_PORT: Field = (34, 16);
+const LEG_OUT_NEXT: Field = (50, 32);
+const LEG_NEXT: Field = (82, 32);
+const LEG_UNA: Field = (114, 32);
+const LEG_EDGE: Field = (146, 32);
+const LEG_SHIFT: Field = (178, 4);
+// A ring entry.
+const E_LEG: Field = (0, 3);
+const E_MEMBER_SEQ: Field = (3, 32);
+const E_PEER_SEQ: Field = (35, 32);
+const E_LEN: Field = (67, 16);
+
+fn leg_field(i: usize, (lsb, w): Field) -> Field {
+    (LEG_BASE + LEG_BITS * i + lsb, w)
+}
 
 fn pack(rec: &OutRecord) -> [u32; RECORD_WORDS] {
     let mut words = [0; RECORD_WORDS];
     let mut b = Bits(&mut words);
-    let mut put = |(lsb, w): (usize, usize), v: u64| b.put(lsb, w, v);
-    put(PEER_IP, u32::from(*rec.peer.ip()).into());
-    put(PEER_PORT, rec.peer.port().into());
-    put(VIP_IP, u32::from(*rec.vip.ip()).into());
-    put(VIP_PORT, rec.vip.port().into());
-    put(W, rec.w.into());
-    put(OUT_LEFT, rec.out_left.into());
-    put(OUT_NEXT_FSEQ, rec.out_next_fseq.into());
-    put(OUT_IDX, rec.out_idx.into());
-    put(OUT_NEXT, rec.out_next.into());
-    put(PEER_ACK, rec.peer_ack.into());
-    put(PEER_FIELD, rec.peer_field.into());
-    put(VIP_SHIFT, rec.vip_shift.into());
-    put(MIN_OUT_FRAME, rec.min_out_frame.into());
-    put(ADV_ACK, rec.adv_ack.into());
-    put(ADV_EDGE, rec.adv_edge.into());
-    put(ADV_FIELD, rec.adv_field.into());
+    let ip = |a: &SocketAddrV4| u64::from(u32::from(*a.ip()));
+    b.put(PEER_IP, ip(&rec.peer));
+    b.put(PEER_PORT, rec.peer.port().into());
+    b.put(VIP_IP, ip(&rec.vip));
+    b.put(VIP_PORT, rec.vip.port().into());
+    b.put(W, rec.w.into());
+    b.put(OUT_LEFT, rec.out_left.into());
+    b.put(OUT_NEXT_FSEQ, rec.out_next_fseq.into());
+    b.put(OUT_IDX, rec.out_idx.into());
+    b.put(OUT_NEXT, rec.out_next.into());
+    b.put(MIN_OUT_FRAME, rec.min_out_frame.into());
+    b.put(IN_LEFT, rec.in_left.into());
+    b.put(IN_IDX, rec.in_idx.into());
+    b.put(IN_NEXT_FSEQ, rec.in_next_fseq.into());
+    b.put(IN_NEXT, rec.in_next.into());
+    b.put(IN_ACK, rec.in_ack.into());
+    b.put(IN_FRAME, rec.in_frame.into());
+    b.put(OFFERS_SUM, rec.offers_sum.into());
+    b.put(SLACK, rec.slack.into());
+    b.put(VIP_SHIFT, rec.vip_shift.into());
+    b.put(ADV_ACK, rec.adv_ack.into());
+    b.put(ADV_EDGE, rec.adv_edge.into());
+    b.put(ADV_FIELD, rec.adv_field.into());
     for (i, l) in rec.legs.iter().enumerate() {
-        let at = |(lsb, w): (usize, usize)| (LEG_BASE + LEG_BITS * i + lsb, w);
-        put(at(LEG_FAST), l.fast.into());
-        put(at(LEG_IP), u32::from(*l.member.ip()).into());
-        put(at(LEG_PORT), l.member.port().into());
-        put(at(LEG_OUT_NEXT), l.out_next.into());
-        put(at(LEG_UNA), l.una.into());
-        put(at(LEG_EDGE), l.edge.into());
-        put(at(LEG_SHIFT), l.shift_from.into());
+        let f = |field| leg_field(i, field);
+        b.put(f(LEG_FAST), l.fast.into());
+        b.put(f(LEG_TAKES), l.takes.into());
+        b.put(f(LEG_IP), ip(&l.member));
+        b.put(f(LEG_PORT), l.member.port().into());
+        b.put(f(LEG_OUT_NEXT), l.out_next.into());
+        b.put(f(LEG_NEXT), l.next.into());
+        b.put(f(LEG_UNA), l.una.into());
+        b.put(f(LEG_EDGE), l.edge.into());
+        b.put(f(LEG_SHIFT), l.shift_from.into());
     }
     words
 }
@@ -142,36 +176,66 @@ fn pack(rec: &OutRecord) -> [u32; RECORD_WORDS] {
 fn unpack(words: &[u32; RECORD_WORDS]) -> OutRecord {
     let mut copy = *words;
     let b = Bits(&mut copy);
-    let get = |(lsb, w): (usize, usize)| b.get(lsb, w);
-    let addr = |ip, port| SocketAddrV4::new(Ipv4Addr::from(get(ip) as u32), get(port) as u16);
+    let n32 = |f| b.get(f) as u32;
+    let n16 = |f| b.get(f) as u16;
+    let addr = |ip, port| SocketAddrV4::new(Ipv4Addr::from(n32(ip)), n16(port));
     let mut legs = [FastLeg::default(); MAX_ACTIVE];
     for (i, l) in legs.iter_mut().enumerate() {
-        let at = |(lsb, w): (usize, usize)| (LEG_BASE + LEG_BITS * i + lsb, w);
+        let f = |field| leg_field(i, field);
         *l = FastLeg {
-            fast: get(at(LEG_FAST)) == 1,
-            member: addr(at(LEG_IP), at(LEG_PORT)),
-            out_next: get(at(LEG_OUT_NEXT)) as u32,
-            una: get(at(LEG_UNA)) as u32,
-            edge: get(at(LEG_EDGE)) as u32,
-            shift_from: get(at(LEG_SHIFT)) as u8,
+            fast: b.get(f(LEG_FAST)) == 1,
+            takes: b.get(f(LEG_TAKES)) == 1,
+            member: addr(f(LEG_IP), f(LEG_PORT)),
+            out_next: n32(f(LEG_OUT_NEXT)),
+            next: n32(f(LEG_NEXT)),
+            una: n32(f(LEG_UNA)),
+            edge: n32(f(LEG_EDGE)),
+            shift_from: b.get(f(LEG_SHIFT)) as u8,
         };
     }
     OutRecord {
         peer: addr(PEER_IP, PEER_PORT),
         vip: addr(VIP_IP, VIP_PORT),
-        w: get(W) as u16,
-        out_left: get(OUT_LEFT) as u32,
-        out_next_fseq: get(OUT_NEXT_FSEQ) as u32,
-        out_idx: get(OUT_IDX) as u16,
-        out_next: get(OUT_NEXT) as u32,
-        peer_ack: get(PEER_ACK) as u32,
-        peer_field: get(PEER_FIELD) as u16,
-        vip_shift: get(VIP_SHIFT) as u8,
-        min_out_frame: get(MIN_OUT_FRAME) as u16,
-        adv_ack: get(ADV_ACK) as u32,
-        adv_edge: get(ADV_EDGE) as u32,
-        adv_field: get(ADV_FIELD) as u16,
+        w: n16(W),
+        out_left: n32(OUT_LEFT),
+        out_next_fseq: n32(OUT_NEXT_FSEQ),
+        out_idx: n16(OUT_IDX),
+        out_next: n32(OUT_NEXT),
+        min_out_frame: n16(MIN_OUT_FRAME),
+        in_left: n32(IN_LEFT),
+        in_idx: n16(IN_IDX),
+        in_next_fseq: n32(IN_NEXT_FSEQ),
+        in_next: n32(IN_NEXT),
+        in_ack: n32(IN_ACK),
+        in_frame: n16(IN_FRAME),
+        offers_sum: b.get(OFFERS_SUM) == 1,
+        slack: n32(SLACK),
+        vip_shift: b.get(VIP_SHIFT) as u8,
+        adv_ack: n32(ADV_ACK),
+        adv_edge: n32(ADV_EDGE),
+        adv_field: n16(ADV_FIELD),
         legs,
+    }
+}
+
+fn pack_entry(e: &RingEntry) -> [u32; RING_WORDS] {
+    let mut words = [0; RING_WORDS];
+    let mut b = Bits(&mut words);
+    b.put(E_LEG, e.leg.into());
+    b.put(E_MEMBER_SEQ, e.member_seq.into());
+    b.put(E_PEER_SEQ, e.peer_seq.into());
+    b.put(E_LEN, e.len.into());
+    words
+}
+
+fn unpack_entry(words: &[u32; RING_WORDS]) -> RingEntry {
+    let mut copy = *words;
+    let b = Bits(&mut copy);
+    RingEntry {
+        leg: b.get(E_LEG) as u8,
+        member_seq: b.get(E_MEMBER_SEQ) as u32,
+        peer_seq: b.get(E_PEER_SEQ) as u32,
+        len: b.get(E_LEN) as u16,
     }
 }
 
@@ -180,7 +244,7 @@ fn unpack(words: &[u32; RECORD_WORDS]) -> OutRecord {
 pub struct AcpStats {
     pub taken: u64,
     pub given_back: u64,
-    /// Clocks from a segment's first beat in to its last beat out, summed over segments.
+    /// Clocks from a segment's first beat in to the engine's done with it, summed over segments.
     pub cycles: u64,
     pub bytes: u64,
 }
@@ -245,8 +309,16 @@ impl Engine for RtlAcpOut {
         SLOTS
     }
 
-    fn load(&mut self, slot: usize, rec: &OutRecord) {
+    fn load(&mut self, slot: usize, rec: &OutRecord, inbound: &[RingEntry]) {
         assert!(usize::from(rec.w) <= RING, "ring of {} entries", rec.w);
+        self.io.in_wr_slot = slot as u8;
+        self.io.in_wr = 1;
+        for (k, e) in inbound.iter().enumerate() {
+            self.io.in_wr_idx = ((usize::from(rec.in_idx) + k) % usize::from(rec.w)) as u32;
+            self.io.in_wr_data = pack_entry(e);
+            self.cycle();
+        }
+        self.io.in_wr = 0;
         self.select(slot);
         self.io.rec_wdata = pack(rec);
         self.io.rec_load = 1;
@@ -272,29 +344,25 @@ impl Engine for RtlAcpOut {
         self.io.ring_idx = u32::from(idx);
         self.cycle();
         self.cycle();
-        let mut words = self.io.ring_rdata;
-        let b = Bits(&mut words);
-        RingEntry {
-            leg: b.get(0, 3) as u8,
-            member_seq: b.get(3, 32) as u32,
-            peer_seq: b.get(35, 32) as u32,
-            len: b.get(67, 16) as u16,
+        unpack_entry(&self.io.ring_rdata)
+    }
+
+    fn taken(&mut self, slot: usize) -> TakenCount {
+        self.select(slot);
+        self.cycle();
+        TakenCount {
+            data: self.io.rec_taken_data.into(),
+            acks: self.io.rec_taken_ack.into(),
         }
     }
 
-    fn taken(&mut self, slot: usize) -> u64 {
-        self.select(slot);
-        self.cycle();
-        u64::from(self.io.rec_taken)
-    }
-
-    fn send(&mut self, pkt: &Packet) -> Result<Packet, Packet> {
+    fn send(&mut self, pkt: &Packet) -> Result<Option<Packet>, Packet> {
         let beats: Vec<&[u8]> = pkt.segment.chunks(8).collect();
         self.io.in_src = u32::from(pkt.src);
         self.io.in_dst = u32::from(pkt.dst);
         let mut next = 0;
         let mut out = Vec::new();
-        let (mut src, mut dst, mut punt) = (0, 0, false);
+        let mut sent = None;
         for cycles in 0.. {
             assert!(
                 cycles < SEGMENT_CYCLES,
@@ -318,26 +386,31 @@ impl Engine for RtlAcpOut {
             if self.io.out_valid == 1 && self.io.out_ready == 1 {
                 let n = self.io.out_keep.trailing_ones() as usize;
                 out.extend_from_slice(&self.io.out_data.to_le_bytes()[..n]);
-                (src, dst, punt) = (self.io.out_src, self.io.out_dst, self.io.out_punt == 1);
                 if self.io.out_last == 1 {
-                    self.stats.cycles += cycles + 1;
-                    break;
+                    let p = Packet {
+                        src: Ipv4Addr::from(self.io.out_src),
+                        dst: Ipv4Addr::from(self.io.out_dst),
+                        segment: std::mem::take(&mut out),
+                    };
+                    sent = Some((p, self.io.out_punt == 1));
                 }
+            }
+            if self.io.seg_done == 1 {
+                self.stats.cycles += cycles + 1;
+                break;
             }
         }
         self.io.in_valid = 0;
         self.stats.bytes += pkt.segment.len() as u64;
-        let p = Packet {
-            src: Ipv4Addr::from(src),
-            dst: Ipv4Addr::from(dst),
-            segment: out,
-        };
-        if punt {
-            self.stats.given_back += 1;
-            Err(p)
-        } else {
-            self.stats.taken += 1;
-            Ok(p)
+        match sent {
+            Some((p, true)) => {
+                self.stats.given_back += 1;
+                Err(p)
+            }
+            other => {
+                self.stats.taken += 1;
+                Ok(other.map(|(p, _)| p))
+            }
         }
     }
 }

@@ -1,26 +1,35 @@
-//! The hardware's share of frame switching (docs/frame-switching.md section 9a): a member's frame
-//! in sequence (`out_data`) is merged into the peer's space by the device from a per-flow record
-//! the host loads; everything else, and every segment of a flow the device gave back, goes to the
-//! host. [`out_data`] is the device's behaviour, bit for bit; [`Offload`] is the host's side, and
-//! together with any [`Engine`] (the RTL, or [`SpecEngine`] here) it must equal [`FrameSwitch`].
+//! The hardware's share of frame switching (docs/frame-switching.md section 9a): the common case
+//! of the members' direction, a member's ack or window update (`out_ack`) and its frame in
+//! sequence (`out_data`), is handled by the device from a per-flow record and the flow's inbound
+//! ring the host loads; everything else, and every segment of a flow the device gave back, goes
+//! to the host. [`member_segment`] is the device's behaviour, bit for bit; [`Offload`] is the
+//! host's side, and together with any [`Engine`] (the RTL, or [`SpecEngine`] here) it must equal
+//! [`FrameSwitch`].
 
 use std::net::{Ipv4Addr, SocketAddrV4};
 
+use acp::conn::{seq_le, seq_lt};
 use acp::wire::{self, Flags, FRAME_HEADER_LEN, HEADER_LEN};
 
-use super::flow::{Flow, FlowState, OutEntry};
+use super::flow::{Flow, FlowState, InSlot, OutEntry};
 use super::{FrameSwitch, Kind, Packet, MAX_ACTIVE};
+
+/// Inbound ring entries a member's ack may retire on the device; more go to the host.
+pub const MAX_RETIRE: u32 = 8;
 
 /// A member of the active set as the device holds it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FastLeg {
-    /// The host allows this member's frames on the fast path ([`FrameSwitch::out_record`]).
+    /// The host allows this member's segments on the device ([`FrameSwitch::out_record`]).
     pub fast: bool,
+    /// The member takes frames: its window counts in the peer's.
+    pub takes: bool,
     pub member: SocketAddrV4,
-    /// Next byte expected from the member (its space); the device advances it.
+    /// Next byte expected from the member (its space).
     pub out_next: u32,
-    /// The member's last ack and right edge (in the peer's data, its space): a segment that
-    /// changes either goes to the host.
+    /// Inbound (the peer's data, the member's space): next byte sent to it, its ack and right
+    /// edge.
+    pub next: u32,
     pub una: u32,
     pub edge: u32,
     /// Scale of the member's window field.
@@ -31,8 +40,10 @@ impl Default for FastLeg {
     fn default() -> FastLeg {
         FastLeg {
             fast: false,
+            takes: false,
             member: SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0),
             out_next: 0,
+            next: 0,
             una: 0,
             edge: 0,
             shift_from: 0,
@@ -40,14 +51,16 @@ impl Default for FastLeg {
     }
 }
 
-/// The per-flow record of the device's outbound fast path. The host writes it whole; the device
-/// advances `out_next_fseq`, `out_idx`, `out_next`, a leg's `out_next`, `min_out_frame` and
-/// `adv_*`, which the host reads back before it handles the flow's next segment.
+/// The per-flow record of the device. The host writes it whole; the device advances the
+/// outbound ring (`out_next_fseq`, `out_idx`, `out_next`, a leg's `out_next`, `min_out_frame`),
+/// retires inbound ring entries (`in_left`, `in_idx`, `in_ack`), takes members' acks (a leg's
+/// `una`, `edge`) and records what it advertised (`adv_*`); the host reads it back before it
+/// handles the flow's next segment.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct OutRecord {
     pub peer: SocketAddrV4,
     pub vip: SocketAddrV4,
-    /// Outbound ring entries (`frame_window`).
+    /// Ring entries per direction (`frame_window`).
     pub w: u16,
     pub out_left: u32,
     pub out_next_fseq: u32,
@@ -55,11 +68,22 @@ pub struct OutRecord {
     pub out_idx: u16,
     /// Next byte of the peer-facing space.
     pub out_next: u32,
-    /// Ack and window field every segment to the peer carries; a fast segment changes neither.
-    pub peer_ack: u32,
-    pub peer_field: u16,
-    pub vip_shift: u8,
     pub min_out_frame: u16,
+    /// Inbound: the oldest frame not acked by its member, its ring index, the next frame, the
+    /// peer's next byte and the ack owed to the peer.
+    pub in_left: u32,
+    pub in_idx: u16,
+    pub in_next_fseq: u32,
+    pub in_next: u32,
+    pub in_ack: u32,
+    /// Bytes a free inbound ring entry stands for in the peer's window (the smaller of the
+    /// smallest peer frame and the MSS given to the peer).
+    pub in_frame: u16,
+    /// Window-aware policy: the peer's window is the sum of the members' open windows, each less
+    /// `slack`; otherwise their minimum.
+    pub offers_sum: bool,
+    pub slack: u32,
+    pub vip_shift: u8,
     /// Ack, right edge and window field last advertised to the peer.
     pub adv_ack: u32,
     pub adv_edge: u32,
@@ -76,12 +100,15 @@ pub struct RingEntry {
     pub len: u16,
 }
 
-/// What the device wrote for a segment it took.
+/// What the device did with a segment it took.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Taken {
-    pub out: Packet,
-    pub idx: u16,
-    pub entry: RingEntry,
+    /// The segment to the peer, if any (a member's ack that changes nothing for the peer sends
+    /// none).
+    pub out: Option<Packet>,
+    /// The outbound ring entry written, and its index.
+    pub entry: Option<(u16, RingEntry)>,
+    pub kind: Kind,
 }
 
 fn be16(b: &[u8], at: usize) -> u16 {
@@ -92,20 +119,85 @@ fn be32(b: &[u8], at: usize) -> u32 {
     u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
 }
 
-/// The device's outbound fast path for `pkt` on the flow of `rec`: a segment from a fast member
-/// to the peer, a 20-byte header with flags ACK (PSH ignored), a right checksum, exactly one
-/// frame, starting at the member's next byte, acking what the member acked before with the same
-/// right edge, and room in the ring. Then the frame takes the next place of the peer's space:
-/// the segment goes to the peer from the VIP, renumbered, with the record's ack and window.
-/// `None`: the host's (the record is unchanged).
-pub fn out_data(rec: &mut OutRecord, pkt: &Packet) -> Option<Taken> {
+fn gap(a: u32, b: u32) -> u32 {
+    if seq_lt(a, b) {
+        b.wrapping_sub(a)
+    } else {
+        0
+    }
+}
+
+impl OutRecord {
+    /// The window field for the peer (`Flow::peer_window_field` with no hole and no FIN): from
+    /// the ack owed, to the peer's next byte plus the room the members' windows and the free
+    /// inbound ring entries leave.
+    fn peer_field(&self) -> u16 {
+        let takes = self.legs.iter().filter(|l| l.takes);
+        let open = |l: &FastLeg| gap(l.next, l.edge);
+        let room = if self.offers_sum {
+            takes
+                .map(|l| open(l).saturating_sub(self.slack))
+                .sum::<u32>()
+        } else {
+            takes.map(open).min().unwrap_or(0)
+        };
+        let free = u32::from(self.w) - self.in_next_fseq.wrapping_sub(self.in_left);
+        let edge = self
+            .in_next
+            .wrapping_add(room.min(free * u32::from(self.in_frame)));
+        (gap(self.in_ack, edge) >> self.vip_shift).min(0xffff) as u16
+    }
+
+    /// A segment to the peer from the VIP with the current ack and window; records them as
+    /// advertised.
+    fn send_peer(&mut self, seq: u32, payload: &[u8]) -> Packet {
+        let field = self.peer_field();
+        self.adv_ack = self.in_ack;
+        self.adv_edge = self.in_ack.wrapping_add(u32::from(field) << self.vip_shift);
+        self.adv_field = field;
+        let header = wire::Header {
+            src_port: self.vip.port(),
+            dst_port: self.peer.port(),
+            seq,
+            ack: self.in_ack,
+            flags: Flags::ACK,
+            window: field,
+            ..wire::Header::default()
+        };
+        let mut segment = Vec::with_capacity(HEADER_LEN + payload.len());
+        wire::emit_segment(
+            &header,
+            payload,
+            *self.vip.ip(),
+            *self.peer.ip(),
+            &mut segment,
+        );
+        Packet {
+            src: *self.vip.ip(),
+            dst: *self.peer.ip(),
+            segment,
+        }
+    }
+}
+
+/// The device's path for `pkt` on the flow of `rec`, with the flow's inbound ring `in_ring`
+/// (`w` entries): a segment from a fast member to the peer with a 20-byte header, flags ACK (PSH
+/// ignored), a right checksum, no payload or exactly one frame starting at the member's next
+/// byte, an ack within what the member was sent, at most [`MAX_RETIRE`] inbound frames retired
+/// by it, and room in the outbound ring for a frame. The member's ack retires the inbound frames
+/// every member has acked; a frame takes the next place of the peer's space and goes to the
+/// peer renumbered; a pure ack goes to the peer when the ack or window it owes changed, or as a
+/// duplicate ack when the member's is one. `None`: the host's (`rec` unchanged).
+pub fn member_segment(rec: &mut OutRecord, in_ring: &[RingEntry], pkt: &Packet) -> Option<Taken> {
     let s = &pkt.segment;
     if pkt.dst != *rec.peer.ip()
-        || s.len() < HEADER_LEN + FRAME_HEADER_LEN
+        || s.len() < HEADER_LEN
         || be16(s, 2) != rec.peer.port()
         || s[12] >> 4 != (HEADER_LEN / 4) as u8
         || s[13] & 0x17 != Flags::ACK.0
-        || usize::from(be16(s, HEADER_LEN)) != s.len() - HEADER_LEN
+        || !(s.len() == HEADER_LEN
+            || (s.len() >= HEADER_LEN + FRAME_HEADER_LEN
+                && usize::from(be16(s, HEADER_LEN)) == s.len() - HEADER_LEN))
         || !wire::verify_checksum(pkt.src, pkt.dst, s)
     {
         return None;
@@ -113,73 +205,84 @@ pub fn out_data(rec: &mut OutRecord, pkt: &Packet) -> Option<Taken> {
     let from = SocketAddrV4::new(pkt.src, be16(s, 0));
     let li = rec.legs.iter().position(|l| l.fast && l.member == from)?;
     let (seq, ack, window) = (be32(s, 4), be32(s, 8), be16(s, 14));
-    let leg = &rec.legs[li];
-    let edge = ack.wrapping_add(u32::from(window) << leg.shift_from);
-    if seq != leg.out_next
-        || ack != leg.una
-        || edge != leg.edge
-        || rec.out_next_fseq.wrapping_sub(rec.out_left) >= u32::from(rec.w)
-    {
+    let data = s.len() > HEADER_LEN;
+    let l = rec.legs[li];
+    let full = rec.out_next_fseq.wrapping_sub(rec.out_left) >= u32::from(rec.w);
+    if seq_lt(ack, l.una) || seq_lt(l.next, ack) || (data && (seq != l.out_next || full)) {
         return None;
     }
-    let len = (s.len() - HEADER_LEN) as u16;
-    let entry = RingEntry {
-        leg: li as u8,
-        member_seq: seq,
-        peer_seq: rec.out_next,
-        len,
+    // The member's ack: inbound frames every member acked retire, oldest first.
+    let mut new = *rec;
+    let edge = ack.wrapping_add(u32::from(window) << l.shift_from);
+    let advanced = seq_lt(l.una, ack);
+    let dup = !data && !advanced && edge == l.edge;
+    new.legs[li].una = ack;
+    new.legs[li].edge = edge;
+    let mut retired = 0;
+    while new.in_left != new.in_next_fseq {
+        let e = in_ring[usize::from(new.in_idx)];
+        let end = e.member_seq.wrapping_add(u32::from(e.len));
+        if !seq_le(end, new.legs[usize::from(e.leg)].una) {
+            break;
+        }
+        if retired == MAX_RETIRE {
+            return None;
+        }
+        retired += 1;
+        new.in_ack = e.peer_seq.wrapping_add(u32::from(e.len));
+        new.in_left = new.in_left.wrapping_add(1);
+        new.in_idx = if new.in_idx + 1 == new.w {
+            0
+        } else {
+            new.in_idx + 1
+        };
+    }
+    let taken = if data {
+        let len = (s.len() - HEADER_LEN) as u16;
+        let entry = RingEntry {
+            leg: li as u8,
+            member_seq: seq,
+            peer_seq: new.out_next,
+            len,
+        };
+        let mut payload = Vec::with_capacity(usize::from(len));
+        let frame = &s[HEADER_LEN..];
+        wire::emit_frame(
+            new.out_next_fseq,
+            frame[2],
+            &frame[FRAME_HEADER_LEN..],
+            &mut payload,
+        );
+        let out = new.send_peer(new.out_next, &payload);
+        let idx = new.out_idx;
+        new.out_next = new.out_next.wrapping_add(u32::from(len));
+        new.out_next_fseq = new.out_next_fseq.wrapping_add(1);
+        new.out_idx = if idx + 1 == new.w { 0 } else { idx + 1 };
+        new.legs[li].out_next = seq.wrapping_add(u32::from(len));
+        new.min_out_frame = new.min_out_frame.min(len);
+        Taken {
+            out: Some(out),
+            entry: Some((idx, entry)),
+            kind: Kind::OutData,
+        }
+    } else {
+        // A duplicate ack while peer data is outstanding is the peer's duplicate ack too.
+        let force = dup && new.in_left != new.in_next_fseq;
+        let changed = new.in_ack != new.adv_ack || new.peer_field() != new.adv_field;
+        let out = (changed || force).then(|| new.send_peer(new.out_next, &[]));
+        Taken {
+            out,
+            entry: None,
+            kind: Kind::OutAck,
+        }
     };
-    let header = wire::Header {
-        src_port: rec.vip.port(),
-        dst_port: rec.peer.port(),
-        seq: rec.out_next,
-        ack: rec.peer_ack,
-        flags: Flags::ACK,
-        window: rec.peer_field,
-        ..wire::Header::default()
-    };
-    let mut payload = Vec::with_capacity(usize::from(len));
-    let frame = &s[HEADER_LEN..];
-    wire::emit_frame(
-        rec.out_next_fseq,
-        frame[2],
-        &frame[FRAME_HEADER_LEN..],
-        &mut payload,
-    );
-    let mut segment = Vec::with_capacity(s.len());
-    wire::emit_segment(
-        &header,
-        &payload,
-        *rec.vip.ip(),
-        *rec.peer.ip(),
-        &mut segment,
-    );
-    let idx = rec.out_idx;
-    rec.out_next = rec.out_next.wrapping_add(u32::from(len));
-    rec.out_next_fseq = rec.out_next_fseq.wrapping_add(1);
-    rec.out_idx = if idx + 1 == rec.w { 0 } else { idx + 1 };
-    rec.legs[li].out_next = seq.wrapping_add(u32::from(len));
-    rec.min_out_frame = rec.min_out_frame.min(len);
-    rec.adv_ack = rec.peer_ack;
-    rec.adv_edge = rec
-        .peer_ack
-        .wrapping_add(u32::from(rec.peer_field) << rec.vip_shift);
-    rec.adv_field = rec.peer_field;
-    Some(Taken {
-        out: Packet {
-            src: *rec.vip.ip(),
-            dst: *rec.peer.ip(),
-            segment,
-        },
-        idx,
-        entry,
-    })
+    *rec = new;
+    Some(taken)
 }
 
 impl Flow {
-    /// Whether member `li` may send its next frame through the device: the flow established with
-    /// no hole and no FIN either way, the member live and still sending, and no other member
-    /// owed an ack (the slow path would send it with this segment).
+    /// Whether member `li`'s segments may go through the device: the member live and still
+    /// sending, and no other member owed an ack (the slow path would send it with this segment).
     fn leg_fast(&self, li: usize) -> bool {
         let l = &self.legs[li];
         l.takes_frames()
@@ -191,17 +294,43 @@ impl Flow {
                 .all(|(j, o)| j == li || !o.takes_frames() || o.sent == (o.ack, o.window_field()))
     }
 
+    /// Established with no hole and no FIN either way, every inbound frame in flight assigned.
     fn offloadable(&self) -> bool {
+        let w = self.limits.w;
         self.state == FlowState::Established
             && self.holes.is_empty()
             && self.peer_fin.is_none()
             && self.out_fin.is_none()
+            && (0..self.in_next_fseq.wrapping_sub(self.in_left)).all(|k| {
+                self.in_ring[self.in_left.wrapping_add(k) as usize % w].slot == InSlot::Assigned
+            })
+    }
+}
+
+/// Segments the device took, by kind.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TakenCount {
+    pub data: u64,
+    pub acks: u64,
+}
+
+impl TakenCount {
+    fn count(&mut self, k: Kind) {
+        match k {
+            Kind::OutData => self.data += 1,
+            _ => self.acks += 1,
+        }
+    }
+
+    pub fn total(&self) -> u64 {
+        self.data + self.acks
     }
 }
 
 impl FrameSwitch {
-    /// The device record of the flow with `peer`, when it has one that can take fast segments.
-    pub fn out_record(&self, peer: SocketAddrV4) -> Option<OutRecord> {
+    /// The device's record of the flow with `peer` and its inbound frames in flight (oldest
+    /// first), when the flow can take segments on the device.
+    pub fn out_record(&self, peer: SocketAddrV4) -> Option<(OutRecord, Vec<RingEntry>)> {
         let f = self.flows.get(&peer)?;
         if !f.offloadable() {
             return None;
@@ -210,15 +339,18 @@ impl FrameSwitch {
         for (li, l) in f.legs.iter().enumerate() {
             legs[li] = FastLeg {
                 fast: f.leg_fast(li),
+                takes: l.takes_frames(),
                 member: self.members[l.member as usize].addr,
                 out_next: l.out_next,
+                next: l.next,
                 una: l.una,
                 edge: l.edge,
                 shift_from: l.shift_from,
             };
         }
         let w = f.limits.w as u32;
-        Some(OutRecord {
+        let frame_max = f.peer_frame_max();
+        let rec = OutRecord {
             peer,
             vip: self.cfg.vip,
             w: w as u16,
@@ -226,20 +358,38 @@ impl FrameSwitch {
             out_next_fseq: f.out_next_fseq,
             out_idx: (f.out_next_fseq % w) as u16,
             out_next: f.out_next,
-            peer_ack: f.peer_ack(),
-            peer_field: f.peer_window_field(),
-            vip_shift: f.vip_shift,
             min_out_frame: f.min_out_frame,
+            in_left: f.in_left,
+            in_idx: (f.in_left % w) as u16,
+            in_next_fseq: f.in_next_fseq,
+            in_next: f.in_next,
+            in_ack: f.in_ack,
+            in_frame: f.min_in_frame.min(frame_max as u16),
+            offers_sum: f.offers_sum,
+            slack: frame_max.saturating_sub(1),
+            vip_shift: f.vip_shift,
             adv_ack: f.adv.0,
             adv_edge: f.adv.1,
             adv_field: f.adv_field,
             legs,
-        })
+        };
+        let inbound = (0..f.in_next_fseq.wrapping_sub(f.in_left))
+            .map(|k| {
+                let e = f.in_ring[f.in_left.wrapping_add(k) as usize % w as usize];
+                RingEntry {
+                    leg: e.leg,
+                    member_seq: e.member_seq,
+                    peer_seq: e.peer_seq,
+                    len: e.len,
+                }
+            })
+            .collect();
+        Some((rec, inbound))
     }
 
     /// Takes back what the device did with the flow of `rec` since it was loaded: `entries` are
-    /// the ring entries it wrote, oldest first, and `taken` the segments it counted.
-    pub fn absorb(&mut self, rec: &OutRecord, entries: &[RingEntry], taken: u64) {
+    /// the outbound ring entries it wrote, oldest first, and `taken` the segments it took.
+    pub fn absorb(&mut self, rec: &OutRecord, entries: &[RingEntry], taken: TakenCount) {
         let Some(f) = self.flows.get_mut(&rec.peer) else {
             return;
         };
@@ -255,56 +405,79 @@ impl FrameSwitch {
             f.out_next_fseq = f.out_next_fseq.wrapping_add(1);
         }
         debug_assert_eq!(f.out_next_fseq, rec.out_next_fseq);
+        while f.in_left != rec.in_left {
+            f.in_ring[f.in_left as usize % w].slot = InSlot::Free;
+            f.in_left = f.in_left.wrapping_add(1);
+        }
+        f.in_ack = rec.in_ack;
         f.out_next = rec.out_next;
         for (l, r) in f.legs.iter_mut().zip(&rec.legs) {
             l.out_next = r.out_next;
+            l.una = r.una;
+            l.edge = r.edge;
         }
         f.min_out_frame = rec.min_out_frame;
         f.adv = (rec.adv_ack, rec.adv_edge);
         f.adv_field = rec.adv_field;
-        self.counters.add(Kind::OutData, taken);
+        self.counters.add(Kind::OutData, taken.data);
+        self.counters.add(Kind::OutAck, taken.acks);
     }
 }
 
 /// A device holding flow records in slots: the RTL under Verilator, or [`SpecEngine`].
 pub trait Engine {
     fn slots(&self) -> usize;
-    /// Writes slot `slot` whole and makes it valid.
-    fn load(&mut self, slot: usize, rec: &OutRecord);
+    /// Writes slot `slot` whole, with the flow's inbound frames in flight (oldest first, from
+    /// ring index `rec.in_idx`), and makes it valid.
+    fn load(&mut self, slot: usize, rec: &OutRecord, inbound: &[RingEntry]);
     /// Makes slot `slot` invalid: the device gives back its flow's segments.
     fn unload(&mut self, slot: usize);
     /// The slot's record as the device holds it now (valid or not).
     fn read(&mut self, slot: usize) -> OutRecord;
-    /// Ring entry `idx` of slot `slot`.
+    /// Outbound ring entry `idx` of slot `slot`.
     fn ring(&mut self, slot: usize, idx: u16) -> RingEntry;
     /// Segments the device took on slot `slot` since it was loaded.
-    fn taken(&mut self, slot: usize) -> u64;
-    /// One segment in: `Ok` what the device sent, `Err` the segment back to the host. A segment
-    /// of a valid slot's flow in either direction that the device gives back invalidates the
-    /// slot, so the flow's later segments follow it to the host in order.
-    fn send(&mut self, pkt: &Packet) -> Result<Packet, Packet>;
+    fn taken(&mut self, slot: usize) -> TakenCount;
+    /// One segment in: `Ok` what the device sent (if anything), `Err` the segment back to the
+    /// host. A segment of a valid slot's flow in either direction that the device gives back
+    /// invalidates the slot, so the flow's later segments follow it to the host in order.
+    fn send(&mut self, pkt: &Packet) -> Result<Option<Packet>, Packet>;
 }
 
-/// [`out_data`] in slots: the device as the model specifies it.
+/// A slot of [`SpecEngine`].
+#[derive(Clone)]
+struct Slot {
+    rec: OutRecord,
+    valid: bool,
+    taken: TakenCount,
+    in_ring: Vec<RingEntry>,
+    out_ring: Vec<RingEntry>,
+}
+
+/// [`member_segment`] in slots: the device as the model specifies it.
 pub struct SpecEngine {
-    /// Record, segments taken, valid.
-    slots: Vec<Option<(OutRecord, u64, bool)>>,
-    rings: Vec<Vec<RingEntry>>,
-    total: u64,
+    slots: Vec<Option<Slot>>,
+    ring: usize,
+    total: TakenCount,
 }
 
 impl SpecEngine {
+    /// `slots` flow slots of rings of `ring` entries.
     pub fn new(slots: usize, ring: usize) -> SpecEngine {
         SpecEngine {
             slots: vec![None; slots],
-            rings: vec![vec![RingEntry::default(); ring]; slots],
-            total: 0,
+            ring,
+            total: TakenCount::default(),
         }
     }
 
     /// Segments taken since it was made.
-    pub fn taken_total(&self) -> u64 {
+    pub fn taken_total(&self) -> TakenCount {
         self.total
+    }
+
+    fn slot(&mut self, slot: usize) -> &mut Slot {
+        self.slots[slot].as_mut().expect("slot loaded")
     }
 }
 
@@ -323,45 +496,56 @@ impl Engine for SpecEngine {
         self.slots.len()
     }
 
-    fn load(&mut self, slot: usize, rec: &OutRecord) {
-        self.slots[slot] = Some((*rec, 0, true));
+    fn load(&mut self, slot: usize, rec: &OutRecord, inbound: &[RingEntry]) {
+        assert!(usize::from(rec.w) <= self.ring, "ring of {} entries", rec.w);
+        let mut in_ring = vec![RingEntry::default(); self.ring];
+        for (k, e) in inbound.iter().enumerate() {
+            in_ring[(usize::from(rec.in_idx) + k) % usize::from(rec.w)] = *e;
+        }
+        self.slots[slot] = Some(Slot {
+            rec: *rec,
+            valid: true,
+            taken: TakenCount::default(),
+            in_ring,
+            out_ring: vec![RingEntry::default(); self.ring],
+        });
     }
 
     fn unload(&mut self, slot: usize) {
         if let Some(s) = self.slots[slot].as_mut() {
-            s.2 = false;
+            s.valid = false;
         }
     }
 
     fn read(&mut self, slot: usize) -> OutRecord {
-        self.slots[slot].expect("slot loaded").0
+        self.slot(slot).rec
     }
 
     fn ring(&mut self, slot: usize, idx: u16) -> RingEntry {
-        self.rings[slot][usize::from(idx)]
+        self.slot(slot).out_ring[usize::from(idx)]
     }
 
-    fn taken(&mut self, slot: usize) -> u64 {
-        self.slots[slot].map_or(0, |s| s.1)
+    fn taken(&mut self, slot: usize) -> TakenCount {
+        self.slot(slot).taken
     }
 
-    fn send(&mut self, pkt: &Packet) -> Result<Packet, Packet> {
-        for (slot, held) in self.slots.iter_mut().enumerate() {
-            let Some((rec, taken, valid)) = held.as_mut() else {
-                continue;
-            };
-            if !*valid || !same_flow(rec, pkt) {
+    fn send(&mut self, pkt: &Packet) -> Result<Option<Packet>, Packet> {
+        let total = &mut self.total;
+        for s in self.slots.iter_mut().flatten() {
+            if !s.valid || !same_flow(&s.rec, pkt) {
                 continue;
             }
-            return match out_data(rec, pkt) {
+            return match member_segment(&mut s.rec, &s.in_ring, pkt) {
                 Some(t) => {
-                    *taken += 1;
-                    self.total += 1;
-                    self.rings[slot][usize::from(t.idx)] = t.entry;
+                    s.taken.count(t.kind);
+                    total.count(t.kind);
+                    if let Some((idx, e)) = t.entry {
+                        s.out_ring[usize::from(idx)] = e;
+                    }
                     Ok(t.out)
                 }
                 None => {
-                    *valid = false;
+                    s.valid = false;
                     Err(pkt.clone())
                 }
             };
@@ -392,7 +576,7 @@ impl<E: Engine> Offload<E> {
     /// One segment through the device, and the host when the device gives it back.
     pub fn receive(&mut self, pkt: &Packet) -> Vec<Packet> {
         let pkt = match self.engine.send(pkt) {
-            Ok(out) => return vec![out],
+            Ok(out) => return out.into_iter().collect(),
             Err(pkt) => pkt,
         };
         let slot = self
@@ -457,8 +641,8 @@ impl<E: Engine> Offload<E> {
             let Some(slot) = self.loaded.iter().position(Option::is_none) else {
                 return;
             };
-            if let Some(rec) = self.host.out_record(peer) {
-                self.engine.load(slot, &rec);
+            if let Some((rec, inbound)) = self.host.out_record(peer) {
+                self.engine.load(slot, &rec, &inbound);
                 self.loaded[slot] = Some(rec);
             }
         }

@@ -419,7 +419,7 @@ impl Flow {
     }
 
     /// Largest frame the peer sends us: the MSS we gave it.
-    fn peer_frame_max(&self) -> u32 {
+    pub(super) fn peer_frame_max(&self) -> u32 {
         let mss = self.legs.iter().filter(|l| l.synced).map(|l| l.mss).min();
         u32::from(mss.unwrap_or(0))
     }
