@@ -13,14 +13,6 @@ use sim::{check, Impair, Setup, Sim};
 
 const KEYED: Policy = Policy::KeyHash { offset: 4, len: 4 };
 
-fn lossy() -> Impair {
-    Impair {
-        loss: 0.02,
-        dup: 0.01,
-        reorder: 0.03,
-    }
-}
-
 /// Prints the path split and the segments of each kind (seen with `--nocapture`).
 fn print_counters(c: &Counters) {
     let (fast, slow) = c.fast_slow();
@@ -35,7 +27,7 @@ fn print_counters(c: &Counters) {
 
 #[test]
 fn ten_thousand_keyed_requests_through_a_lossy_link() {
-    let setup = Setup::new(KEYED, 10_000, lossy(), 1);
+    let setup = Setup::new(KEYED, 10_000, Impair::lossy(), 1);
     let o = Sim::new(setup).run(Duration::from_secs(600));
     check(&o, 10_000, 384, 8).unwrap();
     // One key, one server.
@@ -86,7 +78,8 @@ fn clean_link_takes_only_the_fast_path_after_set_up() {
 #[test]
 fn round_robin_and_speed_sensitive_spread_frame_by_frame() {
     for policy in [Policy::RoundRobin, Policy::SpeedSensitive] {
-        let o = Sim::new(Setup::new(policy, 3000, lossy(), 3)).run(Duration::from_secs(300));
+        let o =
+            Sim::new(Setup::new(policy, 3000, Impair::lossy(), 3)).run(Duration::from_secs(300));
         check(&o, 3000, 384, 8).unwrap_or_else(|e| panic!("{policy:?}: {e}"));
         println!(
             "{policy:?}: overruns: members {} client {}; spread {:?}",
@@ -110,7 +103,7 @@ fn round_robin_and_speed_sensitive_spread_frame_by_frame() {
 
 #[test]
 fn a_member_removed_mid_connection() {
-    let mut setup = Setup::new(KEYED, 4000, lossy(), 4);
+    let mut setup = Setup::new(KEYED, 4000, Impair::lossy(), 4);
     setup.remove = Some((1, 1500));
     let o = Sim::new(setup).run(Duration::from_secs(300));
     check(&o, 4000, 384, 8).unwrap();
@@ -160,7 +153,7 @@ fn retransmission_storm() {
 /// so with loss, duplication and reordering most segments still take the fast path.
 #[test]
 fn one_frame_per_segment_is_mostly_fast_path() {
-    let mut setup = Setup::new(KEYED, 3000, lossy(), 6);
+    let mut setup = Setup::new(KEYED, 3000, Impair::lossy(), 6);
     setup.pad = Some(1400);
     let o = Sim::new(setup).run(Duration::from_secs(300));
     check(&o, 3000, 384, 8).unwrap();

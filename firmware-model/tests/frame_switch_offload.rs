@@ -14,14 +14,6 @@ use sim::{check, Impair, Outcome, Setup, Sim, Step};
 
 const KEYED: Policy = Policy::KeyHash { offset: 4, len: 4 };
 
-fn lossy() -> Impair {
-    Impair {
-        loss: 0.02,
-        dup: 0.01,
-        reorder: 0.03,
-    }
-}
-
 /// Runs `setup` recorded and replays it through the offload: the run's outcome and the segments
 /// the device took.
 fn replay(mut setup: Setup) -> (Outcome, TakenCount) {
@@ -48,7 +40,7 @@ fn replay(mut setup: Setup) -> (Outcome, TakenCount) {
 
 #[test]
 fn one_frame_per_segment_through_a_lossy_link() {
-    let mut setup = Setup::new(KEYED, 3000, lossy(), 6);
+    let mut setup = Setup::new(KEYED, 3000, Impair::lossy(), 6);
     setup.pad = Some(1400);
     let (o, taken) = replay(setup);
     check(&o, 3000, 384, 8).unwrap();
@@ -64,7 +56,7 @@ fn one_frame_per_segment_through_a_lossy_link() {
 
 #[test]
 fn small_frames_several_a_segment() {
-    let (o, taken) = replay(Setup::new(Policy::RoundRobin, 3000, lossy(), 11));
+    let (o, taken) = replay(Setup::new(Policy::RoundRobin, 3000, Impair::lossy(), 11));
     check(&o, 3000, 384, 8).unwrap();
     // Replies packed several frames a segment are the host's; single ones and acks the device's.
     assert!(taken.data > 0 && taken.acks > 0, "{taken:?}");
@@ -72,7 +64,7 @@ fn small_frames_several_a_segment() {
 
 #[test]
 fn a_member_removed_mid_connection() {
-    let mut setup = Setup::new(KEYED, 2000, lossy(), 4);
+    let mut setup = Setup::new(KEYED, 2000, Impair::lossy(), 4);
     setup.pad = Some(600);
     setup.remove = Some((1, 700));
     let (o, taken) = replay(setup);

@@ -15,14 +15,6 @@ use anypoint_model::frame_switch::Policy;
 use sim::{check, Impair, Setup, Sim, Step};
 use verilator_tests::acp_out::RtlAcpOut;
 
-fn lossy() -> Impair {
-    Impair {
-        loss: 0.02,
-        dup: 0.01,
-        reorder: 0.03,
-    }
-}
-
 /// Replays `setup` through the RTL engine (egress held off `backpressure` per mille of clocks);
 /// returns the segments it took and the clocks per taken segment.
 fn replay(mut setup: Setup, requests: u32, backpressure: u64) -> (u64, u64) {
@@ -71,7 +63,12 @@ fn replay(mut setup: Setup, requests: u32, backpressure: u64) -> (u64, u64) {
 
 #[test]
 fn one_frame_per_segment_through_a_lossy_link() {
-    let mut setup = Setup::new(Policy::KeyHash { offset: 4, len: 4 }, 1500, lossy(), 6);
+    let mut setup = Setup::new(
+        Policy::KeyHash { offset: 4, len: 4 },
+        1500,
+        Impair::lossy(),
+        6,
+    );
     setup.pad = Some(1400);
     let (taken, _) = replay(setup, 1500, 0);
     assert!(taken > 200, "{taken} taken");
@@ -79,14 +76,19 @@ fn one_frame_per_segment_through_a_lossy_link() {
 
 #[test]
 fn speed_sensitive_small_frames_with_egress_backpressure() {
-    let setup = Setup::new(Policy::SpeedSensitive, 1500, lossy(), 11);
+    let setup = Setup::new(Policy::SpeedSensitive, 1500, Impair::lossy(), 11);
     let (taken, _) = replay(setup, 1500, 300);
     assert!(taken > 0);
 }
 
 #[test]
 fn a_member_removed_mid_connection() {
-    let mut setup = Setup::new(Policy::KeyHash { offset: 4, len: 4 }, 1500, lossy(), 4);
+    let mut setup = Setup::new(
+        Policy::KeyHash { offset: 4, len: 4 },
+        1500,
+        Impair::lossy(),
+        4,
+    );
     setup.pad = Some(600);
     setup.remove = Some((1, 500));
     let (taken, _) = replay(setup, 1500, 100);

@@ -50,6 +50,18 @@ pub struct Impair {
     pub reorder: f64,
 }
 
+impl Impair {
+    /// The impairment of the end-to-end tests: 2% loss, 1% duplication, 3% reordering.
+    #[allow(dead_code)] // the property tests draw their own
+    pub fn lossy() -> Impair {
+        Impair {
+            loss: 0.02,
+            dup: 0.01,
+            reorder: 0.03,
+        }
+    }
+}
+
 /// What each run is.
 pub struct Setup {
     pub policy: Policy,
