@@ -4,8 +4,8 @@
 // Every source (pipeline) may set a bit each cycle, all in the same word, so the bitmap is one
 // 1-bit-wide RAM per source: port A only ever writes 1 at the source's hit (no read-modify-write,
 // no conflict between sources), port B serves the register block a bit per cycle: a word read is
-// the OR over the sources' banks of 32 bits (33 cycles), a write-one-to-clear clears the word's
-// marked bits in every bank (32 cycles), and the reset sweep clears bit `init_addr`. A hit and a
+// the OR over the sources' banks of 32 bits (34 cycles), a write-one-to-clear clears the word's
+// marked bits in every bank (33 cycles), and the reset sweep clears bit `init_addr`. A hit and a
 // clear of the same bit in one cycle: the clear is skipped (the hit is the later event), so port B
 // never writes where port A does. 65536 entries x 5 sources is 10 RAMB36 instead of 65536 flip-flops.
 //
@@ -41,24 +41,31 @@ module anypoint_act #(
   op_t op;
   logic [4:0] n;  // bit of the word on port B this cycle
   logic [WORD_W-1:0] word_q;
-  logic [31:0] mask_q;
-  logic rd_v;  // port B read data valid this cycle, for bit `rd_n`
-  logic [4:0] rd_n;
+  logic [31:0] mask_q;  // shifted down a bit per cycle: bit 0 is bit `n` of the mask
+  logic rd_v1, rd_v;  // port B read data valid next cycle / this cycle, for bit `rd_n`
+  logic [4:0] rd_n1, rd_n;
   logic [NSRC-1:0] q;
 
+  // Port B's address and clear are registered: the address mux sat in front of the bitmap read
+  // mux and the clear's address compare.
   logic [AW-1:0] b_addr;
   logic b_clear;
-  assign b_addr = init_valid ? AW'(init_addr) : AW'({word_q, n});
-  assign b_clear = init_valid || (op == CLEAR && mask_q[n]);
-  assign busy = op != IDLE || rd_v;
+  always_ff @(posedge clk) begin
+    b_addr <= init_valid ? AW'(init_addr) : AW'({word_q, n});
+    b_clear <= !rst && (init_valid || (op == CLEAR && mask_q[0]));
+  end
+  assign busy = op != IDLE || rd_v1 || rd_v || b_clear;
 
   always_ff @(posedge clk) begin
     if (rst) begin
       op <= IDLE;
+      rd_v1 <= 1'b0;
       rd_v <= 1'b0;
     end else begin
-      rd_v <= op == READ;
-      rd_n <= n;
+      rd_v1 <= op == READ;
+      rd_n1 <= n;
+      rd_v <= rd_v1;
+      rd_n <= rd_n1;
       if (rd_v) rd_word[rd_n] <= |q;
       case (op)
         IDLE: begin
@@ -70,6 +77,7 @@ module anypoint_act #(
         end
         default: begin
           n <= n + 1'b1;
+          mask_q <= mask_q >> 1;
           if (n == 5'd31) op <= IDLE;
         end
       endcase

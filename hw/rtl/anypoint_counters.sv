@@ -69,8 +69,8 @@ module anypoint_counters #(
   logic rd_v1, rd_hi1;
   logic [1:0] rd_blk1;  // 0 port, 1 reason, 2 service, 3 member
   logic rd_ok1;
-  logic [PW+2:0] rd_pidx1;  // port counter index (6 * port + counter), computed here off the mux
-  logic [4:0] rd_reason1;
+  logic [PW-1:0] rd_port1;
+  logic [1:0] rd_rgrp1;  // group of 8 reason counters
   logic rd_pbytes1;
   logic [SA-1:0] rd_sw;
   logic [MA-1:0] rd_mw;
@@ -84,8 +84,8 @@ module anypoint_counters #(
   always_ff @(posedge clk) begin
     rd_v1 <= rd_en;
     rd_hi1 <= rd_addr[2];
-    rd_pidx1 <= (PW + 3)'(6 * rd_slot[PW+2:3]) + (PW + 3)'(rd_slot[2:0]);
-    rd_reason1 <= rd_slot[4:0];
+    rd_port1 <= rd_slot[PW+2:3];
+    rd_rgrp1 <= rd_slot[4:3];
     rd_pbytes1 <= rd_slot[0];
     if (32'(rd_slot) < CTR_REASON_OFFSET / 8) begin
       rd_blk1 <= 2'd0;
@@ -241,12 +241,19 @@ module anypoint_counters #(
 
     // Register read port: the RAM read, then the counter is picked in the next cycle (the sum
     // over the banks follows in two more: EBR clock-to-out, the bank mux and a 64-bit sum of all
-    // banks did not fit one ECP5 cycle).
+    // banks did not fit one ECP5 cycle). The register counters are sampled with the RAM read,
+    // each port's and each group of 8 reasons' candidate picked by the low address bits there (a
+    // 32-way mux of 64-bit counters did not fit the cycle after).
     logic [127:0] s_q, m_q;
     logic [63:0] pair_q, reg_q;
+    logic [63:0] port_pre[NUM_PORTS];
+    logic [63:0] reason_pre[4];
     always_ff @(posedge clk) begin
       s_q <= svc_ram_rd[rd_sw];
       m_q <= mem_ram_rd[rd_mw];
+      for (int p = 0; p < NUM_PORTS; p++)
+        port_pre[p] <= (rd_slot[2:0] < 3'd6) ? port_c[6*p+32'(rd_slot[2:0])] : '0;
+      for (int k = 0; k < 4; k++) reason_pre[k] <= reason_c[{k[1:0], rd_slot[2:0]}];
       if (rd_v1) begin
         case ({rd_blk1[0], rd_pbytes1})
           2'b00: pair_q <= s_q[63:0];
@@ -254,7 +261,7 @@ module anypoint_counters #(
           2'b10: pair_q <= m_q[63:0];
           default: pair_q <= m_q[127:64];
         endcase
-        reg_q <= rd_blk1[0] ? reason_c[rd_reason1] : port_c[rd_pidx1];
+        reg_q <= rd_blk1[0] ? reason_pre[rd_rgrp1] : port_pre[rd_port1];
       end
     end
     assign bank_rd[s] = !rd_ok2 ? '0 : rd_pair2 ? pair_q : reg_q;

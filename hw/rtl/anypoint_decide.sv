@@ -558,7 +558,8 @@ module anypoint_decide #(
     sk <= s11;
     if (rst) sk.v <= 1'b0;
     conn_match_k <= conn_match_c;
-    conn_rd_k <= conn_rd;
+    // Way by way: yosys 0.23 (Debian) rejects the copy of a whole unpacked array.
+    for (int w = 0; w < 8; w++) conn_rd_k[w] <= conn_rd[w];
     indir_rd_k <= indir_rd;
     slot_k <= slot11;
     hash_lo_k <= thash11[31:0];

@@ -13,12 +13,13 @@
 module anypoint_emit #(
     parameter int DATA_WIDTH = 64,
     localparam int BYTES = DATA_WIDTH / 8,
-    localparam int DESC_W = 2 + 3 + 1 + 512 + 64 + 256 + 17 + 16 + 2
+    localparam int DESC_W = 3 + 512 + 64 + 256 + 17 + 16 + 7
 ) (
     input wire clk,
     input wire rst,
-    // Descriptor FIFO head: {action, port, record, rw_data, rw_mask, hhdr, len, beats, beats == 0,
-  // beats == 1} (the compares made before the FIFO, off the pop path).
+    // Descriptor FIFO head: {port, rw_data, rw_mask, hhdr, len, beats, flags}, the flags (the
+    // action's decode) made before the FIFO, off the pop path: {forward with beats, ... and a
+    // record, host record, drop with beats, forward or drop of no beats, beats == 0, beats == 1}.
     input wire desc_valid,
     input wire [DESC_W-1:0] desc,
     output logic desc_pop,
@@ -39,9 +40,7 @@ module anypoint_emit #(
   localparam int HDR_BEATS = (BYTES >= HDR) ? 1 : HDR / BYTES;
   localparam bit REALIGN = BYTES > HDR;
 
-  logic [1:0] action;
   logic [2:0] port;
-  logic record;
   logic [511:0] rw_data;
   logic [63:0] rw_mask;
   logic [255:0] hhdr;
@@ -49,15 +48,19 @@ module anypoint_emit #(
   logic [DATA_WIDTH-1:0] fdata;
   logic [BYTES-1:0] fkeep;
 
-  assign {action, port, record, rw_data, rw_mask, hhdr} = desc[DESC_W-1:35];
-  assign {beats, beats0, beats1} = desc[17:0];
+  assign {port, rw_data, rw_mask, hhdr} = desc[DESC_W-1:40];
+  assign {beats, is_fwd, is_rec, is_host, is_drop, is_skip, beats0, beats1} = desc[22:0];
   assign {fkeep, fdata} = frame;
 
+  logic is_fwd, is_rec, is_host, is_drop, is_skip;  // one-hot but for is_rec (within is_fwd)
   logic beats0, beats1;  // beats == 0, beats == 1
   logic [15:0] idx;  // frame beats consumed
   // Registered idx == 0 and (idx + 1 == beats for idx > 0): the pop decision waited on a 16-bit
   // add and compare.
   logic first_q, last_q;
+  // Registered idx < HDR_BEATS, hidx < HDR_BEATS and hidx == HDR_BEATS - 1: the compares sat in
+  // front of the pops.
+  logic idx_hdr, hidx_hdr, hidx_last;
   logic [3:0] hidx;  // header beats written (BYTES < 32)
   logic flush;  // realigned host record: the final partial beat
   logic [DATA_WIDTH-1:0] carry;
@@ -90,7 +93,7 @@ module anypoint_emit #(
   end
 
   always_comb begin
-    hsel = (action == 2'd1) ? idx : {12'd0, hidx};
+    hsel = is_fwd ? idx : {12'd0, hidx};
     rw_beat = '0;
     rw_beat_mask = '0;
     for (int b = 0; b < RW_BEATS; b++) begin
@@ -112,72 +115,40 @@ module anypoint_emit #(
     last_beat = first_q ? beats1 : last_q;
   end
 
+  // The handshakes are sums of exclusive terms of the one-hot flags (not the priority chain of a
+  // case on the action): the pops fan out to both FIFOs' counts and flags in the same cycle.
+  logic fwd_go, hdr_go, hframe_go, hend_go, drop_go, host_last;
   always_comb begin
-    desc_pop = 1'b0;
-    frame_pop = 1'b0;
-    fwd_wr = 1'b0;
-    host_wr = 1'b0;
+    fwd_go = is_fwd && frame_valid && !fwd_full && !(is_rec && idx_hdr && host_full);
+    // Host record: header beats (BYTES < 32), frame beats, and (realigned) the final partial beat or
+    // the header alone.
+    hdr_go = is_host && !REALIGN && hidx_hdr && !host_full;
+    hframe_go = is_host && frame_valid && !host_full && (REALIGN ? !flush && !beats0 : !hidx_hdr);
+    hend_go = is_host && REALIGN && (flush || beats0) && !host_full;
+    drop_go = is_drop && frame_valid;
+    host_last = last_beat && (!REALIGN || (fkeep >> (BYTES - HDR)) == '0);
+    frame_pop = desc_valid && (fwd_go || hframe_go || drop_go);
+    fwd_wr = desc_valid && fwd_go;
+    host_wr = desc_valid && ((fwd_go && is_rec && idx_hdr) || hdr_go || hframe_go || hend_go);
+    desc_pop = desc_valid && (is_skip || ((fwd_go || drop_go) && last_beat) ||
+        (hframe_go && host_last) || (hdr_go && beats0 && hidx_last) || hend_go);
+  end
+
+  // Channel data: by the flags and the emitter state, off the handshakes.
+  always_comb begin
     fwd_data = {port, last_beat, fkeep, ov_data};
     host_data = {1'b0, hdr_keep, hdr_beat};
-    if (desc_valid) begin
-      case (action)
-        2'd1: begin  // forward
-          if (beats0) desc_pop = 1'b1;
-          else if (frame_valid && !fwd_full && !(record && 32'(idx) < HDR_BEATS && host_full)) begin
-            frame_pop = 1'b1;
-            fwd_wr = 1'b1;
-            if (record && 32'(idx) < HDR_BEATS) begin
-              host_wr = 1'b1;
-              host_data = {32'(idx) == HDR_BEATS - 1, hdr_keep, hdr_beat};
-            end
-            desc_pop = last_beat;
-          end
-        end
-        2'd2: begin  // host record
-          if (!REALIGN && 32'(hidx) < HDR_BEATS) begin
-            if (!host_full) begin
-              host_wr = 1'b1;
-              host_data = {beats0 && 32'(hidx) == HDR_BEATS - 1, hdr_keep, hdr_beat};
-              desc_pop = beats0 && 32'(hidx) == HDR_BEATS - 1;
-            end
-          end else if (!REALIGN) begin
-            if (frame_valid && !host_full) begin
-              host_wr = 1'b1;
-              host_data = {last_beat, fkeep, fdata};
-              frame_pop = 1'b1;
-              desc_pop = last_beat;
-            end
-          end else if (flush) begin
-            if (!host_full) begin
-              host_wr = 1'b1;
-              host_data = {1'b1, carry_keep >> (BYTES - HDR), carry >> (DATA_WIDTH - 8 * HDR)};
-              desc_pop = 1'b1;
-            end
-          end else if (beats0) begin
-            if (!host_full) begin
-              host_wr = 1'b1;
-              host_data = {1'b1, hdr_keep, hdr_beat};
-              desc_pop = 1'b1;
-            end
-          end else if (frame_valid && !host_full) begin
-            host_wr = 1'b1;
-            host_data[DATA_WIDTH-1:0] = (fdata << (8 * HDR)) |
-                ((idx == 16'd0) ? hdr_beat : (carry >> (DATA_WIDTH - 8 * HDR)));
-            host_data[DATA_WIDTH+:BYTES] = (fkeep << HDR) |
-                ((idx == 16'd0) ? hdr_keep : (carry_keep >> (BYTES - HDR)));
-            host_data[DATA_WIDTH+BYTES] = last_beat && (fkeep >> (BYTES - HDR)) == '0;
-            frame_pop = 1'b1;
-            desc_pop = last_beat && (fkeep >> (BYTES - HDR)) == '0;
-          end
-        end
-        default: begin  // drop
-          if (beats0) desc_pop = 1'b1;
-          else if (frame_valid) begin
-            frame_pop = 1'b1;
-            desc_pop = last_beat;
-          end
-        end
-      endcase
+    if (is_fwd) host_data = {32'(idx) == HDR_BEATS - 1, hdr_keep, hdr_beat};
+    else if (!REALIGN && hidx_hdr) host_data = {beats0 && hidx_last, hdr_keep, hdr_beat};
+    else if (!REALIGN) host_data = {last_beat, fkeep, fdata};
+    else if (flush) host_data = {1'b1, carry_keep >> (BYTES - HDR), carry >> (DATA_WIDTH - 8 * HDR)};
+    else if (beats0) host_data = {1'b1, hdr_keep, hdr_beat};
+    else begin
+      host_data[DATA_WIDTH-1:0] = (fdata << (8 * HDR)) |
+          (first_q ? hdr_beat : (carry >> (DATA_WIDTH - 8 * HDR)));
+      host_data[DATA_WIDTH+:BYTES] = (fkeep << HDR) |
+          (first_q ? hdr_keep : (carry_keep >> (BYTES - HDR)));
+      host_data[DATA_WIDTH+BYTES] = host_last;
     end
   end
 
@@ -185,21 +156,32 @@ module anypoint_emit #(
     if (rst) begin
       idx <= '0;
       first_q <= 1'b1;
+      idx_hdr <= 1'b1;
       hidx <= '0;
+      hidx_hdr <= 1'b1;
+      hidx_last <= HDR_BEATS == 1;
       flush <= 1'b0;
     end else if (desc_pop) begin
       idx <= '0;
       first_q <= 1'b1;
+      idx_hdr <= 1'b1;
       hidx <= '0;
+      hidx_hdr <= 1'b1;
+      hidx_last <= HDR_BEATS == 1;
       flush <= 1'b0;
     end else begin
       if (frame_pop) begin
         idx <= idx + 16'd1;
         first_q <= 1'b0;
         last_q <= idx + 16'd2 == beats;
+        idx_hdr <= 32'(idx) + 1 < HDR_BEATS;
       end
-      if (host_wr && action == 2'd2 && !REALIGN && 32'(hidx) < HDR_BEATS) hidx <= hidx + 4'd1;
-      if (REALIGN && action == 2'd2 && frame_pop && last_beat) flush <= 1'b1;
+      if (desc_valid && hdr_go) begin
+        hidx <= hidx + 4'd1;
+        hidx_hdr <= 32'(hidx) + 1 < HDR_BEATS;
+        hidx_last <= 32'(hidx) + 2 == HDR_BEATS;
+      end
+      if (REALIGN && is_host && frame_pop && last_beat) flush <= 1'b1;
     end
     if (frame_pop) begin
       carry <= fdata;

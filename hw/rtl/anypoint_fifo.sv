@@ -4,12 +4,15 @@
 // Parameters:
 //   WIDTH      - bits per entry.
 //   DEPTH_LOG2 - log2 of the RAM entries (the output register holds one more).
+//   FULL_EARLY - 1: `full` rises one entry early, for a writer whose write lands a cycle after it
+//                saw `full` low (that write always fits, so it is not checked against `full`).
 //
 // A write is accepted when `full` is low. `rd_valid`/`rd_data` show the head; `rd_en` pops it.
 // Latency from write to `rd_valid` is two cycles.
 module anypoint_fifo #(
     parameter int WIDTH = 8,
-    parameter int DEPTH_LOG2 = 4
+    parameter int DEPTH_LOG2 = 4,
+    parameter int FULL_EARLY = 0
 ) (
     input wire clk,
     input wire rst,
@@ -27,19 +30,25 @@ module anypoint_fifo #(
   logic [DEPTH_LOG2-1:0] wr_ptr, rd_ptr;
   logic [DEPTH_LOG2:0] mem_count;  // entries in the RAM
   logic load, wr;
-  // Registered mem_count == DEPTH and mem_count != 0 (and the count itself rather than a pointer
-  // difference): the compares were too long in front of the writer's ready and the pops.
+  // Registered mem_count >= DEPTH - FULL_EARLY and mem_count != 0 (and the count itself rather than
+  // a pointer difference): the compares were too long in front of the writer's ready and the pops.
   logic full_q, filled_q;
 
   assign full = full_q;
   assign count = {1'b0, mem_count} + {{(DEPTH_LOG2 + 1) {1'b0}}, rd_valid};
-  assign wr = wr_en && !full_q;
+  assign wr = wr_en && (FULL_EARLY != 0 || !full_q);
   assign load = filled_q && (!rd_valid || rd_en);
 
   always_ff @(posedge clk) begin
     if (wr) mem[wr_ptr] <= wr_data;
     if (load) rd_data <= mem[rd_ptr];
   end
+
+  // The count's +1 and -1 are taken from the register, off the push and pop paths; those only pick
+  // one of them (an add behind the pop decision was the emitter's longest path).
+  logic [DEPTH_LOG2:0] count_inc, count_dec;
+  assign count_inc = mem_count + 1'b1;
+  assign count_dec = mem_count - 1'b1;
 
   always_ff @(posedge clk) begin
     if (rst) begin
@@ -50,9 +59,10 @@ module anypoint_fifo #(
       full_q <= 1'b0;
       filled_q <= 1'b0;
     end else begin
-      if (wr && !load) mem_count <= mem_count + 1'b1;
-      else if (!wr && load) mem_count <= mem_count - 1'b1;
-      full_q <= !load && (full_q || (wr && mem_count == (DEPTH_LOG2 + 1)'(DEPTH - 1)));
+      if (wr && !load) mem_count <= count_inc;
+      else if (!wr && load) mem_count <= count_dec;
+      if (wr && !load) full_q <= mem_count >= (DEPTH_LOG2 + 1)'(DEPTH - 1 - FULL_EARLY);
+      else if (!wr && load) full_q <= {1'b0, mem_count} >= (DEPTH_LOG2 + 2)'(DEPTH + 1 - FULL_EARLY);
       filled_q <= wr || (filled_q && !(load && mem_count == (DEPTH_LOG2 + 1)'(1)));
       if (wr) wr_ptr <= wr_ptr + 1'b1;
       if (load) begin

@@ -1,7 +1,8 @@
 `default_nettype none
-// anypoint_ingress: frame capture of one ingress source. Every beat goes into the frame FIFO as it
-// arrives; the first HDR_BYTES bytes are also captured into a register, and at the last beat a frame
-// descriptor (head bytes, length, oversize flag, stored beats) goes to the decision pipeline.
+// anypoint_ingress: frame capture of one ingress source. Every beat goes into the frame FIFO (a
+// cycle after it arrives); the first HDR_BYTES bytes are also captured into a register, and at the
+// last beat a frame descriptor (head bytes, length, oversize flag, stored beats) goes to the decision
+// pipeline.
 //
 // A frame longer than the store limit (min(MAX_FRAME, 65535, FRAME_CAP)) is oversize: its beats past
 // the limit are not stored (the frame is dropped, so they are never needed), which keeps the frame
@@ -31,7 +32,7 @@ module anypoint_ingress #(
     input wire admit,
     input wire fifo_full,
     output logic sop,
-    // Frame FIFO write.
+    // Frame FIFO write (registered: FULL_EARLY on the FIFO).
     output logic fifo_wr,
     output logic [DATA_WIDTH+BYTES-1:0] fifo_data,
     // Descriptor.
@@ -92,8 +93,13 @@ module anypoint_ingress #(
     beats_next = store ? beats_in + 16'd1 : beats_in;
   end
 
-  assign fifo_wr = hs && store;
-  assign fifo_data = {s_axis_tkeep, s_axis_tdata};
+  // The frame FIFO write is registered (the store decision, a byte count and a compare, sat in front
+  // of the FIFO's count and flags); the FIFO raises `full` an entry early for the write in flight.
+  // The frame's beats are read only after its descriptor, so the cycle adds no latency.
+  always_ff @(posedge clk) begin
+    fifo_wr <= hs && store && !rst;
+    fifo_data <= {s_axis_tkeep, s_axis_tdata};
+  end
 
   always_ff @(posedge clk) begin
     if (rst) begin

@@ -79,7 +79,7 @@ module anypoint_port #(
   // One C++ class for all instances in the Verilated model (build time).
   /* verilator no_inline_module */
   localparam int HDR_BYTES = 128;
-  localparam int DESC_W = 2 + 3 + 1 + 512 + 64 + 256 + 17 + 16 + 2;
+  localparam int DESC_W = 3 + 512 + 64 + 256 + 17 + 16 + 7;
   localparam int FW = DATA_WIDTH + BYTES;
 
   // Frames admitted and not yet handed to the emitter.
@@ -89,10 +89,14 @@ module anypoint_port #(
   logic frame_wr;
   logic [FW-1:0] frame_wdata;
 
+  // +1 and -1 from the register, so that the pop decision only picks one (as in anypoint_fifo).
+  logic [DESC_LOG2+1:0] outstanding_inc, outstanding_dec;
+  assign outstanding_inc = outstanding + 1'b1;
+  assign outstanding_dec = outstanding - 1'b1;
   always_ff @(posedge clk) begin
     if (rst) outstanding <= '0;
-    else if (sop && !desc_pop) outstanding <= outstanding + 1'b1;
-    else if (!sop && desc_pop) outstanding <= outstanding - 1'b1;
+    else if (sop && !desc_pop) outstanding <= outstanding_inc;
+    else if (!sop && desc_pop) outstanding <= outstanding_dec;
   end
 
   logic d_valid, d_oversize;
@@ -133,7 +137,8 @@ module anypoint_port #(
   /* verilator lint_off PINCONNECTEMPTY */
   anypoint_fifo #(
       .WIDTH(FW),
-      .DEPTH_LOG2(FRAME_FIFO_LOG2)
+      .DEPTH_LOG2(FRAME_FIFO_LOG2),
+      .FULL_EARLY(1)
   ) u_frame_fifo (
       .clk(clk),
       .rst(rst),
@@ -206,6 +211,18 @@ module anypoint_port #(
       .act_index(act_index)
   );
 
+  // The emitter's flags (anypoint_emit), decoded here off its pop path.
+  logic [6:0] o_flags;
+  always_comb begin
+    o_flags[1] = o_beats == 16'd0;
+    o_flags[0] = o_beats == 16'd1;
+    o_flags[6] = o_action == 2'd1 && !o_flags[1];  // forward
+    o_flags[5] = o_flags[6] && o_record;  // ... with a record
+    o_flags[4] = o_action == 2'd2;  // host
+    o_flags[3] = o_action != 2'd1 && o_action != 2'd2 && !o_flags[1];  // drop
+    o_flags[2] = o_action != 2'd2 && o_flags[1];  // forward or drop of no beats
+  end
+
   logic desc_valid;
   logic [DESC_W-1:0] desc;
   /* verilator lint_off PINCONNECTEMPTY */
@@ -216,9 +233,7 @@ module anypoint_port #(
       .clk(clk),
       .rst(rst),
       .wr_en(o_valid),
-      .wr_data({
-        o_action, o_port, o_record, o_rw_data, o_rw_mask, o_hhdr, o_len, o_beats, o_beats == 16'd0, o_beats == 16'd1
-      }),
+      .wr_data({o_port, o_rw_data, o_rw_mask, o_hhdr, o_len, o_beats, o_flags}),
       .full(),
       .count(),
       .rd_valid(desc_valid),

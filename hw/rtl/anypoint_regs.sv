@@ -87,7 +87,7 @@ module anypoint_regs #(
   logic reset_seen_q;  // DEV_STATUS.RESET_SEEN
   logic sweeping;
   logic [23:0] sweep_n;
-  logic soft_start;  // a SOFT_RESET write with GO set, in WR1
+  logic soft_start;  // a SOFT_RESET write with GO set, in WR1 (registered: it resets many flops)
 
   logic [127:0] ports_c[NUM_PORTS];
   logic [127:0] svcs_c[NUM_SERVICES];
@@ -97,8 +97,9 @@ module anypoint_regs #(
 
   // ---------------------------------------------------------------------------------------------
   // Transaction sequencing.
-  typedef enum logic [2:0] {
+  typedef enum logic [3:0] {
     IDLE,
+    DEC,
     WR1,
     WR2,
     WR3,
@@ -111,15 +112,19 @@ module anypoint_regs #(
   logic [17:0] addr_q;  // low bits: the decode (dec_q) covers the rest
   logic [31:0] wd_q;
 
-  // The address is decoded as the transaction is taken (registered with addr_q), so that the
-  // 20-bit compares do not sit in front of the register, table-bus and read-data updates.
+  // The address is taken into ax_q with the transaction and decoded in DEC (registered with
+  // addr_q), so that neither the pick of the write's or the read's address nor the 20-bit compares
+  // sit in front of the register, table-bus and read-data updates.
   typedef struct packed {
-    logic max_frame, ctr_clear, soft_reset, dev_status, hash_key, tbl_cmd, tbl_status;
+    logic max_frame, ctr_clear, dev_status, hash_key, tbl_cmd, tbl_status;
     logic tbl_wdata, tbl_rdata, ctr, act, indir;  // indir: a slot that exists
     logic [31:0] fixed;  // value of a read-only identification or capability register
   } dec_t;
   dec_t dec, dec_q;
-  logic [17:0] ax_addr;  // low bits of the address of the transaction being taken
+  logic dec_soft_reset;  // SOFT_RESET (soft_start is registered from it)
+  logic [19:0] ax_q;  // address of the transaction taken (word aligned)
+  logic low_q;  // ... in the first 256 bytes, where the registers are (compared as it is taken)
+  logic is_wr_q;
   logic cmd_ok_q;
 
   assign s_axil_awready = state == IDLE && !sweeping && s_axil_awvalid && s_axil_wvalid;
@@ -127,7 +132,6 @@ module anypoint_regs #(
   assign s_axil_arready = state == IDLE && !sweeping && !(s_axil_awvalid && s_axil_wvalid) &&
       s_axil_arvalid;
   assign soft_rst = sweeping;
-  assign soft_start = state == WR1 && dec_q.soft_reset && wd_q[REG_SOFT_RESET_GO_LSB];
   assign s_axil_bvalid = state == WRESP;
   assign s_axil_bresp = 2'b00;
   assign s_axil_rvalid = state == RRESP;
@@ -137,61 +141,56 @@ module anypoint_regs #(
   logic [23:0] cmd_index;
   logic [3:0] cmd_table;
   logic [1:0] cmd_op;
-  logic cmd_ok;  // of the write data being taken (cmd_ok_q in WR1)
+  logic cmd_ok;  // of the write data taken (cmd_ok_q in WR1)
   assign cmd_index = wd_q[23:0];
   assign cmd_table = wd_q[27:24];
   assign cmd_op = wd_q[31:30];
   always_comb begin
-    case (s_axil_wdata[27:24])
-      4'(TBL_PORT_ID): cmd_ok = s_axil_wdata[23:0] < 24'(NUM_PORTS);
-      4'(TBL_SERVICE_ID): cmd_ok = s_axil_wdata[23:0] < 24'(NUM_SERVICES);
-      4'(TBL_MEMBER_ID): cmd_ok = s_axil_wdata[23:0] < 24'(NUM_MEMBERS);
-      4'(TBL_CONN_ID): cmd_ok = s_axil_wdata[23:0] < 24'(CONN_ENTRIES);
+    case (cmd_table)
+      4'(TBL_PORT_ID): cmd_ok = cmd_index < 24'(NUM_PORTS);
+      4'(TBL_SERVICE_ID): cmd_ok = cmd_index < 24'(NUM_SERVICES);
+      4'(TBL_MEMBER_ID): cmd_ok = cmd_index < 24'(NUM_MEMBERS);
+      4'(TBL_CONN_ID): cmd_ok = cmd_index < 24'(CONN_ENTRIES);
       default: cmd_ok = 1'b0;
     endcase
-    if (s_axil_wdata[31:30] == 2'd0) cmd_ok = 1'b0;
+    if (cmd_op == 2'd0) cmd_ok = 1'b0;
   end
 
-  // Both addresses decoded side by side, the write's or the read's picked last.
-  assign ax_addr = {(s_axil_awvalid && s_axil_wvalid) ? s_axil_awaddr[17:2] : s_axil_araddr[17:2], 2'b00};
-  for (genvar i = 0; i < 2; i++) begin : g_dec
-    logic [19:0] a;
-    dec_t d;
-    assign a = {(i == 0) ? s_axil_awaddr[19:2] : s_axil_araddr[19:2], 2'b00};
-    always_comb begin
-      d = '0;
-      case (a)
-        20'(REG_ID): d.fixed = DEVICE_ID;
-        20'(REG_VERSION): d.fixed = MAP_VERSION;
-        20'(REG_NUM_PORTS): d.fixed = 32'(NUM_PORTS);
-        20'(REG_NUM_SERVICES): d.fixed = 32'(NUM_SERVICES);
-        20'(REG_NUM_MEMBERS): d.fixed = 32'(NUM_MEMBERS);
-        20'(REG_CONN_BUCKETS_LOG2): d.fixed = 32'(CONN_BUCKETS_LOG2);
-        20'(REG_CONN_WAYS): d.fixed = 32'd4;
-        20'(REG_INDIR_SLOTS_LOG2): d.fixed = 32'(INDIR_SLOTS_LOG2);
-        20'(REG_MAX_FRAME): d.max_frame = 1'b1;
-        20'(REG_CTR_CLEAR): d.ctr_clear = 1'b1;
-        20'(REG_SOFT_RESET): d.soft_reset = 1'b1;
-        20'(REG_DEV_STATUS): d.dev_status = 1'b1;
-        20'(REG_TBL_CMD): d.tbl_cmd = 1'b1;
-        20'(REG_TBL_STATUS): d.tbl_status = 1'b1;
+  always_comb begin
+    dec = '0;
+    dec_soft_reset = 1'b0;
+    if (low_q) begin
+      case (ax_q[7:0])
+        8'(REG_ID): dec.fixed = DEVICE_ID;
+        8'(REG_VERSION): dec.fixed = MAP_VERSION;
+        8'(REG_NUM_PORTS): dec.fixed = 32'(NUM_PORTS);
+        8'(REG_NUM_SERVICES): dec.fixed = 32'(NUM_SERVICES);
+        8'(REG_NUM_MEMBERS): dec.fixed = 32'(NUM_MEMBERS);
+        8'(REG_CONN_BUCKETS_LOG2): dec.fixed = 32'(CONN_BUCKETS_LOG2);
+        8'(REG_CONN_WAYS): dec.fixed = 32'd4;
+        8'(REG_INDIR_SLOTS_LOG2): dec.fixed = 32'(INDIR_SLOTS_LOG2);
+        8'(REG_MAX_FRAME): dec.max_frame = 1'b1;
+        8'(REG_CTR_CLEAR): dec.ctr_clear = 1'b1;
+        8'(REG_SOFT_RESET): dec_soft_reset = 1'b1;
+        8'(REG_DEV_STATUS): dec.dev_status = 1'b1;
+        8'(REG_TBL_CMD): dec.tbl_cmd = 1'b1;
+        8'(REG_TBL_STATUS): dec.tbl_status = 1'b1;
         default: ;
       endcase
-      d.hash_key = a >= 20'(REG_HASH_KEY) && a < 20'(REG_HASH_KEY + 16);
-      d.tbl_wdata = a >= 20'(REG_TBL_WDATA) && a < 20'(REG_TBL_WDATA + 32);
-      d.tbl_rdata = a >= 20'(REG_TBL_RDATA) && a < 20'(REG_TBL_RDATA + 32);
-      d.ctr = a >= 20'(REGION_CTR) && a < 20'(REGION_CTR + REGION_CTR_SIZE);
-      d.act = a >= 20'(REGION_ACT) && a < 20'(REGION_ACT + REGION_ACT_SIZE) &&
-          32'(a[15:2]) < ACT_WORDS;
-      d.indir = a >= 20'(REGION_INDIR) && a < 20'(REGION_INDIR + REGION_INDIR_SIZE) &&
-          32'(a[17:2]) < INDIR_SLOTS;
+      dec.hash_key = ax_q[7:0] >= 8'(REG_HASH_KEY) && 9'(ax_q[7:0]) < 9'(REG_HASH_KEY + 16);
+      dec.tbl_wdata = ax_q[7:0] >= 8'(REG_TBL_WDATA) && 9'(ax_q[7:0]) < 9'(REG_TBL_WDATA + 32);
+      dec.tbl_rdata = ax_q[7:0] >= 8'(REG_TBL_RDATA) && 9'(ax_q[7:0]) < 9'(REG_TBL_RDATA + 32);
     end
+    dec.ctr = ax_q >= 20'(REGION_CTR) && ax_q < 20'(REGION_CTR + REGION_CTR_SIZE);
+    dec.act = ax_q >= 20'(REGION_ACT) && ax_q < 20'(REGION_ACT + REGION_ACT_SIZE) &&
+        32'(ax_q[15:2]) < ACT_WORDS;
+    dec.indir = ax_q >= 20'(REGION_INDIR) && ax_q < 20'(REGION_INDIR + REGION_INDIR_SIZE) &&
+        32'(ax_q[17:2]) < INDIR_SLOTS;
   end
-  assign dec = (s_axil_awvalid && s_axil_wvalid) ? g_dec[0].d : g_dec[1].d;
 
   logic is_wr_cmd;
   logic [2:0] widx;  // word of TBL_WDATA / TBL_RDATA (both start 16 words into an 8-word group)
-  assign widx = addr_q[4:2] + 3'd4;
+  assign widx = {~addr_q[4], addr_q[3:2]};  // + 4, without an adder
   assign is_wr_cmd = state == WR1 && dec_q.tbl_cmd;
 
   logic [159:0] staged;
@@ -248,16 +247,23 @@ module anypoint_regs #(
       case (state)
         IDLE: begin
           if (!sweeping && s_axil_awvalid && s_axil_wvalid) begin
-            addr_q <= ax_addr;
-            dec_q <= dec;
+            ax_q <= {s_axil_awaddr[19:2], 2'b00};
+            low_q <= s_axil_awaddr[19:8] == '0;
             wd_q <= s_axil_wdata;
-            cmd_ok_q <= cmd_ok;
-            state <= WR1;
+            is_wr_q <= 1'b1;
+            state <= DEC;
           end else if (!sweeping && s_axil_arvalid) begin
-            addr_q <= ax_addr;
-            dec_q <= dec;
-            state <= RD1;
+            ax_q <= {s_axil_araddr[19:2], 2'b00};
+            low_q <= s_axil_araddr[19:8] == '0;
+            is_wr_q <= 1'b0;
+            state <= DEC;
           end
+        end
+        DEC: begin
+          addr_q <= {ax_q[17:2], 2'b00};
+          dec_q <= dec;
+          cmd_ok_q <= cmd_ok;
+          state <= is_wr_q ? WR1 : RD1;
         end
         WR1: begin
           state <= WR2;
@@ -308,6 +314,7 @@ module anypoint_regs #(
 
   always_ff @(posedge clk) begin
     is_rd_cmd_q <= is_wr_cmd && cmd_ok_q && cmd_op == 2'(TBL_OP_READ);
+    soft_start <= !rst && state == DEC && is_wr_q && dec_soft_reset && wd_q[REG_SOFT_RESET_GO_LSB];
   end
 
   // CPU copies of the tables.
