@@ -1,5 +1,7 @@
 //! The register-access seam and packet interface that every backend implements.
 
+use anypoint_model::frame_switch::fast::{Engine, SpecEngine, ENGINE_RING, ENGINE_SLOTS};
+
 /// 32-bit register access at byte offsets of BAR0 (`anypoint_model::regs`).
 pub trait RegisterAccess {
     fn read32(&mut self, offset: u32) -> u32;
@@ -16,6 +18,11 @@ pub trait PacketIo {
     fn pop_egress(&mut self) -> Option<(u8, Vec<u8>)>;
     /// Next host-queue record (32-byte header + frame).
     fn pop_host(&mut self) -> Option<Vec<u8>>;
+    /// The device's ACP engine for one more `proto = "acp"` service (docs/frame-switching.md
+    /// section 9a); `None`: the device has none and the host switches every segment.
+    fn acp_engine(&mut self) -> Option<Box<dyn Engine>> {
+        None
+    }
 }
 
 /// A whole switch: registers plus packets.
@@ -43,6 +50,10 @@ impl PacketIo for anypoint_model::Switch {
     }
     fn pop_host(&mut self) -> Option<Vec<u8>> {
         anypoint_model::Switch::pop_host(self)
+    }
+    /// The engine as the model specifies it, with the RTL's slots and ring size.
+    fn acp_engine(&mut self) -> Option<Box<dyn Engine>> {
+        Some(Box::new(SpecEngine::new(ENGINE_SLOTS, ENGINE_RING)))
     }
 }
 
@@ -88,5 +99,8 @@ impl<B: PacketIo> PacketIo for CountingAccess<B> {
     }
     fn pop_host(&mut self) -> Option<Vec<u8>> {
         self.inner.pop_host()
+    }
+    fn acp_engine(&mut self) -> Option<Box<dyn Engine>> {
+        self.inner.acp_engine()
     }
 }

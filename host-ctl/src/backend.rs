@@ -3,6 +3,7 @@
 use anypoint_driver::device::vfio_user::VfioUserDevice;
 use anypoint_driver::device::{DeviceAccess, DeviceSwitch, KernelVfio, Vfio};
 use anypoint_driver::{Backend, PacketIo, RegisterAccess};
+use anypoint_model::frame_switch::fast::Engine;
 use std::os::fd::RawFd;
 use std::path::Path;
 
@@ -109,5 +110,8 @@ impl PacketIo for AnySwitch {
     }
     fn pop_host(&mut self) -> Option<Vec<u8>> {
         self.0.pop_host()
+    }
+    fn acp_engine(&mut self) -> Option<Box<dyn Engine>> {
+        self.0.acp_engine()
     }
 }

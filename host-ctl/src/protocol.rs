@@ -261,6 +261,10 @@ pub struct AcpStats {
     /// Connections forgotten for being idle longer than their phase's timeout.
     #[serde(default)]
     pub aged: u64,
+    /// Segments the device's ACP engine took (docs/frame-switching.md section 9a), counted in
+    /// `segments` too.
+    #[serde(default)]
+    pub device: u64,
 }
 
 #[cfg(test)]

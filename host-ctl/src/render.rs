@@ -101,7 +101,7 @@ pub fn acp(list: &[AcpStats]) -> String {
         writeln!(
             o,
             "\nacp {} ({}): {} connections, ring entries in use {} in / {} out (largest {} / {}), holes {}\n  \
-             segments: fast kinds {}, slow kinds {} (all on the host in this build); sent {}, unsent {}; aged out {}\n  \
+             segments: fast kinds {}, slow kinds {}, taken by the device's engine {}; sent {}, unsent {}; aged out {}\n  \
              kinds: {}",
             a.service,
             a.policy,
@@ -113,6 +113,7 @@ pub fn acp(list: &[AcpStats]) -> String {
             a.holes,
             a.fast,
             a.slow,
+            a.device,
             a.sent,
             a.unsent,
             a.aged,

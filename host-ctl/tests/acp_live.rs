@@ -231,8 +231,15 @@ fn acp_stats(lab: &Lab, backend: &str, what: &str) -> serde_json::Value {
     let stats = lab.json(&["stats"]);
     let a = stats["acp"][0].clone();
     eprintln!(
-        "{backend} {what}: fast {} slow {} sent {} unsent {} flows {} kinds {} events {}",
-        a["fast"], a["slow"], a["sent"], a["unsent"], a["flows"], a["segments"], a["events"]
+        "{backend} {what}: fast {} slow {} device {} sent {} unsent {} flows {} kinds {} events {}",
+        a["fast"],
+        a["slow"],
+        a["device"],
+        a["sent"],
+        a["unsent"],
+        a["flows"],
+        a["segments"],
+        a["events"]
     );
     a
 }
@@ -278,6 +285,8 @@ fn ten_thousand_keyed_requests_through_a_lossy_client_link() {
         );
         assert!(a["segments"]["split"].as_u64().unwrap() > 0, "{a}");
         assert!(a["segments"]["hole_open"].as_u64().unwrap() > 0, "{a}");
+        // The members' acks and single frames: the device's engine (the RTL's on rtl).
+        assert!(a["device"].as_u64().unwrap() > 0, "{a}");
         let members = lab.json(&["member", "list", "frames"]);
         assert!(members
             .as_array()

@@ -6,16 +6,15 @@ use std::marker::PhantomData;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::os::raw::c_void;
 
-use anypoint_model::frame_switch::fast::{Engine, FastLeg, OutRecord, RingEntry, TakenCount};
+use anypoint_model::frame_switch::fast::{
+    Engine, FastLeg, OutRecord, RingEntry, TakenCount, ENGINE_RING as RING, ENGINE_SLOTS as SLOTS,
+};
 use anypoint_model::frame_switch::{Packet, MAX_ACTIVE};
 
 use crate::prng::Prng;
 
 const RECORD_WORDS: usize = 72;
 const RING_WORDS: usize = 3;
-/// Flow slots and ring entries per slot of the Verilated build (the module's defaults).
-const SLOTS: usize = 2;
-const RING: usize = 512;
 /// Clocks a segment may take through the engine before the simulation is declared hung.
 const SEGMENT_CYCLES: u64 = 100_000;
 
@@ -307,6 +306,10 @@ impl Drop for RtlAcpOut {
 impl Engine for RtlAcpOut {
     fn slots(&self) -> usize {
         SLOTS
+    }
+
+    fn ring_entries(&self) -> usize {
+        RING
     }
 
     fn load(&mut self, slot: usize, rec: &OutRecord, inbound: &[RingEntry]) {

@@ -16,6 +16,10 @@ use super::{FrameSwitch, Kind, Packet, MAX_ACTIVE};
 
 /// Inbound ring entries a member's ack may retire on the device; more go to the host.
 pub const MAX_RETIRE: u32 = 8;
+/// Flow slots and ring entries per slot and direction of the device's engine
+/// (`hw/rtl/anypoint_acp_out.sv`'s defaults): flows of a larger `frame_window` stay on the host.
+pub const ENGINE_SLOTS: usize = 2;
+pub const ENGINE_RING: usize = 512;
 
 /// A member of the active set as the device holds it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -427,6 +431,8 @@ impl FrameSwitch {
 /// A device holding flow records in slots: the RTL under Verilator, or [`SpecEngine`].
 pub trait Engine {
     fn slots(&self) -> usize;
+    /// Ring entries per slot and direction: the largest `w` it holds.
+    fn ring_entries(&self) -> usize;
     /// Writes slot `slot` whole, with the flow's inbound frames in flight (oldest first, from
     /// ring index `rec.in_idx`), and makes it valid.
     fn load(&mut self, slot: usize, rec: &OutRecord, inbound: &[RingEntry]);
@@ -442,6 +448,33 @@ pub trait Engine {
     /// host. A segment of a valid slot's flow in either direction that the device gives back
     /// invalidates the slot, so the flow's later segments follow it to the host in order.
     fn send(&mut self, pkt: &Packet) -> Result<Option<Packet>, Packet>;
+}
+
+impl<E: Engine + ?Sized> Engine for Box<E> {
+    fn slots(&self) -> usize {
+        (**self).slots()
+    }
+    fn ring_entries(&self) -> usize {
+        (**self).ring_entries()
+    }
+    fn load(&mut self, slot: usize, rec: &OutRecord, inbound: &[RingEntry]) {
+        (**self).load(slot, rec, inbound)
+    }
+    fn unload(&mut self, slot: usize) {
+        (**self).unload(slot)
+    }
+    fn read(&mut self, slot: usize) -> OutRecord {
+        (**self).read(slot)
+    }
+    fn ring(&mut self, slot: usize, idx: u16) -> RingEntry {
+        (**self).ring(slot, idx)
+    }
+    fn taken(&mut self, slot: usize) -> TakenCount {
+        (**self).taken(slot)
+    }
+    fn send(&mut self, pkt: &Packet) -> Result<Option<Packet>, Packet> {
+        (**self).send(pkt)
+    }
 }
 
 /// A slot of [`SpecEngine`].
@@ -494,6 +527,10 @@ pub fn same_flow(rec: &OutRecord, pkt: &Packet) -> bool {
 impl Engine for SpecEngine {
     fn slots(&self) -> usize {
         self.slots.len()
+    }
+
+    fn ring_entries(&self) -> usize {
+        self.ring
     }
 
     fn load(&mut self, slot: usize, rec: &OutRecord, inbound: &[RingEntry]) {
@@ -561,6 +598,8 @@ pub struct Offload<E: Engine> {
     pub engine: E,
     /// The flow in each slot, with the record as loaded.
     loaded: Vec<Option<OutRecord>>,
+    /// Segments the device took, as far as taken back.
+    pub device: TakenCount,
 }
 
 impl<E: Engine> Offload<E> {
@@ -570,6 +609,7 @@ impl<E: Engine> Offload<E> {
             host,
             engine,
             loaded,
+            device: TakenCount::default(),
         }
     }
 
@@ -600,6 +640,18 @@ impl<E: Engine> Offload<E> {
         out
     }
 
+    /// Forgets the connection with `peer` (`FrameSwitch::expire`), taken back first.
+    pub fn expire(&mut self, peer: SocketAddrV4) -> Vec<Packet> {
+        if let Some(slot) = self
+            .loaded
+            .iter()
+            .position(|l| l.is_some_and(|r| r.peer == peer))
+        {
+            self.take_back(slot);
+        }
+        self.host.expire(peer)
+    }
+
     /// Takes every flow back from the device: the host's state is then whole (its counters
     /// included), and the device holds nothing until the flow's next segment the host handles.
     pub fn sync(&mut self) {
@@ -623,6 +675,8 @@ impl<E: Engine> Offload<E> {
             })
             .collect();
         let taken = self.engine.taken(slot);
+        self.device.data += taken.data;
+        self.device.acks += taken.acks;
         self.host.absorb(&now, &entries, taken);
     }
 
@@ -641,7 +695,8 @@ impl<E: Engine> Offload<E> {
             let Some(slot) = self.loaded.iter().position(Option::is_none) else {
                 return;
             };
-            if let Some((rec, inbound)) = self.host.out_record(peer) {
+            let fits = |rec: &OutRecord| usize::from(rec.w) <= self.engine.ring_entries();
+            if let Some((rec, inbound)) = self.host.out_record(peer).filter(|(r, _)| fits(r)) {
                 self.engine.load(slot, &rec, &inbound);
                 self.loaded[slot] = Some(rec);
             }

@@ -1,11 +1,13 @@
 //! The host slow path of `proto = "acp"` services (docs/frame-switching.md section 10): one
 //! [`FrameSwitch`] per service takes every ACP segment the pipeline punts (`l4_other`) for its VIP
-//! or from its members, and says where each segment it produces goes. The node builds the frames
-//! and injects them.
+//! or from its members, through the device's ACP engine when the backend has one (section 9a:
+//! the engine takes the members' common case, the switch the rest), and says where each segment
+//! produced goes. The node builds the frames and injects them.
 
 use crate::config::{frame_policy_name, AcpServiceEntry, Timeouts};
 use crate::protocol::{AcpStats, ConnView};
 use anypoint_driver::MemberConfig;
+use anypoint_model::frame_switch::fast::{Engine, Offload, SpecEngine};
 use anypoint_model::frame_switch::{self, FrameSwitch, Kind, Packet, Phase};
 use anypoint_model::HashKey;
 use std::collections::{BTreeMap, HashMap};
@@ -31,7 +33,7 @@ pub enum Hop {
 /// One acp service and its switch.
 pub struct AcpService {
     pub entry: AcpServiceEntry,
-    switch: FrameSwitch,
+    switch: Offload<Box<dyn Engine>>,
     /// The switch's id of each member of `entry.members`, same order.
     ids: Vec<u16>,
     /// Ids handed out so far.
@@ -49,13 +51,21 @@ pub struct AcpService {
 }
 
 impl AcpService {
-    pub fn new(entry: AcpServiceEntry, key: HashKey) -> Result<AcpService, String> {
+    /// `engine`: the device's (`PacketIo::acp_engine`); `None` switches every segment here.
+    pub fn new(
+        entry: AcpServiceEntry,
+        key: HashKey,
+        engine: Option<Box<dyn Engine>>,
+    ) -> Result<AcpService, String> {
         let mut cfg =
             frame_switch::Config::new(SocketAddrV4::new(entry.vip, entry.port), entry.policy, key);
         cfg.w = entry.frame_window;
         cfg.max_holes = entry.max_holes;
         let mut s = AcpService {
-            switch: FrameSwitch::new(cfg),
+            switch: Offload::new(
+                FrameSwitch::new(cfg),
+                engine.unwrap_or_else(|| Box::new(SpecEngine::new(0, 0))),
+            ),
             ids: Vec::new(),
             ids_used: 0,
             peers: HashMap::new(),
@@ -100,8 +110,11 @@ impl AcpService {
             ));
         }
         self.ids_used += 1;
-        self.ids
-            .push(self.switch.add_member(SocketAddrV4::new(m.addr, m.port)));
+        self.ids.push(
+            self.switch
+                .host
+                .add_member(SocketAddrV4::new(m.addr, m.port)),
+        );
         self.entry.members.push(m);
         Ok(())
     }
@@ -143,7 +156,7 @@ impl AcpService {
         });
         let peer = if from_peer { src } else { dst };
         // Kept exactly while the switch has the connection, so a flood of strangers keeps nothing.
-        if self.switch.has_flow(peer) {
+        if self.switch.host.has_flow(peer) {
             if from_peer {
                 self.peers.insert(peer, (port, now));
             } else if let Some(p) = self.peers.get_mut(&peer) {
@@ -193,8 +206,10 @@ impl AcpService {
     /// established `tcp`, closed `tcp_fin`: the linger that answers a FIN sent again); returns
     /// the resets of those not closed (docs/frame-switching.md section 10).
     pub fn age(&mut self, t: &Timeouts, now: Instant) -> Vec<(Hop, Packet)> {
+        // The device never changes a flow's phase: the host's view is enough.
         let idle: Vec<SocketAddrV4> = self
             .switch
+            .host
             .occupancy()
             .iter()
             .filter(|o| {
@@ -222,6 +237,7 @@ impl AcpService {
     /// Each connection: peer, the port it sends from, active set and phase.
     pub fn connections(&self) -> Vec<ConnView> {
         self.switch
+            .host
             .occupancy()
             .into_iter()
             .map(|o| ConnView {
@@ -231,6 +247,7 @@ impl AcpService {
                 vip: self.vip().to_string(),
                 member: self
                     .switch
+                    .host
                     .active_set(o.peer)
                     .iter()
                     .map(|m| m.to_string())
@@ -246,17 +263,19 @@ impl AcpService {
     pub fn member_usage(&self, i: usize) -> (usize, (u64, u64)) {
         let id = self.ids[i];
         let packets = self.member_packets.get(&id).copied().unwrap_or_default();
-        (self.switch.flows_with(id), packets)
+        (self.switch.host.flows_with(id), packets)
     }
 
     pub fn flows(&self) -> usize {
-        self.switch.occupancy().len()
+        self.switch.host.occupancy().len()
     }
 
-    pub fn stats(&self) -> AcpStats {
-        let c = self.switch.counters();
+    /// The service's counters and state, the device's work taken back first.
+    pub fn stats(&mut self) -> AcpStats {
+        self.switch.sync();
+        let c = self.switch.host.counters();
         let (fast, slow) = c.fast_slow();
-        let occ = self.switch.occupancy();
+        let occ = self.switch.host.occupancy();
         let events = [
             ("holes_opened", c.holes_opened),
             ("patches_sent", c.patches_sent),
@@ -289,6 +308,7 @@ impl AcpService {
             sent: self.sent,
             unsent: self.unsent,
             aged: self.aged,
+            device: self.switch.device.total(),
         }
     }
 }
@@ -300,11 +320,16 @@ pub struct AcpServices {
 }
 
 impl AcpServices {
-    pub fn new(entries: &[AcpServiceEntry], key: HashKey) -> Result<AcpServices, String> {
+    /// `engine` gives each service the device's ACP engine (`PacketIo::acp_engine`).
+    pub fn new(
+        entries: &[AcpServiceEntry],
+        key: HashKey,
+        mut engine: impl FnMut() -> Option<Box<dyn Engine>>,
+    ) -> Result<AcpServices, String> {
         Ok(AcpServices {
             list: entries
                 .iter()
-                .map(|e| AcpService::new(e.clone(), key))
+                .map(|e| AcpService::new(e.clone(), key, engine()))
                 .collect::<Result<_, _>>()?,
         })
     }

@@ -77,7 +77,10 @@ fn reason_name(code: u8) -> String {
 impl<B: Backend> Node<B> {
     pub fn new(backend: B, config: &Config, now: Instant) -> Result<Node<B>, String> {
         let hash_key = setup::hash_key(config)?;
-        let ctl = setup::program(backend, config, hash_key)?;
+        let mut ctl = setup::program(backend, config, hash_key)?;
+        let acp = AcpServices::new(&config.acp_services, hash_key, || {
+            ctl.backend().acp_engine()
+        })?;
         let arp_members = config
             .services
             .iter()
@@ -95,7 +98,7 @@ impl<B: Backend> Node<B> {
             ports: config.ports.clone(),
             arp_members,
             vips: Vec::new(),
-            acp: AcpServices::new(&config.acp_services, hash_key)?,
+            acp,
             neighbors: Neighbors::default(),
             ageing: Ageing::default(),
             next_scan: now + ageing::scan_interval(&config.timeouts),
@@ -373,7 +376,10 @@ impl<B: Backend> Node<B> {
             entry.port,
             frame_policy_name(entry.policy)
         );
-        self.acp.list.push(AcpService::new(entry, self.hash_key)?);
+        let engine = self.ctl.backend().acp_engine();
+        self.acp
+            .list
+            .push(AcpService::new(entry, self.hash_key, engine)?);
         self.refresh_vips();
         Ok(Value::Null)
     }
@@ -943,7 +949,7 @@ impl<B: Backend> Node<B> {
             uptime_ms: now.duration_since(self.started).as_millis() as u64,
             counters: self.ctl.counters(),
             slow_path,
-            acp: self.acp.list.iter().map(|s| s.stats()).collect(),
+            acp: self.acp.list.iter_mut().map(|s| s.stats()).collect(),
         }
     }
 
