@@ -591,8 +591,9 @@ impl Engine for SpecEngine {
     }
 }
 
-/// The host's side of the offload: it owns every flow, loads the device with the record of each
-/// flow that has one (while slots last), and takes a flow back before handling any segment of it.
+/// The host's side of the offload: it owns every flow, loads the device with a flow's record after
+/// handling a segment of it (while slots last), and takes a flow back before handling any segment
+/// of it.
 pub struct Offload<E: Engine> {
     pub host: FrameSwitch,
     pub engine: E,
@@ -627,7 +628,9 @@ impl<E: Engine> Offload<E> {
             self.take_back(slot);
         }
         let out = self.host.receive(&pkt);
-        self.reload();
+        if let Some(peer) = self.peer_of(&pkt) {
+            self.load(peer);
+        }
         out
     }
 
@@ -635,9 +638,7 @@ impl<E: Engine> Offload<E> {
     /// flows taken back first.
     pub fn remove_member(&mut self, id: u16) -> Vec<Packet> {
         self.sync();
-        let out = self.host.remove_member(id);
-        self.reload();
-        out
+        self.host.remove_member(id)
     }
 
     /// Forgets the connection with `peer` (`FrameSwitch::expire`), taken back first.
@@ -680,26 +681,35 @@ impl<E: Engine> Offload<E> {
         self.host.absorb(&now, &entries, taken);
     }
 
-    /// Every flow with a record and no slot gets a free one.
-    fn reload(&mut self) {
-        let mut peers: Vec<SocketAddrV4> = self.host.flows.keys().copied().collect();
-        peers.sort();
-        for peer in peers {
-            if self
-                .loaded
-                .iter()
-                .any(|l| l.is_some_and(|r| r.peer == peer))
-            {
-                continue;
-            }
-            let Some(slot) = self.loaded.iter().position(Option::is_none) else {
-                return;
-            };
-            let fits = |rec: &OutRecord| usize::from(rec.w) <= self.engine.ring_entries();
-            if let Some((rec, inbound)) = self.host.out_record(peer).filter(|(r, _)| fits(r)) {
-                self.engine.load(slot, &rec, &inbound);
-                self.loaded[slot] = Some(rec);
-            }
+    /// The peer of the connection `pkt` belongs to: its source when it is to the VIP, else its
+    /// destination.
+    fn peer_of(&self, pkt: &Packet) -> Option<SocketAddrV4> {
+        let p = pkt.segment.get(..4)?;
+        let (src, dst) = (
+            SocketAddrV4::new(pkt.src, be16(p, 0)),
+            SocketAddrV4::new(pkt.dst, be16(p, 2)),
+        );
+        Some(if dst == self.host.cfg.vip { src } else { dst })
+    }
+
+    /// Loads the flow with `peer` into a free slot when it has a record the engine holds and no
+    /// slot yet. Flows are loaded as the host handles their segments, so a flow left out for want
+    /// of a slot gets one at its next segment after a slot frees.
+    fn load(&mut self, peer: SocketAddrV4) {
+        if self
+            .loaded
+            .iter()
+            .any(|l| l.is_some_and(|r| r.peer == peer))
+        {
+            return;
+        }
+        let Some(slot) = self.loaded.iter().position(Option::is_none) else {
+            return;
+        };
+        let fits = |rec: &OutRecord| usize::from(rec.w) <= self.engine.ring_entries();
+        if let Some((rec, inbound)) = self.host.out_record(peer).filter(|(r, _)| fits(r)) {
+            self.engine.load(slot, &rec, &inbound);
+            self.loaded[slot] = Some(rec);
         }
     }
 }
