@@ -245,7 +245,6 @@ pub struct AcpStats {
     pub given_back: u64,
     /// Clocks from a segment's first beat in to the engine's done with it, summed over segments.
     pub cycles: u64,
-    pub bytes: u64,
 }
 
 /// The Verilated engine.
@@ -404,7 +403,6 @@ impl Engine for RtlAcpOut {
             }
         }
         self.io.in_valid = 0;
-        self.stats.bytes += pkt.segment.len() as u64;
         match sent {
             Some((p, true)) => {
                 self.stats.given_back += 1;
