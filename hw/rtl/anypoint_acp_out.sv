@@ -29,14 +29,21 @@
 // is dropped whole and counted nowhere (seg_done with its last beat; 1152 beats hold the segment of
 // any IP packet up to 9236 bytes).
 //
-// Record (OutRecord, 2304 bits; numbers as numbers, IPv4 a.b.c.d as {a,b,c,d}): [31:0] peer_ip,
+// Record (FlowRecord, 3584 bits; numbers as numbers, IPv4 a.b.c.d as {a,b,c,d}): [31:0] peer_ip,
 // [47:32] peer_port, [79:48] vip_ip, [95:80] vip_port, [111:96] w, [143:112] out_left,
 // [175:144] out_next_fseq, [191:176] out_idx, [223:192] out_next, [239:224] min_out_frame,
 // [271:240] in_left, [287:272] in_idx, [319:288] in_next_fseq, [351:320] in_next, [383:352] in_ack,
-// [399:384] in_frame, [400] offers_sum, [432:401] slack, [436:433] vip_shift, [468:437] adv_ack,
-// [500:469] adv_edge, [516:501] adv_field, [767:517] zero; leg i (0..7) at 768 + 192 i: [0] fast,
-// [1] takes, [33:2] member_ip, [49:34] member_port, [81:50] out_next, [113:82] next, [145:114] una,
-// [177:146] edge, [181:178] shift_from, [191:182] zero. Ring entry (RingEntry, 83 bits, both
+// [399:384] in_frame, [400] offers_sum, [432:401] slack (these three derived by the host from
+// min_in_frame, frame_max and policy), [436:433] vip_shift, [468:437] adv_ack, [500:469] adv_edge,
+// [516:501] adv_field, [532:517] out_lidx, [564:533] out_ack, [596:565] peer_edge,
+// [612:597] peer_wnd_field, [616:613] peer_shift, [632:617] in_next_idx, [648:633] min_in_frame,
+// [664:649] frame_max, [666:665] policy (0 key hash, 1 round robin, 2 speed-sensitive),
+// [682:667] key_offset, [687:683] key_len, [719:688] turn, [723:720] nlegs, [767:724] zero,
+// [895:768] hash key (HashKey words 0..3, word i at 768 + 32 i), [1023:896] zero; leg i (0..7) at
+// 1024 + 320 i: [0] fast, [1] takes, [33:2] member_ip, [49:34] member_port, [81:50] out_next,
+// [113:82] next, [145:114] una, [177:146] edge, [181:178] shift_from, [213:182] ack,
+// [245:214] promise, [277:246] sent_ack, [293:278] sent_field, [297:294] shift_to, [319:298] zero.
+// Ring entry (RingEntry, 83 bits, both
 // rings): [2:0] leg, [34:3] member_seq, [66:35] peer_seq, [82:67] len.
 //
 // Parameters:
@@ -78,8 +85,8 @@ module anypoint_acp_out #(
     input logic rec_load,
     input logic rec_unload,
     input logic [$clog2(SLOTS)-1:0] rec_slot,
-    input logic [2303:0] rec_wdata,
-    output logic [2303:0] rec_rdata,
+    input logic [3583:0] rec_wdata,
+    output logic [3583:0] rec_rdata,
     output logic rec_valid,
     output logic [31:0] rec_taken_data,
     output logic [31:0] rec_taken_ack,
@@ -111,7 +118,7 @@ module anypoint_acp_out #(
   localparam int R_IN_ACK = 352, R_IN_FRAME = 384, R_SUM = 400, R_SLACK = 401;
   localparam int R_VIP_SHIFT = 433, R_ADV_ACK = 437, R_ADV_EDGE = 469, R_ADV_FIELD = 501;
   // Leg i (FastLeg) at LEG0 + LEG_W * i.
-  localparam int LEG0 = 768, LEG_W = 192;
+  localparam int LEG0 = 1024, LEG_W = 320;
   localparam int L_FAST = 0, L_TAKES = 1, L_IP = 2, L_PORT = 34, L_OUT_NEXT = 50, L_NEXT = 82;
   localparam int L_UNA = 114, L_EDGE = 146, L_SHIFT = 178;
 
@@ -167,7 +174,7 @@ module anypoint_acp_out #(
   state_t state;
 
   // Flow records: a register file (SLOTS is small) the decision reads whole.
-  logic [2303:0] recs_q[SLOTS];
+  logic [3583:0] recs_q[SLOTS];
   logic [SLOTS-1:0] valid_q;
   logic [31:0] taken_data_q[SLOTS], taken_ack_q[SLOTS];
   logic [82:0] ring_mem[SLOTS << RING_LOG2];  // outbound, written by the engine
@@ -235,7 +242,7 @@ module anypoint_acp_out #(
 
   logic [SW-1:0] slot_q;
   logic hit_q;  // a valid slot's flow
-  logic [2303:0] sel;
+  logic [3583:0] sel;
   logic [31:0] r_peer_ip, r_vip_ip, r_out_left, r_fseq, r_out_next, r_in_left, r_in_fseq;
   logic [31:0] r_in_next, r_in_ack, r_slack, r_adv_ack;
   logic [15:0] r_peer_port, r_vip_port, r_w, r_idx, r_min, r_in_idx, r_in_frame, r_adv_field;
@@ -387,7 +394,7 @@ module anypoint_acp_out #(
 
   // ST_COMMIT: the rewritten head, the advanced record and the ring entry.
   logic [255:0] nh;
-  logic [2303:0] upd;
+  logic [3583:0] upd;
 
   always_comb begin
     nh = head;  // frame length and flags (bytes 20-22) and data bytes 28-31 kept

@@ -10,7 +10,7 @@
 
 #include "Vacp.h"
 
-static const int RECORD_WORDS = 72;  // 2304 bits
+static const int RECORD_WORDS = 112;  // 3584 bits
 static const int RING_WORDS = 3;     // 83 bits
 
 extern "C" {

@@ -7,13 +7,15 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 use std::os::raw::c_void;
 
 use anypoint_model::frame_switch::fast::{
-    Engine, FastLeg, OutRecord, RingEntry, TakenCount, ENGINE_RING as RING, ENGINE_SLOTS as SLOTS,
+    Engine, Entries, FastLeg, FlowRecord, Ring, RingEntry, TakenCount, ENGINE_RING as RING,
+    ENGINE_SLOTS as SLOTS,
 };
-use anypoint_model::frame_switch::{Packet, MAX_ACTIVE};
+use anypoint_model::frame_switch::{FrameAlrm, Packet, Policy, MAX_ACTIVE};
+use anypoint_model::hash::HashKey;
 
 use crate::prng::Prng;
 
-const RECORD_WORDS: usize = 72;
+const RECORD_WORDS: usize = 112;
 const RING_WORDS: usize = 3;
 /// Clocks a segment may take through the engine before the simulation is declared hung.
 const SEGMENT_CYCLES: u64 = 100_000;
@@ -110,8 +112,22 @@ const VIP_SHIFT: Field = (433, 4);
 const ADV_ACK: Field = (437, 32);
 const ADV_EDGE: Field = (469, 32);
 const ADV_FIELD: Field = (501, 16);
-const LEG_BASE: usize = 768;
-const LEG_BITS: usize = 192;
+const OUT_LIDX: Field = (517, 16);
+const OUT_ACK: Field = (533, 32);
+const PEER_EDGE: Field = (565, 32);
+const PEER_WND_FIELD: Field = (597, 16);
+const PEER_SHIFT: Field = (613, 4);
+const IN_NEXT_IDX: Field = (617, 16);
+const MIN_IN_FRAME: Field = (633, 16);
+const FRAME_MAX: Field = (649, 16);
+const POLICY: Field = (665, 2);
+const KEY_OFFSET: Field = (667, 16);
+const KEY_LEN: Field = (683, 5);
+const TURN: Field = (688, 32);
+const NLEGS: Field = (720, 4);
+const KEY_BASE: usize = 768;
+const LEG_BASE: usize = 1024;
+const LEG_BITS: usize = 320;
 const LEG_FAST: Field = (0, 1);
 const LEG_TAKES: Field = (1, 1);
 const LEG_IP: Field = (2, 32);
@@ -121,6 +137,11 @@ const LEG_NEXT: Field = (82, 32);
 const LEG_UNA: Field = (114, 32);
 const LEG_EDGE: Field = (146, 32);
 const LEG_SHIFT: Field = (178, 4);
+const LEG_ACK: Field = (182, 32);
+const LEG_PROMISE: Field = (214, 32);
+const LEG_SENT_ACK: Field = (246, 32);
+const LEG_SENT_FIELD: Field = (278, 16);
+const LEG_SHIFT_TO: Field = (294, 4);
 // A ring entry.
 const E_LEG: Field = (0, 3);
 const E_MEMBER_SEQ: Field = (3, 32);
@@ -131,7 +152,20 @@ fn leg_field(i: usize, (lsb, w): Field) -> Field {
     (LEG_BASE + LEG_BITS * i + lsb, w)
 }
 
-fn pack(rec: &OutRecord) -> [u32; RECORD_WORDS] {
+fn key_word(i: usize) -> Field {
+    (KEY_BASE + 32 * i, 32)
+}
+
+/// The policy's code and key-hash byte range.
+fn policy_bits(p: Policy) -> (u64, u64, u64) {
+    match p {
+        Policy::KeyHash { offset, len } => (0, offset.into(), len.into()),
+        Policy::RoundRobin => (1, 0, 0),
+        Policy::SpeedSensitive => (2, 0, 0),
+    }
+}
+
+fn pack(rec: &FlowRecord) -> [u32; RECORD_WORDS] {
     let mut words = [0; RECORD_WORDS];
     let mut b = Bits(&mut words);
     let ip = |a: &SocketAddrV4| u64::from(u32::from(*a.ip()));
@@ -150,13 +184,30 @@ fn pack(rec: &OutRecord) -> [u32; RECORD_WORDS] {
     b.put(IN_NEXT_FSEQ, rec.in_next_fseq.into());
     b.put(IN_NEXT, rec.in_next.into());
     b.put(IN_ACK, rec.in_ack.into());
-    b.put(IN_FRAME, rec.in_frame.into());
-    b.put(OFFERS_SUM, rec.offers_sum.into());
-    b.put(SLACK, rec.slack.into());
+    b.put(IN_FRAME, rec.in_frame().into());
+    b.put(OFFERS_SUM, rec.alrm.policy().offers_sum().into());
+    b.put(SLACK, rec.slack().into());
     b.put(VIP_SHIFT, rec.vip_shift.into());
     b.put(ADV_ACK, rec.adv_ack.into());
     b.put(ADV_EDGE, rec.adv_edge.into());
     b.put(ADV_FIELD, rec.adv_field.into());
+    b.put(OUT_LIDX, rec.out_lidx.into());
+    b.put(OUT_ACK, rec.out_ack.into());
+    b.put(PEER_EDGE, rec.peer_edge.into());
+    b.put(PEER_WND_FIELD, rec.peer_wnd_field.into());
+    b.put(PEER_SHIFT, rec.peer_shift.into());
+    b.put(IN_NEXT_IDX, rec.in_next_idx.into());
+    b.put(MIN_IN_FRAME, rec.min_in_frame.into());
+    b.put(FRAME_MAX, rec.frame_max.into());
+    let (policy, key_offset, key_len) = policy_bits(rec.alrm.policy());
+    b.put(POLICY, policy);
+    b.put(KEY_OFFSET, key_offset);
+    b.put(KEY_LEN, key_len);
+    b.put(TURN, rec.alrm.turn().into());
+    b.put(NLEGS, rec.nlegs.into());
+    for (i, k) in rec.alrm.key().0.iter().enumerate() {
+        b.put(key_word(i), (*k).into());
+    }
     for (i, l) in rec.legs.iter().enumerate() {
         let f = |field| leg_field(i, field);
         b.put(f(LEG_FAST), l.fast.into());
@@ -168,11 +219,16 @@ fn pack(rec: &OutRecord) -> [u32; RECORD_WORDS] {
         b.put(f(LEG_UNA), l.una.into());
         b.put(f(LEG_EDGE), l.edge.into());
         b.put(f(LEG_SHIFT), l.shift_from.into());
+        b.put(f(LEG_ACK), l.ack.into());
+        b.put(f(LEG_PROMISE), l.promise.into());
+        b.put(f(LEG_SENT_ACK), l.sent_ack.into());
+        b.put(f(LEG_SENT_FIELD), l.sent_field.into());
+        b.put(f(LEG_SHIFT_TO), l.shift_to.into());
     }
     words
 }
 
-fn unpack(words: &[u32; RECORD_WORDS]) -> OutRecord {
+fn unpack(words: &[u32; RECORD_WORDS]) -> FlowRecord {
     let mut copy = *words;
     let b = Bits(&mut copy);
     let n32 = |f| b.get(f) as u32;
@@ -190,29 +246,50 @@ fn unpack(words: &[u32; RECORD_WORDS]) -> OutRecord {
             una: n32(f(LEG_UNA)),
             edge: n32(f(LEG_EDGE)),
             shift_from: b.get(f(LEG_SHIFT)) as u8,
+            ack: n32(f(LEG_ACK)),
+            promise: n32(f(LEG_PROMISE)),
+            sent_ack: n32(f(LEG_SENT_ACK)),
+            sent_field: n16(f(LEG_SENT_FIELD)),
+            shift_to: b.get(f(LEG_SHIFT_TO)) as u8,
         };
     }
-    OutRecord {
+    let policy = match b.get(POLICY) {
+        0 => Policy::KeyHash {
+            offset: n16(KEY_OFFSET),
+            len: b.get(KEY_LEN) as u8,
+        },
+        1 => Policy::RoundRobin,
+        _ => Policy::SpeedSensitive,
+    };
+    let key = HashKey([0, 1, 2, 3].map(|i| n32(key_word(i))));
+    FlowRecord {
         peer: addr(PEER_IP, PEER_PORT),
         vip: addr(VIP_IP, VIP_PORT),
         w: n16(W),
         out_left: n32(OUT_LEFT),
+        out_lidx: n16(OUT_LIDX),
         out_next_fseq: n32(OUT_NEXT_FSEQ),
         out_idx: n16(OUT_IDX),
         out_next: n32(OUT_NEXT),
         min_out_frame: n16(MIN_OUT_FRAME),
+        out_ack: n32(OUT_ACK),
+        peer_edge: n32(PEER_EDGE),
+        peer_wnd_field: n16(PEER_WND_FIELD),
+        peer_shift: b.get(PEER_SHIFT) as u8,
         in_left: n32(IN_LEFT),
         in_idx: n16(IN_IDX),
         in_next_fseq: n32(IN_NEXT_FSEQ),
+        in_next_idx: n16(IN_NEXT_IDX),
         in_next: n32(IN_NEXT),
         in_ack: n32(IN_ACK),
-        in_frame: n16(IN_FRAME),
-        offers_sum: b.get(OFFERS_SUM) == 1,
-        slack: n32(SLACK),
+        min_in_frame: n16(MIN_IN_FRAME),
+        frame_max: n16(FRAME_MAX),
+        alrm: FrameAlrm::resume(policy, key, n32(TURN)),
         vip_shift: b.get(VIP_SHIFT) as u8,
         adv_ack: n32(ADV_ACK),
         adv_edge: n32(ADV_EDGE),
         adv_field: n16(ADV_FIELD),
+        nlegs: b.get(NLEGS) as u8,
         legs,
     }
 }
@@ -311,11 +388,12 @@ impl Engine for RtlAcpOut {
         RING
     }
 
-    fn load(&mut self, slot: usize, rec: &OutRecord, inbound: &[RingEntry]) {
+    fn load(&mut self, slot: usize, rec: &FlowRecord, in_flight: &Entries) {
         assert!(usize::from(rec.w) <= RING, "ring of {} entries", rec.w);
         self.io.in_wr_slot = slot as u8;
         self.io.in_wr = 1;
-        for (k, e) in inbound.iter().enumerate() {
+        // The outbound frames in flight matter only to peer segments, which this engine gives back.
+        for (k, e) in in_flight.inbound.iter().enumerate() {
             self.io.in_wr_idx = ((usize::from(rec.in_idx) + k) % usize::from(rec.w)) as u32;
             self.io.in_wr_data = pack_entry(e);
             self.cycle();
@@ -335,13 +413,15 @@ impl Engine for RtlAcpOut {
         self.io.rec_unload = 0;
     }
 
-    fn read(&mut self, slot: usize) -> OutRecord {
+    fn read(&mut self, slot: usize) -> FlowRecord {
         self.select(slot);
         self.cycle();
         unpack(&self.io.rec_rdata)
     }
 
-    fn ring(&mut self, slot: usize, idx: u16) -> RingEntry {
+    fn ring(&mut self, slot: usize, ring: Ring, idx: u16) -> RingEntry {
+        // It writes no inbound entry: it takes no peer segment.
+        assert_eq!(ring, Ring::Out, "inbound ring read");
         self.io.ring_slot = slot as u8;
         self.io.ring_idx = u32::from(idx);
         self.cycle();
@@ -353,12 +433,13 @@ impl Engine for RtlAcpOut {
         self.select(slot);
         self.cycle();
         TakenCount {
-            data: self.io.rec_taken_data.into(),
-            acks: self.io.rec_taken_ack.into(),
+            out_data: self.io.rec_taken_data.into(),
+            out_ack: self.io.rec_taken_ack.into(),
+            ..TakenCount::default()
         }
     }
 
-    fn send(&mut self, pkt: &Packet) -> Result<Option<Packet>, Packet> {
+    fn send(&mut self, pkt: &Packet) -> Result<Vec<Packet>, Packet> {
         let beats: Vec<&[u8]> = pkt.segment.chunks(8).collect();
         self.io.in_src = u32::from(pkt.src);
         self.io.in_dst = u32::from(pkt.dst);
@@ -410,7 +491,7 @@ impl Engine for RtlAcpOut {
             }
             other => {
                 self.stats.taken += 1;
-                Ok(other.map(|(p, _)| p))
+                Ok(other.into_iter().map(|(p, _)| p).collect())
             }
         }
     }

@@ -7,8 +7,11 @@
 use std::net::{Ipv4Addr, SocketAddrV4};
 
 use acp::wire::{self, Flags};
-use anypoint_model::frame_switch::fast::{Engine, FastLeg, OutRecord, RingEntry, SpecEngine};
-use anypoint_model::frame_switch::{Packet, MAX_ACTIVE};
+use anypoint_model::frame_switch::fast::{
+    Engine, Entries, FastLeg, FlowRecord, Ring, RingEntry, SpecEngine,
+};
+use anypoint_model::frame_switch::{FrameAlrm, Packet, Policy, MAX_ACTIVE};
+use anypoint_model::hash::HashKey;
 use verilator_tests::acp_out::RtlAcpOut;
 use verilator_tests::prng::Prng;
 
@@ -20,7 +23,7 @@ fn near(r: &mut Prng, base: u32, span: u32) -> u32 {
     base.wrapping_add(r.below(span))
 }
 
-fn record(r: &mut Prng) -> (OutRecord, Vec<RingEntry>) {
+fn record(r: &mut Prng) -> (FlowRecord, Entries) {
     let wmax = if r.chance(20) { 512 } else { 40 };
     let w = 1 + r.below(wmax) as u16;
     let out_left = r32(r);
@@ -47,6 +50,11 @@ fn record(r: &mut Prng) -> (OutRecord, Vec<RingEntry>) {
                 near(r, una, 200000)
             },
             shift_from: r.below(15) as u8,
+            ack: r32(r),
+            promise: r32(r),
+            sent_ack: r32(r),
+            sent_field: r.below(65536) as u16,
+            shift_to: r.below(15) as u8,
         };
     }
     let inbound = (0..n_in)
@@ -67,33 +75,57 @@ fn record(r: &mut Prng) -> (OutRecord, Vec<RingEntry>) {
         })
         .collect();
     let in_ack = r32(r);
-    let rec = OutRecord {
+    let policy = match r.below(3) {
+        0 => Policy::KeyHash {
+            offset: r.below(40) as u16,
+            len: 1 + r.below(16) as u8,
+        },
+        1 => Policy::RoundRobin,
+        _ => Policy::SpeedSensitive,
+    };
+    let out_lidx = (out_left % u32::from(w)) as u16;
+    let rec = FlowRecord {
         peer: SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 1), 5000),
         vip: SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 100), 80),
         w,
         out_left,
+        out_lidx,
         out_next_fseq,
         out_idx: (out_next_fseq % u32::from(w)) as u16,
         out_next: r32(r),
         min_out_frame: r.below(65536) as u16,
+        out_ack: r32(r),
+        peer_edge: r32(r),
+        peer_wnd_field: r.below(65536) as u16,
+        peer_shift: r.below(15) as u8,
         in_left,
         in_idx: (in_left % u32::from(w)) as u16,
         in_next_fseq,
+        in_next_idx: (in_next_fseq % u32::from(w)) as u16,
         in_next: near(r, in_ack, 100000),
         in_ack,
-        in_frame: r.below(3000) as u16,
-        offers_sum: r.chance(50),
-        slack: if r.chance(20) { r32(r) } else { r.below(3000) },
+        min_in_frame: r.below(3000) as u16,
+        frame_max: if r.chance(20) {
+            r.below(65536) as u16
+        } else {
+            r.below(3000) as u16
+        },
+        alrm: FrameAlrm::resume(policy, HashKey([r32(r), r32(r), r32(r), r32(r)]), r32(r)),
         vip_shift: r.below(15) as u8,
         adv_ack: if r.chance(50) { in_ack } else { r32(r) },
         adv_edge: r32(r),
         adv_field: r.below(65536) as u16,
+        nlegs: nlegs as u8,
         legs,
     };
-    (rec, inbound)
+    let in_flight = Entries {
+        inbound,
+        outbound: Vec::new(),
+    };
+    (rec, in_flight)
 }
 
-fn segment(r: &mut Prng, rec: &OutRecord) -> Packet {
+fn segment(r: &mut Prng, rec: &FlowRecord) -> Packet {
     let li = r.below(MAX_ACTIVE as u32) as usize;
     let l = rec.legs[li];
     let data = r.chance(50);
@@ -169,16 +201,16 @@ fn random_records_and_segments() {
             for f in 0..now.out_next_fseq.wrapping_sub(rec.out_next_fseq) {
                 let idx = ((u32::from(rec.out_idx) + f) % u32::from(rec.w)) as u16;
                 assert_eq!(
-                    rtl.ring(0, idx),
-                    spec.ring(0, idx),
+                    rtl.ring(0, Ring::Out, idx),
+                    spec.ring(0, Ring::Out, idx),
                     "trial {trial}: ring {idx}"
                 );
             }
             let Ok(out) = want else { break };
             let data = usize::from(pkt.segment.len() > 20);
             retired[data][now.in_left.wrapping_sub(before.in_left) as usize] += 1;
-            summed[data] += u32::from(before.offers_sum);
-            silent += u32::from(out.is_none());
+            summed[data] += u32::from(before.alrm.policy().offers_sum());
+            silent += u32::from(out.is_empty());
         }
     }
     println!("random: retired by kind {retired:?}, summed {summed:?}, {silent} sent nothing");

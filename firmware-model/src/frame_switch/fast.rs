@@ -11,8 +11,8 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 use acp::conn::{seq_le, seq_lt};
 use acp::wire::{self, Flags, FRAME_HEADER_LEN, HEADER_LEN};
 
-use super::flow::{Flow, FlowState, InSlot, OutEntry};
-use super::{FrameSwitch, Kind, Packet, MAX_ACTIVE};
+use super::flow::{Flow, FlowState, InEntry, InSlot, OutEntry};
+use super::{FrameAlrm, FrameSwitch, Kind, Packet, MAX_ACTIVE};
 
 /// Inbound ring entries a member's ack may retire on the device; more go to the host.
 pub const MAX_RETIRE: u32 = 8;
@@ -24,7 +24,7 @@ pub const ENGINE_RING: usize = 512;
 /// A member of the active set as the device holds it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FastLeg {
-    /// The host allows this member's segments on the device ([`FrameSwitch::out_record`]).
+    /// The host allows this member's segments on the device ([`FrameSwitch::flow_record`]).
     pub fast: bool,
     /// The member takes frames: its window counts in the peer's.
     pub takes: bool,
@@ -38,6 +38,14 @@ pub struct FastLeg {
     pub edge: u32,
     /// Scale of the member's window field.
     pub shift_from: u8,
+    /// Outbound (the member's data): the ack we give it (what the peer acked of its frames), the
+    /// right edge promised to it (its share of the peer's window), the ack and window field last
+    /// sent to it, and the scale of the windows we send it.
+    pub ack: u32,
+    pub promise: u32,
+    pub sent_ack: u32,
+    pub sent_field: u16,
+    pub shift_to: u8,
 }
 
 impl Default for FastLeg {
@@ -51,47 +59,64 @@ impl Default for FastLeg {
             una: 0,
             edge: 0,
             shift_from: 0,
+            ack: 0,
+            promise: 0,
+            sent_ack: 0,
+            sent_field: 0,
+            shift_to: 0,
         }
     }
 }
 
-/// The per-flow record of the device. The host writes it whole; the device advances the
-/// outbound ring (`out_next_fseq`, `out_idx`, `out_next`, a leg's `out_next`, `min_out_frame`),
-/// retires inbound ring entries (`in_left`, `in_idx`, `in_ack`), takes members' acks (a leg's
-/// `una`, `edge`) and records what it advertised (`adv_*`); the host reads it back before it
-/// handles the flow's next segment.
+/// The per-flow record of the device. The host writes it whole; in the members' direction the
+/// device advances the outbound ring (`out_next_fseq`, `out_idx`, `out_next`, a leg's `out_next`,
+/// `min_out_frame`), retires inbound ring entries (`in_left`, `in_idx`, `in_ack`), takes members'
+/// acks (a leg's `una`, `edge`) and records what it advertised (`adv_*`); in the peer's it
+/// retires outbound ring entries (`out_left`, `out_lidx`, a leg's `ack`), takes the peer's ack
+/// and window (`out_ack`, `peer_edge`, `peer_wnd_field`), shares the window out (a leg's
+/// `promise`), assigns inbound frames (`in_next_fseq`, `in_next_idx`, `in_next`, a leg's `next`,
+/// `min_in_frame`, the ALRM's state) and records what it sent each member (`sent_*`). The host
+/// reads it back before it handles the flow's next segment.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct OutRecord {
+pub struct FlowRecord {
     pub peer: SocketAddrV4,
     pub vip: SocketAddrV4,
     /// Ring entries per direction (`frame_window`).
     pub w: u16,
+    /// Outbound: the oldest frame the peer has not acked and its ring index, the next frame and
+    /// its ring index, the next byte of the peer-facing space, the smallest member frame.
     pub out_left: u32,
+    pub out_lidx: u16,
     pub out_next_fseq: u32,
     /// `out_next_fseq mod w`: the ring index, kept beside it so the device never divides.
     pub out_idx: u16,
-    /// Next byte of the peer-facing space.
     pub out_next: u32,
     pub min_out_frame: u16,
-    /// Inbound: the oldest frame not acked by its member, its ring index, the next frame, the
-    /// peer's next byte and the ack owed to the peer.
+    /// The peer's ack and right edge, its window field and scale.
+    pub out_ack: u32,
+    pub peer_edge: u32,
+    pub peer_wnd_field: u16,
+    pub peer_shift: u8,
+    /// Inbound: the oldest frame not acked by its member and its ring index, the next frame and
+    /// its ring index, the peer's next byte and the ack owed to the peer.
     pub in_left: u32,
     pub in_idx: u16,
     pub in_next_fseq: u32,
+    pub in_next_idx: u16,
     pub in_next: u32,
     pub in_ack: u32,
-    /// Bytes a free inbound ring entry stands for in the peer's window (the smaller of the
-    /// smallest peer frame and the MSS given to the peer).
-    pub in_frame: u16,
-    /// Window-aware policy: the peer's window is the sum of the members' open windows, each less
-    /// `slack`; otherwise their minimum.
-    pub offers_sum: bool,
-    pub slack: u32,
+    /// The smallest peer frame seen, and the largest the peer may send (the MSS given to it).
+    pub min_in_frame: u16,
+    pub frame_max: u16,
+    /// The connection's per-frame ALRM: policy, key and round-robin turn.
+    pub alrm: FrameAlrm,
     pub vip_shift: u8,
     /// Ack, right edge and window field last advertised to the peer.
     pub adv_ack: u32,
     pub adv_edge: u32,
     pub adv_field: u16,
+    /// Members of the active set (`legs` beyond are unused).
+    pub nlegs: u8,
     pub legs: [FastLeg; MAX_ACTIVE],
 }
 
@@ -104,15 +129,44 @@ pub struct RingEntry {
     pub len: u16,
 }
 
+impl From<InEntry> for RingEntry {
+    fn from(e: InEntry) -> RingEntry {
+        RingEntry {
+            leg: e.leg,
+            member_seq: e.member_seq,
+            peer_seq: e.peer_seq,
+            len: e.len,
+        }
+    }
+}
+
+impl From<OutEntry> for RingEntry {
+    fn from(e: OutEntry) -> RingEntry {
+        RingEntry {
+            leg: e.leg,
+            member_seq: e.member_seq,
+            peer_seq: e.peer_seq,
+            len: e.len,
+        }
+    }
+}
+
 /// What the device did with a segment it took.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Taken {
-    /// The segment to the peer, if any (a member's ack that changes nothing for the peer sends
-    /// none).
-    pub out: Option<Packet>,
-    /// The outbound ring entry written, and its index.
-    pub entry: Option<(u16, RingEntry)>,
+    /// The segments sent, in order: to the peer at most one (a member's ack that changes nothing
+    /// for the peer sends none), to the members at most one each.
+    pub out: Vec<Packet>,
+    /// The ring entry written, its ring and index.
+    pub entry: Option<(Ring, u16, RingEntry)>,
     pub kind: Kind,
+}
+
+/// A flow's two rings on the device: the peer's frames (inbound) and the members' (outbound).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ring {
+    In,
+    Out,
 }
 
 fn be16(b: &[u8], at: usize) -> u16 {
@@ -131,16 +185,28 @@ fn gap(a: u32, b: u32) -> u32 {
     }
 }
 
-impl OutRecord {
+impl FlowRecord {
+    /// Bytes a free inbound ring entry stands for in the peer's window: the smaller of the
+    /// smallest peer frame and the largest.
+    pub fn in_frame(&self) -> u16 {
+        self.min_in_frame.min(self.frame_max)
+    }
+
+    /// What a member's window is offered less of, under a policy offering the sum of them: a
+    /// frame of the largest size less a byte, so every frame fits the member it goes to.
+    pub fn slack(&self) -> u32 {
+        u32::from(self.frame_max).saturating_sub(1)
+    }
+
     /// The window field for the peer (`Flow::peer_window_field` with no hole and no FIN): from
     /// the ack owed, to the peer's next byte plus the room the members' windows and the free
     /// inbound ring entries leave.
     fn peer_field(&self) -> u16 {
         let takes = self.legs.iter().filter(|l| l.takes);
         let open = |l: &FastLeg| gap(l.next, l.edge);
-        let room = if self.offers_sum {
+        let room = if self.alrm.policy().offers_sum() {
             takes
-                .map(|l| open(l).saturating_sub(self.slack))
+                .map(|l| open(l).saturating_sub(self.slack()))
                 .sum::<u32>()
         } else {
             takes.map(open).min().unwrap_or(0)
@@ -148,7 +214,7 @@ impl OutRecord {
         let free = u32::from(self.w) - self.in_next_fseq.wrapping_sub(self.in_left);
         let edge = self
             .in_next
-            .wrapping_add(room.min(free * u32::from(self.in_frame)));
+            .wrapping_add(room.min(free * u32::from(self.in_frame())));
         (gap(self.in_ack, edge) >> self.vip_shift).min(0xffff) as u16
     }
 
@@ -192,7 +258,7 @@ impl OutRecord {
 /// every member has acked; a frame takes the next place of the peer's space and goes to the
 /// peer renumbered; a pure ack goes to the peer when the ack or window it owes changed, or as a
 /// duplicate ack when the member's is one. `None`: the host's (`rec` unchanged).
-pub fn member_segment(rec: &mut OutRecord, in_ring: &[RingEntry], pkt: &Packet) -> Option<Taken> {
+pub fn member_segment(rec: &mut FlowRecord, in_ring: &[RingEntry], pkt: &Packet) -> Option<Taken> {
     let s = &pkt.segment;
     if pkt.dst != *rec.peer.ip()
         || s.len() < HEADER_LEN
@@ -265,8 +331,8 @@ pub fn member_segment(rec: &mut OutRecord, in_ring: &[RingEntry], pkt: &Packet) 
         new.legs[li].out_next = seq.wrapping_add(u32::from(len));
         new.min_out_frame = new.min_out_frame.min(len);
         Taken {
-            out: Some(out),
-            entry: Some((idx, entry)),
+            out: vec![out],
+            entry: Some((Ring::Out, idx, entry)),
             kind: Kind::OutData,
         }
     } else {
@@ -275,7 +341,7 @@ pub fn member_segment(rec: &mut OutRecord, in_ring: &[RingEntry], pkt: &Packet) 
         let changed = new.in_ack != new.adv_ack || new.peer_field() != new.adv_field;
         let out = (changed || force).then(|| new.send_peer(new.out_next, &[]));
         Taken {
-            out,
+            out: out.into_iter().collect(),
             entry: None,
             kind: Kind::OutAck,
         }
@@ -284,13 +350,23 @@ pub fn member_segment(rec: &mut OutRecord, in_ring: &[RingEntry], pkt: &Packet) 
     Some(taken)
 }
 
+/// The device's path for `pkt`, a segment from the peer of `rec`'s flow, with the flow's rings
+/// (`rings[Ring::In]`, `rings[Ring::Out]`). `None`: the host's (`rec` unchanged).
+pub fn peer_segment(
+    rec: &mut FlowRecord,
+    rings: &[Vec<RingEntry>; 2],
+    pkt: &Packet,
+) -> Option<Taken> {
+    let _ = (rec, rings, pkt);
+    None
+}
+
 impl Flow {
     /// Whether member `li`'s segments may go through the device: the member live and still
     /// sending, and no other member owed an ack (the slow path would send it with this segment).
     fn leg_fast(&self, li: usize) -> bool {
         let l = &self.legs[li];
         l.takes_frames()
-            && l.fin_out.is_none()
             && self
                 .legs
                 .iter()
@@ -298,13 +374,15 @@ impl Flow {
                 .all(|(j, o)| j == li || !o.takes_frames() || o.sent == (o.ack, o.window_field()))
     }
 
-    /// Established with no hole and no FIN either way, every inbound frame in flight assigned.
+    /// Established with no hole and no FIN either way (a member's included), every inbound frame
+    /// in flight assigned.
     fn offloadable(&self) -> bool {
         let w = self.limits.w;
         self.state == FlowState::Established
             && self.holes.is_empty()
             && self.peer_fin.is_none()
             && self.out_fin.is_none()
+            && self.legs.iter().all(|l| l.fin_out.is_none())
             && (0..self.in_next_fseq.wrapping_sub(self.in_left)).all(|k| {
                 self.in_ring[self.in_left.wrapping_add(k) as usize % w].slot == InSlot::Assigned
             })
@@ -314,27 +392,61 @@ impl Flow {
 /// Segments the device took, by kind.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct TakenCount {
-    pub data: u64,
-    pub acks: u64,
+    pub out_data: u64,
+    pub out_ack: u64,
+    pub in_data: u64,
+    pub in_rtx: u64,
+    pub in_ack: u64,
 }
 
 impl TakenCount {
     fn count(&mut self, k: Kind) {
         match k {
-            Kind::OutData => self.data += 1,
-            _ => self.acks += 1,
+            Kind::OutData => self.out_data += 1,
+            Kind::OutAck => self.out_ack += 1,
+            Kind::InData => self.in_data += 1,
+            Kind::InRtx => self.in_rtx += 1,
+            Kind::InAck => self.in_ack += 1,
+            _ => unreachable!("the device takes no {} segment", k.name()),
+        }
+    }
+
+    /// The counts with their kinds.
+    pub fn by_kind(&self) -> [(Kind, u64); 5] {
+        [
+            (Kind::OutData, self.out_data),
+            (Kind::OutAck, self.out_ack),
+            (Kind::InData, self.in_data),
+            (Kind::InRtx, self.in_rtx),
+            (Kind::InAck, self.in_ack),
+        ]
+    }
+
+    pub fn add(&mut self, o: &TakenCount) {
+        for (k, n) in o.by_kind() {
+            for _ in 0..n {
+                self.count(k);
+            }
         }
     }
 
     pub fn total(&self) -> u64 {
-        self.data + self.acks
+        self.by_kind().iter().map(|(_, n)| n).sum()
     }
 }
 
+/// Ring entries of a flow, oldest first: the frames in flight the host loads with a record, or
+/// those the device wrote since, read back.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Entries {
+    pub inbound: Vec<RingEntry>,
+    pub outbound: Vec<RingEntry>,
+}
+
 impl FrameSwitch {
-    /// The device's record of the flow with `peer` and its inbound frames in flight (oldest
-    /// first), when the flow can take segments on the device.
-    pub fn out_record(&self, peer: SocketAddrV4) -> Option<(OutRecord, Vec<RingEntry>)> {
+    /// The device's record of the flow with `peer` and its frames in flight, when the flow can
+    /// take segments on the device.
+    pub fn flow_record(&self, peer: SocketAddrV4) -> Option<(FlowRecord, Entries)> {
         let f = self.flows.get(&peer)?;
         if !f.offloadable() {
             return None;
@@ -350,55 +462,63 @@ impl FrameSwitch {
                 una: l.una,
                 edge: l.edge,
                 shift_from: l.shift_from,
+                ack: l.ack,
+                promise: l.promise,
+                sent_ack: l.sent.0,
+                sent_field: l.sent.1,
+                shift_to: l.shift_to,
             };
         }
         let w = f.limits.w as u32;
-        let frame_max = f.peer_frame_max();
-        let rec = OutRecord {
+        let rec = FlowRecord {
             peer,
             vip: self.cfg.vip,
             w: w as u16,
             out_left: f.out_left,
+            out_lidx: (f.out_left % w) as u16,
             out_next_fseq: f.out_next_fseq,
             out_idx: (f.out_next_fseq % w) as u16,
             out_next: f.out_next,
             min_out_frame: f.min_out_frame,
+            out_ack: f.out_ack,
+            peer_edge: f.peer_edge,
+            peer_wnd_field: f.peer_wnd_field,
+            peer_shift: f.peer_shift,
             in_left: f.in_left,
             in_idx: (f.in_left % w) as u16,
             in_next_fseq: f.in_next_fseq,
+            in_next_idx: (f.in_next_fseq % w) as u16,
             in_next: f.in_next,
             in_ack: f.in_ack,
-            in_frame: f.min_in_frame.min(frame_max as u16),
-            offers_sum: f.offers_sum,
-            slack: frame_max.saturating_sub(1),
+            min_in_frame: f.min_in_frame,
+            frame_max: f.peer_frame_max() as u16,
+            alrm: f.alrm,
             vip_shift: f.vip_shift,
             adv_ack: f.adv.0,
             adv_edge: f.adv.1,
             adv_field: f.adv_field,
+            nlegs: f.legs.len() as u8,
             legs,
         };
-        let inbound = (0..f.in_next_fseq.wrapping_sub(f.in_left))
-            .map(|k| {
-                let e = f.in_ring[f.in_left.wrapping_add(k) as usize % w as usize];
-                RingEntry {
-                    leg: e.leg,
-                    member_seq: e.member_seq,
-                    peer_seq: e.peer_seq,
-                    len: e.len,
-                }
-            })
-            .collect();
-        Some((rec, inbound))
+        let entries = Entries {
+            inbound: (0..f.in_next_fseq.wrapping_sub(f.in_left))
+                .map(|k| f.in_ring[f.in_left.wrapping_add(k) as usize % w as usize].into())
+                .collect(),
+            outbound: (0..f.out_next_fseq.wrapping_sub(f.out_left))
+                .map(|k| f.out_ring[f.out_left.wrapping_add(k) as usize % w as usize].into())
+                .collect(),
+        };
+        Some((rec, entries))
     }
 
-    /// Takes back what the device did with the flow of `rec` since it was loaded: `entries` are
-    /// the outbound ring entries it wrote, oldest first, and `taken` the segments it took.
-    pub fn absorb(&mut self, rec: &OutRecord, entries: &[RingEntry], taken: TakenCount) {
+    /// Takes back what the device did with the flow of `rec` since it was loaded: `written` are
+    /// the ring entries it wrote, oldest first, and `taken` the segments it took.
+    pub fn absorb(&mut self, rec: &FlowRecord, written: &Entries, taken: TakenCount) {
         let Some(f) = self.flows.get_mut(&rec.peer) else {
             return;
         };
         let w = f.limits.w;
-        for e in entries {
+        for e in &written.outbound {
             f.out_ring[f.out_next_fseq as usize % w] = OutEntry {
                 used: true,
                 leg: e.leg,
@@ -408,23 +528,49 @@ impl FrameSwitch {
             };
             f.out_next_fseq = f.out_next_fseq.wrapping_add(1);
         }
+        for e in &written.inbound {
+            f.in_ring[f.in_next_fseq as usize % w] = InEntry {
+                slot: InSlot::Assigned,
+                leg: e.leg,
+                member_seq: e.member_seq,
+                peer_seq: e.peer_seq,
+                len: e.len,
+            };
+            f.in_next_fseq = f.in_next_fseq.wrapping_add(1);
+        }
         debug_assert_eq!(f.out_next_fseq, rec.out_next_fseq);
+        debug_assert_eq!(f.in_next_fseq, rec.in_next_fseq);
         while f.in_left != rec.in_left {
             f.in_ring[f.in_left as usize % w].slot = InSlot::Free;
             f.in_left = f.in_left.wrapping_add(1);
         }
-        f.in_ack = rec.in_ack;
-        f.out_next = rec.out_next;
-        for (l, r) in f.legs.iter_mut().zip(&rec.legs) {
-            l.out_next = r.out_next;
-            l.una = r.una;
-            l.edge = r.edge;
+        while f.out_left != rec.out_left {
+            f.out_ring[f.out_left as usize % w].used = false;
+            f.out_left = f.out_left.wrapping_add(1);
         }
+        f.out_next = rec.out_next;
         f.min_out_frame = rec.min_out_frame;
+        f.out_ack = rec.out_ack;
+        f.peer_edge = rec.peer_edge;
+        f.peer_wnd_field = rec.peer_wnd_field;
+        f.in_next = rec.in_next;
+        f.in_ack = rec.in_ack;
+        f.min_in_frame = rec.min_in_frame;
+        f.alrm = rec.alrm;
         f.adv = (rec.adv_ack, rec.adv_edge);
         f.adv_field = rec.adv_field;
-        self.counters.add(Kind::OutData, taken.data);
-        self.counters.add(Kind::OutAck, taken.acks);
+        for (l, r) in f.legs.iter_mut().zip(&rec.legs) {
+            l.out_next = r.out_next;
+            l.next = r.next;
+            l.una = r.una;
+            l.edge = r.edge;
+            l.ack = r.ack;
+            l.promise = r.promise;
+            l.sent = (r.sent_ack, r.sent_field);
+        }
+        for (k, n) in taken.by_kind() {
+            self.counters.add(k, n);
+        }
     }
 }
 
@@ -433,21 +579,20 @@ pub trait Engine {
     fn slots(&self) -> usize;
     /// Ring entries per slot and direction: the largest `w` it holds.
     fn ring_entries(&self) -> usize;
-    /// Writes slot `slot` whole, with the flow's inbound frames in flight (oldest first, from
-    /// ring index `rec.in_idx`), and makes it valid.
-    fn load(&mut self, slot: usize, rec: &OutRecord, inbound: &[RingEntry]);
+    /// Writes slot `slot` whole, with the flow's frames in flight (oldest first, from ring index
+    /// `rec.in_idx` inbound and `rec.out_lidx` outbound), and makes it valid.
+    fn load(&mut self, slot: usize, rec: &FlowRecord, in_flight: &Entries);
     /// Makes slot `slot` invalid: the device gives back its flow's segments.
     fn unload(&mut self, slot: usize);
     /// The slot's record as the device holds it now (valid or not).
-    fn read(&mut self, slot: usize) -> OutRecord;
-    /// Outbound ring entry `idx` of slot `slot`.
-    fn ring(&mut self, slot: usize, idx: u16) -> RingEntry;
+    fn read(&mut self, slot: usize) -> FlowRecord;
+    /// Entry `idx` of slot `slot`'s ring `ring`.
+    fn ring(&mut self, slot: usize, ring: Ring, idx: u16) -> RingEntry;
     /// Segments the device took on slot `slot` since it was loaded.
     fn taken(&mut self, slot: usize) -> TakenCount;
-    /// One segment in: `Ok` what the device sent (if anything), `Err` the segment back to the
-    /// host. A segment of a valid slot's flow in either direction that the device gives back
+    /// One segment in: `Ok` what the device sent, in order, `Err` the segment back to the host. A segment of a valid slot's flow in either direction that the device gives back
     /// invalidates the slot, so the flow's later segments follow it to the host in order.
-    fn send(&mut self, pkt: &Packet) -> Result<Option<Packet>, Packet>;
+    fn send(&mut self, pkt: &Packet) -> Result<Vec<Packet>, Packet>;
 }
 
 impl<E: Engine + ?Sized> Engine for Box<E> {
@@ -457,22 +602,22 @@ impl<E: Engine + ?Sized> Engine for Box<E> {
     fn ring_entries(&self) -> usize {
         (**self).ring_entries()
     }
-    fn load(&mut self, slot: usize, rec: &OutRecord, inbound: &[RingEntry]) {
-        (**self).load(slot, rec, inbound)
+    fn load(&mut self, slot: usize, rec: &FlowRecord, in_flight: &Entries) {
+        (**self).load(slot, rec, in_flight)
     }
     fn unload(&mut self, slot: usize) {
         (**self).unload(slot)
     }
-    fn read(&mut self, slot: usize) -> OutRecord {
+    fn read(&mut self, slot: usize) -> FlowRecord {
         (**self).read(slot)
     }
-    fn ring(&mut self, slot: usize, idx: u16) -> RingEntry {
-        (**self).ring(slot, idx)
+    fn ring(&mut self, slot: usize, ring: Ring, idx: u16) -> RingEntry {
+        (**self).ring(slot, ring, idx)
     }
     fn taken(&mut self, slot: usize) -> TakenCount {
         (**self).taken(slot)
     }
-    fn send(&mut self, pkt: &Packet) -> Result<Option<Packet>, Packet> {
+    fn send(&mut self, pkt: &Packet) -> Result<Vec<Packet>, Packet> {
         (**self).send(pkt)
     }
 }
@@ -480,14 +625,13 @@ impl<E: Engine + ?Sized> Engine for Box<E> {
 /// A slot of [`SpecEngine`].
 #[derive(Clone)]
 struct Slot {
-    rec: OutRecord,
+    rec: FlowRecord,
     valid: bool,
     taken: TakenCount,
-    in_ring: Vec<RingEntry>,
-    out_ring: Vec<RingEntry>,
+    rings: [Vec<RingEntry>; 2],
 }
 
-/// [`member_segment`] in slots: the device as the model specifies it.
+/// [`member_segment`] and [`peer_segment`] in slots: the device as the model specifies it.
 pub struct SpecEngine {
     slots: Vec<Option<Slot>>,
     ring: usize,
@@ -515,7 +659,7 @@ impl SpecEngine {
 }
 
 /// Whether `pkt` belongs to the flow of `rec`, either way.
-pub fn same_flow(rec: &OutRecord, pkt: &Packet) -> bool {
+pub fn same_flow(rec: &FlowRecord, pkt: &Packet) -> bool {
     let Some(ports) = pkt.segment.get(..4) else {
         return false;
     };
@@ -533,18 +677,23 @@ impl Engine for SpecEngine {
         self.ring
     }
 
-    fn load(&mut self, slot: usize, rec: &OutRecord, inbound: &[RingEntry]) {
+    fn load(&mut self, slot: usize, rec: &FlowRecord, in_flight: &Entries) {
         assert!(usize::from(rec.w) <= self.ring, "ring of {} entries", rec.w);
-        let mut in_ring = vec![RingEntry::default(); self.ring];
-        for (k, e) in inbound.iter().enumerate() {
-            in_ring[(usize::from(rec.in_idx) + k) % usize::from(rec.w)] = *e;
-        }
+        let ring = |from: u16, entries: &[RingEntry]| {
+            let mut ring = vec![RingEntry::default(); self.ring];
+            for (k, e) in entries.iter().enumerate() {
+                ring[(usize::from(from) + k) % usize::from(rec.w)] = *e;
+            }
+            ring
+        };
         self.slots[slot] = Some(Slot {
             rec: *rec,
             valid: true,
             taken: TakenCount::default(),
-            in_ring,
-            out_ring: vec![RingEntry::default(); self.ring],
+            rings: [
+                ring(rec.in_idx, &in_flight.inbound),
+                ring(rec.out_lidx, &in_flight.outbound),
+            ],
         });
     }
 
@@ -554,30 +703,35 @@ impl Engine for SpecEngine {
         }
     }
 
-    fn read(&mut self, slot: usize) -> OutRecord {
+    fn read(&mut self, slot: usize) -> FlowRecord {
         self.slot(slot).rec
     }
 
-    fn ring(&mut self, slot: usize, idx: u16) -> RingEntry {
-        self.slot(slot).out_ring[usize::from(idx)]
+    fn ring(&mut self, slot: usize, ring: Ring, idx: u16) -> RingEntry {
+        self.slot(slot).rings[ring as usize][usize::from(idx)]
     }
 
     fn taken(&mut self, slot: usize) -> TakenCount {
         self.slot(slot).taken
     }
 
-    fn send(&mut self, pkt: &Packet) -> Result<Option<Packet>, Packet> {
+    fn send(&mut self, pkt: &Packet) -> Result<Vec<Packet>, Packet> {
         let total = &mut self.total;
         for s in self.slots.iter_mut().flatten() {
             if !s.valid || !same_flow(&s.rec, pkt) {
                 continue;
             }
-            return match member_segment(&mut s.rec, &s.in_ring, pkt) {
+            let taken = if pkt.dst == *s.rec.vip.ip() {
+                peer_segment(&mut s.rec, &s.rings, pkt)
+            } else {
+                member_segment(&mut s.rec, &s.rings[Ring::In as usize], pkt)
+            };
+            return match taken {
                 Some(t) => {
                     s.taken.count(t.kind);
                     total.count(t.kind);
-                    if let Some((idx, e)) = t.entry {
-                        s.out_ring[usize::from(idx)] = e;
+                    if let Some((ring, idx, e)) = t.entry {
+                        s.rings[ring as usize][usize::from(idx)] = e;
                     }
                     Ok(t.out)
                 }
@@ -598,7 +752,7 @@ pub struct Offload<E: Engine> {
     pub host: FrameSwitch,
     pub engine: E,
     /// The flow in each slot, with the record as loaded.
-    loaded: Vec<Option<OutRecord>>,
+    loaded: Vec<Option<FlowRecord>>,
     /// Segments the device took, as far as taken back.
     pub device: TakenCount,
 }
@@ -617,7 +771,7 @@ impl<E: Engine> Offload<E> {
     /// One segment through the device, and the host when the device gives it back.
     pub fn receive(&mut self, pkt: &Packet) -> Vec<Packet> {
         let pkt = match self.engine.send(pkt) {
-            Ok(out) => return out.into_iter().collect(),
+            Ok(out) => return out,
             Err(pkt) => pkt,
         };
         let slot = self
@@ -668,17 +822,31 @@ impl<E: Engine> Offload<E> {
         };
         self.engine.unload(slot);
         let now = self.engine.read(slot);
-        let n = now.out_next_fseq.wrapping_sub(loaded.out_next_fseq);
-        let entries: Vec<RingEntry> = (0..n)
-            .map(|k| {
-                let idx = (u32::from(loaded.out_idx) + k) % u32::from(loaded.w);
-                self.engine.ring(slot, idx as u16)
-            })
-            .collect();
+        let mut written = |ring: Ring, from: u16, from_fseq: u32, to_fseq: u32| {
+            (0..to_fseq.wrapping_sub(from_fseq))
+                .map(|k| {
+                    let idx = (u32::from(from) + k) % u32::from(loaded.w);
+                    self.engine.ring(slot, ring, idx as u16)
+                })
+                .collect()
+        };
+        let written = Entries {
+            inbound: written(
+                Ring::In,
+                loaded.in_next_idx,
+                loaded.in_next_fseq,
+                now.in_next_fseq,
+            ),
+            outbound: written(
+                Ring::Out,
+                loaded.out_idx,
+                loaded.out_next_fseq,
+                now.out_next_fseq,
+            ),
+        };
         let taken = self.engine.taken(slot);
-        self.device.data += taken.data;
-        self.device.acks += taken.acks;
-        self.host.absorb(&now, &entries, taken);
+        self.device.add(&taken);
+        self.host.absorb(&now, &written, taken);
     }
 
     /// The peer of the connection `pkt` belongs to: its source when it is to the VIP, else its
@@ -706,9 +874,9 @@ impl<E: Engine> Offload<E> {
         let Some(slot) = self.loaded.iter().position(Option::is_none) else {
             return;
         };
-        let fits = |rec: &OutRecord| usize::from(rec.w) <= self.engine.ring_entries();
-        if let Some((rec, inbound)) = self.host.out_record(peer).filter(|(r, _)| fits(r)) {
-            self.engine.load(slot, &rec, &inbound);
+        let fits = |rec: &FlowRecord| usize::from(rec.w) <= self.engine.ring_entries();
+        if let Some((rec, in_flight)) = self.host.flow_record(peer).filter(|(r, _)| fits(r)) {
+            self.engine.load(slot, &rec, &in_flight);
             self.loaded[slot] = Some(rec);
         }
     }

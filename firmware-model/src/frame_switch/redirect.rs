@@ -47,7 +47,7 @@ impl Policy {
 }
 
 /// The ALRM of one connection.
-#[derive(Clone, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FrameAlrm {
     policy: Policy,
     key: HashKey,
@@ -56,6 +56,23 @@ pub struct FrameAlrm {
 }
 
 impl FrameAlrm {
+    /// The ALRM with `turn` frames redirected (a device's copy of it, read back).
+    pub fn resume(policy: Policy, key: HashKey, turn: u32) -> FrameAlrm {
+        FrameAlrm { policy, key, turn }
+    }
+
+    pub fn policy(&self) -> Policy {
+        self.policy
+    }
+
+    pub fn key(&self) -> HashKey {
+        self.key
+    }
+
+    pub fn turn(&self) -> u32 {
+        self.turn
+    }
+
     /// The leg (index into `legs`) for the first copy of a frame whose data is `data`; `None` when
     /// no leg is live.
     pub fn redirect(&mut self, data: &[u8], legs: &[LegView]) -> Option<usize> {
