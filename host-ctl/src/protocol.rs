@@ -265,6 +265,9 @@ pub struct AcpStats {
     /// `segments` too.
     #[serde(default)]
     pub device: u64,
+    /// The same by kind (kinds it took none of are left out).
+    #[serde(default)]
+    pub device_segments: std::collections::BTreeMap<String, u64>,
 }
 
 #[cfg(test)]

@@ -91,7 +91,14 @@ pub fn slow_path(s: &SlowPathStats) -> String {
 pub fn acp(list: &[AcpStats]) -> String {
     let mut o = String::new();
     for a in list {
-        let kinds: Vec<String> = a.segments.iter().map(|(k, n)| format!("{k} {n}")).collect();
+        let pairs = |m: &std::collections::BTreeMap<String, u64>| -> Vec<String> {
+            m.iter().map(|(k, n)| format!("{k} {n}")).collect()
+        };
+        let kinds = pairs(&a.segments);
+        let device = match pairs(&a.device_segments) {
+            by_kind if by_kind.is_empty() => a.device.to_string(),
+            by_kind => format!("{} ({})", a.device, by_kind.join(", ")),
+        };
         let events: Vec<String> = a
             .events
             .iter()
@@ -113,7 +120,7 @@ pub fn acp(list: &[AcpStats]) -> String {
             a.holes,
             a.fast,
             a.slow,
-            a.device,
+            device,
             a.sent,
             a.unsent,
             a.aged,

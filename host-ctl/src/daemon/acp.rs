@@ -309,6 +309,14 @@ impl AcpService {
             unsent: self.unsent,
             aged: self.aged,
             device: self.switch.device.total(),
+            device_segments: self
+                .switch
+                .device
+                .by_kind()
+                .iter()
+                .filter(|(_, n)| *n > 0)
+                .map(|(k, n)| (k.name().to_string(), *n))
+                .collect(),
         }
     }
 }
