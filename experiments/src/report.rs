@@ -67,6 +67,29 @@ pub struct RtlFigure {
     pub cycles_per_packet: f64,
 }
 
+/// The ACP engine's clocks on a connection like experiment 1's (`acp-bench`).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct EngineFigure {
+    pub frame_bytes: usize,
+    pub servers: usize,
+    pub policy: String,
+    /// Segments by kind the engine took (and `given_back`), with its clocks per segment.
+    pub kinds: Vec<EngineKind>,
+    /// Its clocks over every segment, per frame switched (requests and replies).
+    pub cycles_per_frame: f64,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct EngineKind {
+    pub kind: String,
+    pub segments: u64,
+    pub cycles_per_segment: f64,
+}
+
+fn not_run<T>() -> Result<T, String> {
+    Err("not run".into())
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct Results {
     pub date: String,
@@ -84,6 +107,8 @@ pub struct Results {
     pub memory: Vec<Row>,
     pub slow_server: Vec<Row>,
     pub rtl: Result<Vec<RtlFigure>, String>,
+    #[serde(default = "not_run")]
+    pub engine: Result<EngineFigure, String>,
 }
 
 /// `a / b` as a ratio for the tables, when both rows were measured.
@@ -103,7 +128,8 @@ impl Notes {
         let rows = r.throughput.iter().chain(&r.memory).chain(&r.slow_server);
         let errors = rows.filter_map(|row| row.result.as_ref().err());
         let mut notes: Vec<String> = Vec::new();
-        for e in errors.chain(r.rtl.as_ref().err()) {
+        let rtl = r.rtl.as_ref().err().into_iter();
+        for e in errors.chain(rtl).chain(r.engine.as_ref().err()) {
             if !notes.contains(e) {
                 notes.push(e.clone());
             }
@@ -282,11 +308,47 @@ fn slow_server(r: &Results, notes: &Notes, md: &mut String) {
 
 fn rtl(r: &Results, notes: &Notes, md: &mut String) {
     md.push_str(
-        "The RTL does not switch ACP yet: the pipeline punts IP protocol 253 to the host queue \
-         (reason `l4_other`), so frame switching runs in the daemon's software today \
-         (docs/frame-switching.md section 10). What a frame of this size costs on the line-rate \
-         path it has, a connection-table hit and rewrite of a TCP packet of the same length \
-         (`rtl-bench`, one port, back to back):\n\n",
+        "The device's ACP engine (`hw/rtl/anypoint_acp_out.sv`, docs/frame-switching.md section \
+         9a) takes the in-order common case of both directions; it is not in `anypoint_top` yet \
+         (the pipeline punts IP protocol 253 to the host, which passes segments through the \
+         engine) and handles one segment at a time. Its clocks, first beat in to done, on a \
+         connection of frames of this size, one a segment, each request answered by a frame a \
+         byte longer (`acp-bench`: a simulated run replayed through the Verilated engine and \
+         the host, which takes what the engine gives back):\n\n",
+    );
+    match &r.engine {
+        Ok(e) => {
+            let _ = writeln!(
+                md,
+                "{} servers, {}, frames of {} bytes.\n",
+                e.servers, e.policy, e.frame_bytes
+            );
+            md.push_str("| segments | count | clocks per segment |\n");
+            md.push_str("|------|------:|------:|\n");
+            for k in &e.kinds {
+                let _ = writeln!(
+                    md,
+                    "| {} | {} | {:.1} |",
+                    k.kind,
+                    thousands(k.segments),
+                    k.cycles_per_segment
+                );
+            }
+            let _ = writeln!(
+                md,
+                "\nEvery segment counted, those given back included: **{:.1} clocks per frame \
+                 switched** (requests and replies).",
+                e.cycles_per_frame
+            );
+        }
+        Err(e) => {
+            let _ = writeln!(md, "{}", notes.not_measured(e));
+        }
+    }
+    md.push_str(
+        "\nFor comparison, the line-rate path the pipeline has for other traffic, a \
+         connection-table hit and rewrite of a TCP packet of the same length (`rtl-bench`, one \
+         port, back to back):\n\n",
     );
     match &r.rtl {
         Ok(figs) => {
@@ -458,6 +520,7 @@ mod tests {
                 ),
             ],
             rtl: Err("rtl-bench not built".into()),
+            engine: Err("acp-bench not built".into()),
         }
     }
 
@@ -502,7 +565,8 @@ mod tests {
         assert!(md.contains("state per connection is 10,080 bytes"));
         // Each reason once, numbered in order of appearance.
         assert!(md.ends_with(
-            "## Not measured\n\n1. the daemon exited | badly\n2. rtl-bench not built\n"
+            "## Not measured\n\n1. the daemon exited | badly\n2. rtl-bench not built\n\
+             3. acp-bench not built\n"
         ));
         assert!(md.contains("\nnot measured [2]\n"));
     }

@@ -2,7 +2,7 @@
 //! the proxy, writes OUT/results.json and the page (root: network namespaces and raw sockets).
 //!
 //! `cargo run --release -p anypoint-experiments --bin experiments -- --out docs/experiments`
-//! (`make experiments` also builds the daemon and rtl-bench and draws the plots).
+//! (`make experiments` also builds the daemon, rtl-bench and acp-bench and draws the plots).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use acp::testing::can_run_live;
 use anypoint_experiments::lab::Edge;
-use anypoint_experiments::report::{self, Results, RtlFigure};
+use anypoint_experiments::report::{self, EngineFigure, EngineKind, Results, RtlFigure};
 use anypoint_experiments::runs::{Transfer, FRAME_BYTES, SERVERS};
 use anypoint_model::frame_switch::{state_bytes, Policy, DEFAULT_MAX_HOLES, DEFAULT_W};
 use clap::Parser;
@@ -36,6 +36,9 @@ struct Args {
     /// The RTL benchmark binary (release build).
     #[arg(long, default_value = "target/release/rtl-bench")]
     rtl_bench: PathBuf,
+    /// The ACP engine benchmark binary (release build).
+    #[arg(long, default_value = "target/release/acp-bench")]
+    acp_bench: PathBuf,
     /// Multiplies every transfer's frame count (1: 20,000 to 50,000 frames of 1 KiB a run).
     #[arg(long, default_value_t = 1.0)]
     scale: f64,
@@ -76,6 +79,52 @@ fn rtl_figures(bin: &Path) -> Result<Vec<RtlFigure>, String> {
             })
         })
         .collect()
+}
+
+/// The ACP engine's clocks on a connection of experiment 1's frames, round-robin over the servers.
+fn engine_figure(bin: &Path) -> Result<EngineFigure, String> {
+    if !bin.exists() {
+        return Err(format!("{} is not built", bin.display()));
+    }
+    let policy = "round-robin";
+    let out = Command::new(bin)
+        .args(["--frame-size", &FRAME_BYTES.to_string()])
+        .args(["--servers", &SERVERS.to_string(), "--policy", policy])
+        .args(["--requests", "2000"])
+        .output()
+        .map_err(|e| format!("{}: {e}", bin.display()))?;
+    if !out.status.success() {
+        return Err(format!(
+            "acp-bench: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    let v: serde_json::Value =
+        serde_json::from_slice(&out.stdout).map_err(|e| format!("acp-bench output: {e}"))?;
+    let bad = |k: &str| format!("acp-bench output has no {k}");
+    let kinds = v["kinds"]
+        .as_object()
+        .ok_or_else(|| bad("kinds"))?
+        .iter()
+        .map(|(kind, k)| {
+            Ok(EngineKind {
+                kind: kind.clone(),
+                segments: k["segments"].as_u64().ok_or_else(|| bad("segments"))?,
+                cycles_per_segment: k["cycles_per_segment"]
+                    .as_f64()
+                    .ok_or_else(|| bad("cycles_per_segment"))?,
+            })
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    Ok(EngineFigure {
+        frame_bytes: FRAME_BYTES,
+        servers: SERVERS,
+        policy: policy.into(),
+        kinds,
+        cycles_per_frame: v["engine_cycles_per_frame"]
+            .as_f64()
+            .ok_or_else(|| bad("engine_cycles_per_frame"))?,
+    })
 }
 
 fn command_line(program: &str, args: &[&str]) -> String {
@@ -127,6 +176,7 @@ fn main() {
         memory: Vec::new(),
         slow_server: Vec::new(),
         rtl: Err("not run".into()),
+        engine: Err("not run".into()),
     };
     let edges = [Edge::Switch, Edge::Proxy];
     eprintln!("1. throughput");
@@ -171,6 +221,7 @@ fn main() {
     }
     eprintln!("4. RTL cycles per frame");
     results.rtl = rtl_figures(&args.rtl_bench);
+    results.engine = engine_figure(&args.acp_bench);
     let _ = std::fs::remove_dir_all(&work);
 
     let write = |path: &Path, text: &str| {
