@@ -311,15 +311,8 @@ impl FlowRecord {
             in_flight: self.out_next_fseq.wrapping_sub(self.out_left),
             min_out_frame: self.min_out_frame,
         };
-        let live: Vec<usize> = (0..MAX_ACTIVE).filter(|&i| self.legs[i].takes).collect();
-        let mut legs: Vec<(u32, u32)> = live
-            .iter()
-            .map(|&i| (self.legs[i].out_next, self.legs[i].promise))
-            .collect();
-        window.share(&mut legs);
-        for (&i, (_, promise)) in live.iter().zip(legs) {
-            self.legs[i].promise = promise;
-        }
+        let live = self.legs.iter_mut().filter(|l| l.takes);
+        window.share(live.map(|l| (l.out_next, &mut l.promise)));
         Some(())
     }
 

@@ -63,12 +63,13 @@ impl PeerWindow {
     /// together never send beyond the peer's right edge; no member holds more than its share of
     /// the peer's window (or of the ring, when that is smaller) unused, so an idle member cannot
     /// starve the others.
-    pub fn share(&self, legs: &mut [(u32, u32)]) {
+    pub fn share<'a>(&self, legs: impl Iterator<Item = (u32, &'a mut u32)>) {
+        let mut legs: Vec<(u32, &mut u32)> = legs.collect();
         if legs.is_empty() {
             return;
         }
         let n = legs.len() as u32;
-        let unused = |&(out_next, promise): &(u32, u32)| gap(out_next, promise);
+        let unused = |(out_next, promise): &(u32, &mut u32)| gap(*out_next, **promise);
         let promised: u32 = legs.iter().map(unused).sum();
         let ring_room = (self.w - self.in_flight).saturating_mul(u32::from(self.min_out_frame));
         let free = gap(self.out_next, self.peer_edge)
@@ -77,14 +78,14 @@ impl PeerWindow {
         let ring = self.w.saturating_mul(u32::from(self.min_out_frame));
         let cap = gap(self.out_ack, self.peer_edge).min(ring) / n;
         let share = free / n;
-        for leg in legs {
+        for leg in &mut legs {
             let give = share.min(cap.saturating_sub(unused(leg)));
             if give > 0 {
                 let (out_next, promise) = leg;
-                if seq_lt(*promise, *out_next) {
-                    *promise = *out_next;
+                if seq_lt(**promise, *out_next) {
+                    **promise = *out_next;
                 }
-                *promise = promise.wrapping_add(give);
+                **promise = promise.wrapping_add(give);
             }
         }
     }
@@ -566,17 +567,12 @@ impl Flow {
     /// Shares the peer's free window among the live members ([`PeerWindow::share`]). A member
     /// whose FIN is in sends nothing more: its unused promise is free again.
     pub fn distribute_peer_window(&mut self) {
-        let live: Vec<usize> = (0..self.legs.len())
-            .filter(|&i| self.legs[i].takes_frames() && self.legs[i].fin_out.is_none())
-            .collect();
-        let mut legs: Vec<(u32, u32)> = live
-            .iter()
-            .map(|&i| (self.legs[i].out_next, self.legs[i].promise))
-            .collect();
-        self.peer_window().share(&mut legs);
-        for (&i, (_, promise)) in live.iter().zip(legs) {
-            self.legs[i].promise = promise;
-        }
+        let window = self.peer_window();
+        let sending = self
+            .legs
+            .iter_mut()
+            .filter(|l| l.takes_frames() && l.fin_out.is_none());
+        window.share(sending.map(|l| (l.out_next, &mut l.promise)));
     }
 
     fn peer_window(&self) -> PeerWindow {
