@@ -11,8 +11,11 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 use acp::conn::{seq_le, seq_lt};
 use acp::wire::{self, Flags, FRAME_HEADER_LEN, HEADER_LEN};
 
-use super::flow::{Flow, FlowState, InEntry, InSlot, OutEntry};
-use super::{FrameAlrm, FrameSwitch, Kind, Packet, MAX_ACTIVE};
+use super::flow::{
+    gap, header, member_window_field, Emit, Flow, FlowState, InEntry, InSlot, OutEntry, PeerWindow,
+    To,
+};
+use super::{packet, FrameAlrm, FrameSwitch, Kind, LegView, Packet, MAX_ACTIVE};
 
 /// Inbound ring entries a member's ack may retire on the device; more go to the host.
 pub const MAX_RETIRE: u32 = 8;
@@ -177,12 +180,43 @@ fn be32(b: &[u8], at: usize) -> u32 {
     u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
 }
 
-fn gap(a: u32, b: u32) -> u32 {
-    if seq_lt(a, b) {
-        b.wrapping_sub(a)
-    } else {
+/// The next index of a ring of `w` entries.
+fn next_idx(idx: u16, w: u16) -> u16 {
+    if idx + 1 == w {
         0
+    } else {
+        idx + 1
     }
+}
+
+/// A segment of the device's shape: a 20-byte header, flags ACK (PSH ignored: no FIN, SYN or
+/// RST), no payload or exactly one frame, and a right checksum.
+fn plain(pkt: &Packet) -> bool {
+    let s = &pkt.segment;
+    s.len() >= HEADER_LEN
+        && s[12] >> 4 == (HEADER_LEN / 4) as u8
+        && s[13] & 0x17 == Flags::ACK.0
+        && (s.len() == HEADER_LEN
+            || (s.len() >= HEADER_LEN + FRAME_HEADER_LEN
+                && usize::from(be16(s, HEADER_LEN)) == s.len() - HEADER_LEN))
+        && wire::verify_checksum(pkt.src, pkt.dst, s)
+}
+
+/// A segment of a flow from `src` to `dst` carrying ACK.
+fn segment(
+    src: SocketAddrV4,
+    dst: SocketAddrV4,
+    seq: u32,
+    ack: u32,
+    window: u16,
+    payload: &[u8],
+) -> Packet {
+    let e = Emit {
+        to: To::Peer,
+        header: header(seq, ack, Flags::ACK, window),
+        payload: payload.to_vec(),
+    };
+    packet(src, dst, e)
 }
 
 impl FlowRecord {
@@ -225,29 +259,176 @@ impl FlowRecord {
         self.adv_ack = self.in_ack;
         self.adv_edge = self.in_ack.wrapping_add(u32::from(field) << self.vip_shift);
         self.adv_field = field;
-        let header = wire::Header {
-            src_port: self.vip.port(),
-            dst_port: self.peer.port(),
-            seq,
-            ack: self.in_ack,
-            flags: Flags::ACK,
-            window: field,
-            ..wire::Header::default()
+        segment(self.vip, self.peer, seq, self.in_ack, field, payload)
+    }
+
+    /// A segment from the peer to member `li` with its ack and window; records them as sent.
+    fn send_member(&mut self, li: usize, seq: u32, payload: &[u8]) -> Packet {
+        let l = &mut self.legs[li];
+        let field = member_window_field(l.ack, l.promise, l.shift_to);
+        (l.sent_ack, l.sent_field) = (l.ack, field);
+        segment(self.peer, l.member, seq, l.ack, field, payload)
+    }
+
+    /// Whether member `li` is owed a pure ack: its ack or window moved since it was last sent.
+    fn owes_ack(&self, li: usize) -> bool {
+        let l = &self.legs[li];
+        l.takes
+            && (l.sent_ack, l.sent_field)
+                != (l.ack, member_window_field(l.ack, l.promise, l.shift_to))
+    }
+
+    /// The peer acked up to `ack` with `window`: outbound frames below it retire (at most
+    /// [`MAX_RETIRE`], else `None`), each member's ack moving to the end of its last retired
+    /// frame, and the peer's new window is shared among the members (`Flow::on_peer_ack`).
+    fn take_peer_ack(&mut self, out_ring: &[RingEntry], ack: u32, window: u16) -> Option<()> {
+        let mut retired = 0;
+        while self.out_left != self.out_next_fseq {
+            let e = out_ring[usize::from(self.out_lidx)];
+            if !seq_le(e.peer_seq.wrapping_add(u32::from(e.len)), ack) {
+                break;
+            }
+            if retired == MAX_RETIRE {
+                return None;
+            }
+            retired += 1;
+            let l = &mut self.legs[usize::from(e.leg)];
+            let end = e.member_seq.wrapping_add(u32::from(e.len));
+            if seq_lt(l.ack, end) {
+                l.ack = end;
+            }
+            self.out_left = self.out_left.wrapping_add(1);
+            self.out_lidx = next_idx(self.out_lidx, self.w);
+        }
+        self.out_ack = ack;
+        self.peer_edge = ack.wrapping_add(u32::from(window) << self.peer_shift);
+        self.peer_wnd_field = window;
+        let window = PeerWindow {
+            out_next: self.out_next,
+            out_ack: self.out_ack,
+            peer_edge: self.peer_edge,
+            w: self.w.into(),
+            in_flight: self.out_next_fseq.wrapping_sub(self.out_left),
+            min_out_frame: self.min_out_frame,
         };
-        let mut segment = Vec::with_capacity(HEADER_LEN + payload.len());
-        wire::emit_segment(
-            &header,
-            payload,
-            *self.vip.ip(),
-            *self.peer.ip(),
-            &mut segment,
-        );
-        Packet {
-            src: *self.vip.ip(),
-            dst: *self.peer.ip(),
-            segment,
+        let live: Vec<usize> = (0..MAX_ACTIVE).filter(|&i| self.legs[i].takes).collect();
+        let mut legs: Vec<(u32, u32)> = live
+            .iter()
+            .map(|&i| (self.legs[i].out_next, self.legs[i].promise))
+            .collect();
+        window.share(&mut legs);
+        for (&i, (_, promise)) in live.iter().zip(legs) {
+            self.legs[i].promise = promise;
+        }
+        Some(())
+    }
+
+    /// The member and member sequence number of the peer frame `frame` at peer byte `pseq`:
+    /// a retransmission goes where its first copy went, a new frame in sequence to the member
+    /// the ALRM picks (its inbound ring entry written). `None`: the host's.
+    fn place_peer_frame(
+        &mut self,
+        in_ring: &[RingEntry],
+        pseq: u32,
+        frame: &[u8],
+    ) -> Option<(usize, u32, Kind, Option<RingEntry>)> {
+        let len = frame.len() as u16;
+        let fseq = be32(frame, 4);
+        self.min_in_frame = self.min_in_frame.min(len);
+        if seq_lt(fseq, self.in_left) {
+            return None;
+        }
+        if seq_lt(fseq, self.in_next_fseq) {
+            let at = u32::from(self.in_idx) + fseq.wrapping_sub(self.in_left);
+            let e = in_ring[(at % u32::from(self.w)) as usize];
+            let li = usize::from(e.leg);
+            let same = e.peer_seq == pseq && e.len == len;
+            return (same && self.legs[li].takes).then_some((li, e.member_seq, Kind::InRtx, None));
+        }
+        let in_flight = self.in_next_fseq.wrapping_sub(self.in_left);
+        if fseq != self.in_next_fseq || pseq != self.in_next || in_flight >= u32::from(self.w) {
+            return None;
+        }
+        let views: Vec<LegView> = self.legs[..usize::from(self.nlegs)]
+            .iter()
+            .map(|l| LegView {
+                live: l.takes,
+                open: gap(l.next, l.edge),
+            })
+            .collect();
+        let li = self.alrm.redirect(&frame[FRAME_HEADER_LEN..], &views)?;
+        let l = &mut self.legs[li];
+        let member_seq = l.next;
+        l.next = l.next.wrapping_add(u32::from(len));
+        self.in_next = pseq.wrapping_add(u32::from(len));
+        self.in_next_fseq = fseq.wrapping_add(1);
+        let entry = RingEntry {
+            leg: li as u8,
+            member_seq,
+            peer_seq: pseq,
+            len,
+        };
+        Some((li, member_seq, Kind::InData, Some(entry)))
+    }
+}
+
+/// The device's path for `pkt`, a segment from the peer of `rec`'s flow, with the flow's rings:
+/// a segment of the device's shape ([`member_segment`]'s) with an ack within what the peer was
+/// sent, not a duplicate ack, retiring at most [`MAX_RETIRE`] outbound frames, and either no
+/// frame or one that is a retransmission of a frame in flight to a live member or the next frame
+/// in sequence with room in the inbound ring. The peer's ack retires the outbound frames, moves
+/// the members' acks and shares the peer's window out; the frame goes to its member (the first
+/// copy's, or the one the flow's ALRM picks) renumbered; then every member whose ack or window
+/// moved gets a pure ack, in member order. `None`: the host's (`rec` unchanged).
+pub fn peer_segment(
+    rec: &mut FlowRecord,
+    rings: &[Vec<RingEntry>; 2],
+    pkt: &Packet,
+) -> Option<Taken> {
+    let s = &pkt.segment;
+    if pkt.src != *rec.peer.ip()
+        || pkt.dst != *rec.vip.ip()
+        || !plain(pkt)
+        || be16(s, 0) != rec.peer.port()
+        || be16(s, 2) != rec.vip.port()
+    {
+        return None;
+    }
+    let (seq, ack, window) = (be32(s, 4), be32(s, 8), be16(s, 14));
+    let frame = &s[HEADER_LEN..];
+    let dup = frame.is_empty()
+        && ack == rec.out_ack
+        && window == rec.peer_wnd_field
+        && rec.out_left != rec.out_next_fseq;
+    if seq_lt(ack, rec.out_ack) || seq_lt(rec.out_next, ack) || dup {
+        return None;
+    }
+    let mut new = *rec;
+    new.take_peer_ack(&rings[Ring::Out as usize], ack, window)?;
+    let mut out = Vec::new();
+    let mut kind = Kind::InAck;
+    let mut entry = None;
+    let mut to = None;
+    if !frame.is_empty() {
+        let idx = new.in_next_idx;
+        let (li, member_seq, k, written) =
+            new.place_peer_frame(&rings[Ring::In as usize], seq, frame)?;
+        if let Some(e) = written {
+            entry = Some((Ring::In, idx, e));
+            new.in_next_idx = next_idx(idx, new.w);
+        }
+        out.push(new.send_member(li, member_seq, frame));
+        kind = k;
+        to = Some(li);
+    }
+    for li in 0..MAX_ACTIVE {
+        if to != Some(li) && new.owes_ack(li) {
+            let next = new.legs[li].next;
+            out.push(new.send_member(li, next, &[]));
         }
     }
+    *rec = new;
+    Some(Taken { out, entry, kind })
 }
 
 /// The device's path for `pkt` on the flow of `rec`, with the flow's inbound ring `in_ring`
@@ -260,16 +441,7 @@ impl FlowRecord {
 /// duplicate ack when the member's is one. `None`: the host's (`rec` unchanged).
 pub fn member_segment(rec: &mut FlowRecord, in_ring: &[RingEntry], pkt: &Packet) -> Option<Taken> {
     let s = &pkt.segment;
-    if pkt.dst != *rec.peer.ip()
-        || s.len() < HEADER_LEN
-        || be16(s, 2) != rec.peer.port()
-        || s[12] >> 4 != (HEADER_LEN / 4) as u8
-        || s[13] & 0x17 != Flags::ACK.0
-        || !(s.len() == HEADER_LEN
-            || (s.len() >= HEADER_LEN + FRAME_HEADER_LEN
-                && usize::from(be16(s, HEADER_LEN)) == s.len() - HEADER_LEN))
-        || !wire::verify_checksum(pkt.src, pkt.dst, s)
-    {
+    if pkt.dst != *rec.peer.ip() || !plain(pkt) || be16(s, 2) != rec.peer.port() {
         return None;
     }
     let from = SocketAddrV4::new(pkt.src, be16(s, 0));
@@ -301,11 +473,7 @@ pub fn member_segment(rec: &mut FlowRecord, in_ring: &[RingEntry], pkt: &Packet)
         retired += 1;
         new.in_ack = e.peer_seq.wrapping_add(u32::from(e.len));
         new.in_left = new.in_left.wrapping_add(1);
-        new.in_idx = if new.in_idx + 1 == new.w {
-            0
-        } else {
-            new.in_idx + 1
-        };
+        new.in_idx = next_idx(new.in_idx, new.w);
     }
     let taken = if data {
         let len = (s.len() - HEADER_LEN) as u16;
@@ -327,7 +495,7 @@ pub fn member_segment(rec: &mut FlowRecord, in_ring: &[RingEntry], pkt: &Packet)
         let idx = new.out_idx;
         new.out_next = new.out_next.wrapping_add(u32::from(len));
         new.out_next_fseq = new.out_next_fseq.wrapping_add(1);
-        new.out_idx = if idx + 1 == new.w { 0 } else { idx + 1 };
+        new.out_idx = next_idx(idx, new.w);
         new.legs[li].out_next = seq.wrapping_add(u32::from(len));
         new.min_out_frame = new.min_out_frame.min(len);
         Taken {
@@ -348,17 +516,6 @@ pub fn member_segment(rec: &mut FlowRecord, in_ring: &[RingEntry], pkt: &Packet)
     };
     *rec = new;
     Some(taken)
-}
-
-/// The device's path for `pkt`, a segment from the peer of `rec`'s flow, with the flow's rings
-/// (`rings[Ring::In]`, `rings[Ring::Out]`). `None`: the host's (`rec` unchanged).
-pub fn peer_segment(
-    rec: &mut FlowRecord,
-    rings: &[Vec<RingEntry>; 2],
-    pkt: &Packet,
-) -> Option<Taken> {
-    let _ = (rec, rings, pkt);
-    None
 }
 
 impl Flow {

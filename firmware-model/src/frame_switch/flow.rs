@@ -32,6 +32,64 @@ pub(super) fn header(seq: u32, ack: u32, flags: Flags, window: u16) -> Header {
     }
 }
 
+/// Bytes from `a` up to `b`, none when `b` is not beyond `a`.
+pub(super) fn gap(a: u32, b: u32) -> u32 {
+    if seq_lt(a, b) {
+        b.wrapping_sub(a)
+    } else {
+        0
+    }
+}
+
+/// The window field a member gets: from the ack we give it to the edge promised to it.
+pub(super) fn member_window_field(ack: u32, promise: u32, shift_to: u8) -> u16 {
+    (gap(ack, promise) >> shift_to).min(0xffff) as u16
+}
+
+/// The peer's window as the members' direction sees it, for sharing out.
+pub(super) struct PeerWindow {
+    pub out_next: u32,
+    pub out_ack: u32,
+    pub peer_edge: u32,
+    /// Outbound ring entries, and those in flight.
+    pub w: u32,
+    pub in_flight: u32,
+    pub min_out_frame: u16,
+}
+
+impl PeerWindow {
+    /// Shares the peer's free window among the members still sending (`legs`: each one's next
+    /// byte and promised right edge), raising promises, never taking one back, so the members
+    /// together never send beyond the peer's right edge; no member holds more than its share of
+    /// the peer's window (or of the ring, when that is smaller) unused, so an idle member cannot
+    /// starve the others.
+    pub fn share(&self, legs: &mut [(u32, u32)]) {
+        if legs.is_empty() {
+            return;
+        }
+        let n = legs.len() as u32;
+        let unused = |&(out_next, promise): &(u32, u32)| gap(out_next, promise);
+        let promised: u32 = legs.iter().map(unused).sum();
+        let ring_room = (self.w - self.in_flight).saturating_mul(u32::from(self.min_out_frame));
+        let free = gap(self.out_next, self.peer_edge)
+            .min(ring_room)
+            .saturating_sub(promised);
+        let ring = self.w.saturating_mul(u32::from(self.min_out_frame));
+        let cap = gap(self.out_ack, self.peer_edge).min(ring) / n;
+        let share = free / n;
+        for leg in legs {
+            let give = share.min(cap.saturating_sub(unused(leg)));
+            if give > 0 {
+                let (out_next, promise) = leg;
+                if seq_lt(*promise, *out_next) {
+                    *promise = *out_next;
+                }
+                *promise = promise.wrapping_add(give);
+            }
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum FlowState {
     /// SYNs sent to the members; waiting for their SYN-ACKs.
@@ -175,12 +233,7 @@ impl Leg {
     }
 
     pub fn window_field(&self) -> u16 {
-        let w = if seq_lt(self.ack, self.promise) {
-            self.promise.wrapping_sub(self.ack)
-        } else {
-            0
-        };
-        (w >> self.shift_to).min(0xffff) as u16
+        member_window_field(self.ack, self.promise, self.shift_to)
     }
 }
 
@@ -510,39 +563,30 @@ impl Flow {
         }
     }
 
-    /// Shares the peer's free window among the live members, never taking back a promise, so the
-    /// members together never send beyond the peer's right edge; no member holds more than its
-    /// share of the peer's window (or of the ring, when that is smaller) unused, so an idle member
-    /// cannot starve the others. A member whose FIN is in sends nothing more: its unused promise
-    /// is free again.
+    /// Shares the peer's free window among the live members ([`PeerWindow::share`]). A member
+    /// whose FIN is in sends nothing more: its unused promise is free again.
     pub fn distribute_peer_window(&mut self) {
-        let gap = |a: u32, b: u32| if seq_lt(a, b) { b.wrapping_sub(a) } else { 0 };
         let live: Vec<usize> = (0..self.legs.len())
             .filter(|&i| self.legs[i].takes_frames() && self.legs[i].fin_out.is_none())
             .collect();
-        if live.is_empty() {
-            return;
+        let mut legs: Vec<(u32, u32)> = live
+            .iter()
+            .map(|&i| (self.legs[i].out_next, self.legs[i].promise))
+            .collect();
+        self.peer_window().share(&mut legs);
+        for (&i, (_, promise)) in live.iter().zip(legs) {
+            self.legs[i].promise = promise;
         }
-        let n = live.len() as u32;
-        let unused = |l: &Leg| gap(l.out_next, l.promise);
-        let promised: u32 = live.iter().map(|&i| unused(&self.legs[i])).sum();
-        let free_slots = self.limits.w as u32 - self.out_next_fseq.wrapping_sub(self.out_left);
-        let ring_room = free_slots.saturating_mul(u32::from(self.min_out_frame));
-        let free = gap(self.out_next, self.peer_edge)
-            .min(ring_room)
-            .saturating_sub(promised);
-        let ring = (self.limits.w as u32).saturating_mul(u32::from(self.min_out_frame));
-        let cap = gap(self.out_ack, self.peer_edge).min(ring) / n;
-        let share = free / n;
-        for i in live {
-            let l = &mut self.legs[i];
-            let give = share.min(cap.saturating_sub(unused(l)));
-            if give > 0 {
-                if seq_lt(l.promise, l.out_next) {
-                    l.promise = l.out_next;
-                }
-                l.promise = l.promise.wrapping_add(give);
-            }
+    }
+
+    fn peer_window(&self) -> PeerWindow {
+        PeerWindow {
+            out_next: self.out_next,
+            out_ack: self.out_ack,
+            peer_edge: self.peer_edge,
+            w: self.limits.w as u32,
+            in_flight: self.out_next_fseq.wrapping_sub(self.out_left),
+            min_out_frame: self.min_out_frame,
         }
     }
 
