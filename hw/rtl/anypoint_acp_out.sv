@@ -1,29 +1,51 @@
 `default_nettype none
-// anypoint_acp_out: the device's fast path for ACP member segments, a member's ack or window
-// update (`out_ack`) and its next frame (`out_data`) (docs/frame-switching.md section 9a).
-// Bit-exact with the model's frame_switch::fast `member_segment` and `SpecEngine`: same decision,
-// output bytes, record updates, ring entry and taken counts.
+// anypoint_acp_out: the device's fast path for ACP segments (docs/frame-switching.md section 9a):
+// in the members' direction a member's ack or window update (`out_ack`) and its next frame
+// (`out_data`); in the peer's direction the peer's ack or window update (`in_ack`), its next frame
+// (`in_data`, redirected by the flow's ALRM) and a retransmission of a frame in flight (`in_rtx`).
+// Bit-exact with the model's frame_switch::fast `member_segment`, `peer_segment` and `SpecEngine`:
+// same decision, output bytes, record updates, ring entries and taken counts.
 //
-// A segment (the IP payload of a protocol-253 packet) is taken when the first valid slot whose
-// flow it is (either direction: destination or source is the slot's peer address and port) holds
-// a record under which it comes from a fast member with an ack the member may send and, for a
-// frame, is that member's next frame with room in the outbound ring. The member's ack and window
-// are taken, the inbound ring entries every member has acked are retired oldest first (at most
-// MAX_RETIRE), and the peer's window field recomputed. A frame then goes to the peer from the VIP,
-// renumbered, with the ack and window owed, and an outbound ring entry is written; a pure ack sends
-// the peer a pure ack only when its ack or window changed or it is a duplicate with peer data in
-// flight, and otherwise nothing. Any other segment of a slot's flow is given back to the host
-// unchanged (out_punt = 1) and the slot made invalid so the flow's later segments follow it to the
-// host in order; a segment of no valid slot's flow is given back alone.
+// A segment (the IP payload of a protocol-253 packet) belongs to the first valid slot whose flow it
+// is (destination or source is the slot's peer address and port); it is the peer's when its
+// destination is the slot's VIP address, else a member's.
+//
+// Members' direction: taken when it comes from a fast member with an ack the member may send and,
+// for a frame, is that member's next frame with room in the outbound ring. The member's ack and
+// window are taken, the inbound ring entries every member has acked are retired oldest first (at
+// most MAX_RETIRE), and the peer's window field recomputed. A frame then goes to the peer from the
+// VIP, renumbered, with the ack and window owed, and an outbound ring entry is written; a pure ack
+// sends the peer a pure ack only when its ack or window changed or it is a duplicate with peer data
+// in flight, and otherwise nothing.
+//
+// Peer's direction: taken when it is a plain ack (not a duplicate with member data in flight) or
+// one frame, with an ack within what the peer was sent, retiring at most MAX_RETIRE outbound
+// entries, and the frame either the peer's next (a live member to take it, room in the inbound
+// ring) or a retransmission of an inbound frame in flight whose member is live. The retired
+// entries advance their members' acks, the peer's window is shared out among the live members
+// (their promises), a new frame goes to the member the ALRM picks (key hash: SipHash-1-3 of the
+// key bytes; round robin; most open window) and takes an inbound ring entry, a retransmission to
+// the member of its entry. Sent, in order: the frame to its member (src the peer) with that
+// member's ack and window, then a pure ack to every other live member whose ack or window field
+// changed since last sent.
+//
+// Any other segment of a slot's flow is given back to the host unchanged (out_punt = 1) and the
+// slot made invalid so the flow's later segments follow it to the host in order; a segment of no
+// valid slot's flow is given back alone.
 //
 // One segment at a time: the segment is stored whole, since a segment given back must leave
-// unchanged, while its 16-bit one's-complement sums are taken beat by beat. After the last beat
-// the decision takes 4 cycles (slot; record compares; leg; leg windows), then the retire walk one
+// unchanged, while its 16-bit one's-complement sums are taken beat by beat. After the last beat:
+// members' direction, 4 cycles (slot; record compares; leg; leg windows), the retire walk one
 // inbound ring entry a cycle (1 to MAX_RETIRE + 1 cycles: it reads one entry beyond the last it
 // retires, or finds the ring empty), then 4 cycles (peer's right edge; window field; output sum;
-// commit), then the segment is sent from the buffer. in_tready is low from the cycle after the last
-// beat in until seg_done: a segment of N beats and k retired entries occupies the module
-// N + 9 + k + N cycles when out_tready stays high (N + 9 + k when it sends nothing).
+// commit): N + 9 + k cycles for N beats in and k entries retired, plus N to send. Peer's direction:
+// 2 cycles (slot; record compares), the outbound retire walk (1 to MAX_RETIRE + 1), 6 for the
+// window share (numerators; 4 divider steps; promises), for a new frame the redirect (key hash: 4
+// key reads, 16 hash cycles, 4 divider steps; round robin and most open window: 4 divider steps),
+// for a frame 1 (member pick, frame checks), then 3 (window fields; output sum; commit); the frame
+// sent (N beats), then each pure ack in 4 cycles (build, 3 beats). So in_ack N + 12 + k, in_rtx
+// N + 13 + k + N, in_data N + 17 + k + N (key hash N + 37 + k + N), each plus 4 per pure ack.
+// in_tready is low from the cycle after the last beat in until seg_done.
 //
 // A segment of more than MAX_BEATS beats cannot be stored, so it cannot be given back either: it
 // is dropped whole and counted nowhere (seg_done with its last beat; 1152 beats hold the segment of
@@ -33,8 +55,7 @@
 // [47:32] peer_port, [79:48] vip_ip, [95:80] vip_port, [111:96] w, [143:112] out_left,
 // [175:144] out_next_fseq, [191:176] out_idx, [223:192] out_next, [239:224] min_out_frame,
 // [271:240] in_left, [287:272] in_idx, [319:288] in_next_fseq, [351:320] in_next, [383:352] in_ack,
-// [399:384] in_frame, [400] offers_sum, [432:401] slack (these three derived by the host from
-// min_in_frame, frame_max and policy), [436:433] vip_shift, [468:437] adv_ack, [500:469] adv_edge,
+// [432:384] zero, [436:433] vip_shift, [468:437] adv_ack, [500:469] adv_edge,
 // [516:501] adv_field, [532:517] out_lidx, [564:533] out_ack, [596:565] peer_edge,
 // [612:597] peer_wnd_field, [616:613] peer_shift, [632:617] in_next_idx, [648:633] min_in_frame,
 // [664:649] frame_max, [666:665] policy (0 key hash, 1 round robin, 2 speed-sensitive),
@@ -43,8 +64,8 @@
 // 1024 + 320 i: [0] fast, [1] takes, [33:2] member_ip, [49:34] member_port, [81:50] out_next,
 // [113:82] next, [145:114] una, [177:146] edge, [181:178] shift_from, [213:182] ack,
 // [245:214] promise, [277:246] sent_ack, [293:278] sent_field, [297:294] shift_to, [319:298] zero.
-// Ring entry (RingEntry, 83 bits, both
-// rings): [2:0] leg, [34:3] member_seq, [66:35] peer_seq, [82:67] len.
+// Ring entry (RingEntry, 83 bits, both rings): [2:0] leg, [34:3] member_seq, [66:35] peer_seq,
+// [82:67] len.
 //
 // Parameters:
 //   SLOTS     - flow records (at least 2: the slot ports are $clog2(SLOTS) bits).
@@ -67,8 +88,8 @@ module anypoint_acp_out #(
     input logic in_tlast,
     input logic [31:0] in_src,
     input logic [31:0] in_dst,
-    // Segment out, rewritten (out_punt = 0) or given back (out_punt = 1); the addresses and
-    // out_punt held while out_tvalid.
+    // Segments out, each rewritten or new (out_punt = 0) or the input given back (out_punt = 1);
+    // the addresses and out_punt held while out_tvalid.
     output logic [63:0] out_tdata,
     output logic [7:0] out_tkeep,
     output logic out_tvalid,
@@ -77,8 +98,8 @@ module anypoint_acp_out #(
     output logic [31:0] out_src,
     output logic [31:0] out_dst,
     output logic out_punt,
-    // The engine is done with a segment: its last beat out accepted, or its decision committed
-    // when it sends nothing (or its last beat in when it is dropped).
+    // The engine is done with a segment: the last beat of its last segment out accepted, or its
+    // decision committed when it sends nothing (or its last beat in when it is dropped).
     output logic seg_done,
     // Host, while no segment is in the engine: rec_load writes slot rec_slot (valid, taken counts
     // 0), rec_unload makes it invalid; rec_rdata/rec_valid/rec_taken_* show slot rec_slot.
@@ -88,17 +109,24 @@ module anypoint_acp_out #(
     input logic [3583:0] rec_wdata,
     output logic [3583:0] rec_rdata,
     output logic rec_valid,
-    output logic [31:0] rec_taken_data,
-    output logic [31:0] rec_taken_ack,
-    // Outbound ring entry ring_idx of slot ring_slot, one cycle after.
+    output logic [31:0] rec_taken_out_data,
+    output logic [31:0] rec_taken_out_ack,
+    output logic [31:0] rec_taken_in_data,
+    output logic [31:0] rec_taken_in_rtx,
+    output logic [31:0] rec_taken_in_ack,
+    // Ring entry ring_idx of slot ring_slot's outbound (ring_out = 1) or inbound ring, one cycle
+    // after.
     input logic [$clog2(SLOTS)-1:0] ring_slot,
+    input logic ring_out,
     input logic [RING_LOG2-1:0] ring_idx,
     output logic [82:0] ring_rdata,
-    // Host, while no segment is in the engine: inbound ring entry in_wr_idx of slot in_wr_slot.
-    input logic in_wr,
-    input logic [$clog2(SLOTS)-1:0] in_wr_slot,
-    input logic [RING_LOG2-1:0] in_wr_idx,
-    input logic [82:0] in_wr_data
+    // Host, while no segment is in the engine: ring entry ring_wr_idx of slot ring_wr_slot's
+    // outbound (ring_wr_out = 1) or inbound ring.
+    input logic ring_wr,
+    input logic ring_wr_out,
+    input logic [$clog2(SLOTS)-1:0] ring_wr_slot,
+    input logic [RING_LOG2-1:0] ring_wr_idx,
+    input logic [82:0] ring_wr_data
 );
   localparam int SW = $clog2(SLOTS);
   localparam int BW = $clog2(MAX_BEATS);  // buffer address
@@ -115,12 +143,19 @@ module anypoint_acp_out #(
   localparam int R_PEER_IP = 0, R_PEER_PORT = 32, R_VIP_IP = 48, R_VIP_PORT = 80, R_W = 96;
   localparam int R_OUT_LEFT = 112, R_FSEQ = 144, R_IDX = 176, R_OUT_NEXT = 192, R_MIN = 224;
   localparam int R_IN_LEFT = 240, R_IN_IDX = 272, R_IN_FSEQ = 288, R_IN_NEXT = 320;
-  localparam int R_IN_ACK = 352, R_IN_FRAME = 384, R_SUM = 400, R_SLACK = 401;
+  localparam int R_IN_ACK = 352;
   localparam int R_VIP_SHIFT = 433, R_ADV_ACK = 437, R_ADV_EDGE = 469, R_ADV_FIELD = 501;
+  localparam int R_OUT_LIDX = 517, R_OUT_ACK = 533, R_PEER_EDGE = 565, R_PEER_WND = 597;
+  localparam int R_PEER_SHIFT = 613, R_IN_NEXT_IDX = 617, R_MIN_IN = 633, R_FRAME_MAX = 649;
+  localparam int R_POLICY = 665, R_KEY_OFF = 667, R_KEY_LEN = 683, R_TURN = 688, R_NLEGS = 720;
+  localparam int R_KEY = 768;
   // Leg i (FastLeg) at LEG0 + LEG_W * i.
   localparam int LEG0 = 1024, LEG_W = 320;
   localparam int L_FAST = 0, L_TAKES = 1, L_IP = 2, L_PORT = 34, L_OUT_NEXT = 50, L_NEXT = 82;
-  localparam int L_UNA = 114, L_EDGE = 146, L_SHIFT = 178;
+  localparam int L_UNA = 114, L_EDGE = 146, L_SHIFT = 178, L_ACK = 182, L_PROMISE = 214;
+  localparam int L_SENT_ACK = 246, L_SENT_FIELD = 278, L_SHIFT_TO = 294;
+  // Policies (FrameAlrm).
+  localparam logic [1:0] P_KEY = 2'd0, P_RR = 2'd1, P_SPEED = 2'd2;
 
   // Big-endian fields of a segment head (byte i at bits 8i), and values laid out in network order.
   function automatic logic [15:0] be16(input logic [255:0] h, input int at);
@@ -146,8 +181,17 @@ module anypoint_acp_out #(
   function automatic logic seq_lt(input logic [31:0] a, input logic [31:0] b);
     seq_lt = a - b > 32'h7fff_ffff;  // bit 31 of the 32-bit difference
   endfunction
+  function automatic logic seq_le(input logic [31:0] a, input logic [31:0] b);
+    seq_le = a == b || seq_lt(a, b);
+  endfunction
   function automatic logic [31:0] gap(input logic [31:0] a, input logic [31:0] b);
     gap = seq_lt(a, b) ? b - a : '0;
+  endfunction
+  function automatic logic [31:0] min32(input logic [31:0] a, input logic [31:0] b);
+    min32 = a < b ? a : b;
+  endfunction
+  function automatic logic [31:0] sat_sub(input logic [31:0] a, input logic [31:0] b);
+    sat_sub = a > b ? a - b : '0;
   endfunction
   // A ring index plus one, wrapping at w.
   function automatic logic [15:0] idx_inc(input logic [15:0] i, input logic [15:0] w);
@@ -157,33 +201,86 @@ module anypoint_acp_out #(
   function automatic logic [19:0] halves(input logic [31:0] v);
     halves = {4'd0, v[31:16]} + {4'd0, v[15:0]};
   endfunction
+  // The window field for a member (Flow's window field with no hole): what is promised beyond its
+  // ack, scaled, at most 0xffff.
+  function automatic logic [15:0] wfield(input logic [31:0] a, input logic [31:0] p,
+                                         input logic [3:0] shift);
+    logic [31:0] g;
+    g = gap(a, p) >> shift;
+    wfield = g > 32'hffff ? 16'hffff : g[15:0];
+  endfunction
+  // Sixteen steps of long division by n (1 to 8): remainder r < n in and out, quotient bits of x.
+  function automatic logic [19:0] div16(input logic [3:0] r, input logic [15:0] x,
+                                        input logic [3:0] n);
+    logic [4:0] t;
+    logic [3:0] rr;
+    logic [15:0] q;
+    rr = r;
+    for (int j = 15; j >= 0; j--) begin
+      t = {rr, x[j]};
+      q[j] = t >= {1'b0, n};
+      if (q[j]) t = t - {1'b0, n};
+      rr = t[3:0];
+    end
+    div16 = {rr, q};
+  endfunction
+  function automatic logic [3:0] popcount(input logic [LEGS-1:0] m);
+    popcount = '0;
+    for (int i = 0; i < LEGS; i++) popcount = popcount + {3'd0, m[i]};
+  endfunction
+  // The index of the k-th set bit of m (k < popcount(m)).
+  function automatic logic [2:0] kth(input logic [LEGS-1:0] m, input logic [3:0] k);
+    logic [3:0] c;
+    kth = '0;
+    c = '0;
+    for (int i = 0; i < LEGS; i++) begin
+      if (m[i] && c == k) kth = 3'(i);
+      c = c + {3'd0, m[i]};
+    end
+  endfunction
 
-  typedef enum logic [3:0] {
+  typedef enum logic [4:0] {
     ST_IN,      // taking a segment's beats
     ST_SLOT,    // the slot, and the received checksum's sum
-    ST_REC,     // the record's conditions, every leg compared at once
-    ST_LEG,     // the sending leg: its checks, new right edge, duplicate
-    ST_OPEN,    // every leg's open window; the first inbound entry read
-    ST_WALK,    // retiring inbound entries, one a cycle
-    ST_EDGE,    // the peer's right edge
-    ST_FIELD,   // the window field for the peer
-    ST_SUM,     // the sent segment's checksum sum and whether it is sent
+    ST_REC,     // the record's conditions, every leg compared at once; the direction
+    ST_LEG,     // members': the sending leg: its checks, new right edge, duplicate
+    ST_OPEN,    // members': every leg's open window; the first inbound entry read
+    ST_WALK,    // members': retiring inbound entries, one a cycle
+    ST_EDGE,    // members': the peer's right edge
+    ST_FIELD,   // members': the window field for the peer
+    ST_SUM,     // members': the sent segment's checksum sum and whether it is sent
+    ST_PWALK,   // peer's: retiring outbound entries, one a cycle
+    ST_PSHARE,  // peer's: its right edge, the window free to share and the cap, to the divider
+    ST_PDIV,    // divider steps (4)
+    ST_PGIVE,   // peer's: the live members' promises
+    ST_PKEY,    // peer's: key bytes read (4)
+    ST_PHASH,   // peer's: key hash (16)
+    ST_PMOD,    // peer's: divider steps for the redirect (4)
+    ST_PPICK,   // peer's: the member of the frame, the frame's conditions
+    ST_PFIELD,  // peer's: every member's window field, the pure acks owed
+    ST_PSUM,    // peer's: the frame's checksum sum
     ST_COMMIT,  // record, rings, counts and valid bit written
-    ST_OUT      // sending
+    ST_OUT,     // sending the segment (the frame or the segment given back)
+    ST_ABUILD,  // peer's: the next pure ack's header
+    ST_ABEAT    // peer's: sending it
   } state_t;
   state_t state;
 
   // Flow records: a register file (SLOTS is small) the decision reads whole.
   logic [3583:0] recs_q[SLOTS];
   logic [SLOTS-1:0] valid_q;
-  logic [31:0] taken_data_q[SLOTS], taken_ack_q[SLOTS];
-  logic [82:0] ring_mem[SLOTS << RING_LOG2];  // outbound, written by the engine
-  logic [82:0] in_mem[SLOTS << RING_LOG2];  // inbound, written by the host
+  logic [31:0] taken_od_q[SLOTS], taken_oa_q[SLOTS], taken_id_q[SLOTS], taken_ir_q[SLOTS];
+  logic [31:0] taken_ia_q[SLOTS];
+  logic [82:0] ring_mem[SLOTS << RING_LOG2];  // outbound
+  logic [82:0] in_mem[SLOTS << RING_LOG2];  // inbound
 
   assign rec_rdata = recs_q[rec_slot];
   assign rec_valid = valid_q[rec_slot];
-  assign rec_taken_data = taken_data_q[rec_slot];
-  assign rec_taken_ack = taken_ack_q[rec_slot];
+  assign rec_taken_out_data = taken_od_q[rec_slot];
+  assign rec_taken_out_ack = taken_oa_q[rec_slot];
+  assign rec_taken_in_data = taken_id_q[rec_slot];
+  assign rec_taken_in_rtx = taken_ir_q[rec_slot];
+  assign rec_taken_in_ack = taken_ia_q[rec_slot];
 
   // ---------------------------------------------------------------------------------------------
   // Ingest: the beats into the buffer, the first 32 bytes into `head`, and the one's-complement
@@ -219,16 +316,21 @@ module anypoint_acp_out #(
     hi_sum = {1'b0, beat[39:32], beat[47:40]} + {1'b0, beat[55:48], beat[63:56]};
   end
 
+  // The key-hash key bytes are read through a second port while the first holds the beat to send.
+  logic [BW-1:0] key_addr;
+  logic [63:0] key_rd;
+
   always_ff @(posedge clk) begin
     if (acc && !full) buf_mem[nb[BW-1:0]] <= in_tdata;
+    key_rd <= buf_mem[key_addr];
   end
 
   // ---------------------------------------------------------------------------------------------
   // Decision. Fields of the segment head and of the selected slot's record.
   logic [15:0] sport, dport, window, flen, plen;
-  logic [31:0] seq, ack;
+  logic [31:0] seq, ack, fseq;
   logic [7:0] fflags;
-  logic data;  // a frame (out_data), else a pure ack (out_ack)
+  logic data;  // a frame (out_data, in_data, in_rtx), else a pure ack (out_ack, in_ack)
 
   assign sport = be16(head, 0);
   assign dport = be16(head, 2);
@@ -237,22 +339,27 @@ module anypoint_acp_out #(
   assign window = be16(head, 14);
   assign flen = be16(head, 20);
   assign fflags = head[8*22+:8];
+  assign fseq = be32(head, 24);
   assign plen = len_q - 16'd20;  // the frame: segment less the 20-byte header
   assign data = len_q > 16'd20;
 
   logic [SW-1:0] slot_q;
   logic hit_q;  // a valid slot's flow
+  logic peer_q;  // the peer's direction
   logic [3583:0] sel;
   logic [31:0] r_peer_ip, r_vip_ip, r_out_left, r_fseq, r_out_next, r_in_left, r_in_fseq;
-  logic [31:0] r_in_next, r_in_ack, r_slack, r_adv_ack;
+  logic [31:0] r_in_next, r_in_ack, r_slack, r_adv_ack, r_out_ack, r_turn;
   logic [15:0] r_peer_port, r_vip_port, r_w, r_idx, r_min, r_in_idx, r_in_frame, r_adv_field;
-  logic [3:0] r_vip_shift;
+  logic [15:0] r_out_lidx, r_peer_wnd, r_in_next_idx, r_min_in, r_frame_max, r_key_off;
+  logic [3:0] r_vip_shift, r_peer_shift, r_nlegs;
+  logic [4:0] r_key_len;
+  logic [1:0] r_policy;
   logic r_sum;
   logic [LEGS-1:0] l_fast, l_takes;
   // Leg i's fields at [W*i +: W] (flat vectors: yosys reads no packed arrays of vectors).
-  logic [32*LEGS-1:0] l_ip, l_out_next, l_next, l_una, l_edge;
-  logic [16*LEGS-1:0] l_port;
-  logic [4*LEGS-1:0] l_shift;
+  logic [32*LEGS-1:0] l_ip, l_out_next, l_next, l_una, l_edge, l_ack, l_promise, l_sent_ack;
+  logic [16*LEGS-1:0] l_port, l_sent_field;
+  logic [4*LEGS-1:0] l_shift, l_shift_to;
 
   assign sel = recs_q[slot_q];
   assign r_peer_ip = sel[R_PEER_IP+:32];
@@ -270,12 +377,25 @@ module anypoint_acp_out #(
   assign r_in_fseq = sel[R_IN_FSEQ+:32];
   assign r_in_next = sel[R_IN_NEXT+:32];
   assign r_in_ack = sel[R_IN_ACK+:32];
-  assign r_in_frame = sel[R_IN_FRAME+:16];
-  assign r_sum = sel[R_SUM];
-  assign r_slack = sel[R_SLACK+:32];
   assign r_vip_shift = sel[R_VIP_SHIFT+:4];
   assign r_adv_ack = sel[R_ADV_ACK+:32];
   assign r_adv_field = sel[R_ADV_FIELD+:16];
+  assign r_out_lidx = sel[R_OUT_LIDX+:16];
+  assign r_out_ack = sel[R_OUT_ACK+:32];
+  assign r_peer_wnd = sel[R_PEER_WND+:16];
+  assign r_peer_shift = sel[R_PEER_SHIFT+:4];
+  assign r_in_next_idx = sel[R_IN_NEXT_IDX+:16];
+  assign r_min_in = sel[R_MIN_IN+:16];
+  assign r_frame_max = sel[R_FRAME_MAX+:16];
+  assign r_policy = sel[R_POLICY+:2];
+  assign r_key_off = sel[R_KEY_OFF+:16];
+  assign r_key_len = sel[R_KEY_LEN+:5];
+  assign r_turn = sel[R_TURN+:32];
+  assign r_nlegs = sel[R_NLEGS+:4];
+  // Derived (FlowRecord::in_frame, Policy::offers_sum, FlowRecord::slack).
+  assign r_in_frame = r_min_in < r_frame_max ? r_min_in : r_frame_max;
+  assign r_sum = r_policy == P_SPEED;
+  assign r_slack = r_frame_max == '0 ? '0 : {16'd0, r_frame_max - 16'd1};
   for (genvar i = 0; i < LEGS; i++) begin : g_leg
     assign l_fast[i] = sel[LEG0+LEG_W*i+L_FAST];
     assign l_takes[i] = sel[LEG0+LEG_W*i+L_TAKES];
@@ -286,6 +406,11 @@ module anypoint_acp_out #(
     assign l_una[32*i+:32] = sel[LEG0+LEG_W*i+L_UNA+:32];
     assign l_edge[32*i+:32] = sel[LEG0+LEG_W*i+L_EDGE+:32];
     assign l_shift[4*i+:4] = sel[LEG0+LEG_W*i+L_SHIFT+:4];
+    assign l_ack[32*i+:32] = sel[LEG0+LEG_W*i+L_ACK+:32];
+    assign l_promise[32*i+:32] = sel[LEG0+LEG_W*i+L_PROMISE+:32];
+    assign l_sent_ack[32*i+:32] = sel[LEG0+LEG_W*i+L_SENT_ACK+:32];
+    assign l_sent_field[16*i+:16] = sel[LEG0+LEG_W*i+L_SENT_FIELD+:16];
+    assign l_shift_to[4*i+:4] = sel[LEG0+LEG_W*i+L_SHIFT_TO+:4];
   end
 
   // ST_SLOT: the first valid slot of the segment's flow (same_flow; a segment under 4 bytes has
@@ -308,23 +433,28 @@ module anypoint_acp_out #(
   logic [31:0] in_sum_q;  // pseudo-header (src, dst, 0, 253, length) and every segment word
 
   // ST_REC: the record's conditions, every leg compared at once, and the sent checksum's words
-  // known now (the rest are added by ST_EDGE and ST_SUM).
-  logic rec_ok, rec_ok_q, ring_full, ring_full_q;
+  // known now (the rest are added by ST_EDGE and ST_SUM). The peer's segment: its form, ack and
+  // duplicate test (peer_segment's conditions 1 and 2).
+  logic rec_ok, rec_ok_q, ring_full, ring_full_q, is_peer, form_ok, peer_ok;
   logic [LEGS-1:0] lm, lm_q;  // leg is the sender
   logic [19:0] s1_q;
 
   always_comb begin
-    rec_ok = len_q >= 16'd20 && dst_q == r_peer_ip && dport == r_peer_port &&
-        head[8*12+4+:4] == 4'd5 && (head[8*13+:8] & 8'h17) == 8'h10 &&
+    form_ok = len_q >= 16'd20 && head[8*12+4+:4] == 4'd5 && (head[8*13+:8] & 8'h17) == 8'h10 &&
         (!data || (len_q >= 16'd28 && flen == plen)) && fold(in_sum_q) == 16'hffff;
+    rec_ok = form_ok && dst_q == r_peer_ip && dport == r_peer_port;
     ring_full = r_fseq - r_out_left >= {16'd0, r_w};
     for (int i = 0; i < LEGS; i++)
       lm[i] = l_fast[i] && l_ip[32*i+:32] == src_q && l_port[16*i+:16] == sport;
+    is_peer = hit_q && dst_q == r_vip_ip;
+    peer_ok = form_ok && src_q == r_peer_ip && sport == r_peer_port && dport == r_vip_port &&
+        seq_le(r_out_ack, ack) && seq_le(ack, r_out_next) &&
+        !(!data && ack == r_out_ack && window == r_peer_wnd && r_out_left != r_fseq);
   end
 
   // ST_LEG: the first leg that is the sender decides; its ack and window taken.
   logic [2:0] li, li_q;
-  logic ok_q;  // taken so far (the retire walk may still give it back)
+  logic ok_q;  // taken so far (the retire walk or the frame's checks may still give it back)
   logic [31:0] s_out_next, s_next, s_una, s_edge;  // the sender's leg
   logic [31:0] nedge, nedge_q;  // its new right edge
   logic dup_q;
@@ -352,31 +482,39 @@ module anypoint_acp_out #(
     end
   end
 
-  // ST_WALK: inbound entry cur_idx (read the cycle before) retires when its member has acked its
-  // end (the sender's una being the new ack); the next index is read meanwhile. MAX_RETIRE entries
-  // retired and one more retirable: given back.
-  logic [82:0] in_rd;  // in_mem[{slot_q, cur_idx}]
-  logic [RING_LOG2-1:0] in_ra;
+  // The retire walks, one ring entry a cycle (the entry at cur_idx read the cycle before, the next
+  // index read meanwhile). ST_WALK: an inbound entry retires when its member has acked its end (the
+  // sender's una being the new ack). ST_PWALK: an outbound entry retires when the peer's ack covers
+  // its end, and its member's ack advances to the entry's end. MAX_RETIRE entries retired and one
+  // more retirable: given back.
+  logic [82:0] in_rd;  // in_mem[{slot_q, in_ra}] of the cycle before
+  logic [82:0] out_rd;  // ring_mem[{slot_q, out_ra}] of the cycle before
+  logic [RING_LOG2-1:0] in_ra, out_ra;
   logic [31:0] cur_left, cur_ack;
   logic [15:0] cur_idx, nxt_idx;
   logic [3:0] nret;  // entries retired
   logic over_q;  // a retire beyond MAX_RETIRE
-  logic [2:0] e_leg;
-  logic [31:0] e_end, e_una;
-  logic retire, walk_end;
+  logic [2:0] e_leg, o_leg;
+  logic [31:0] e_end, e_una, o_mend, o_pend;
+  logic retire, o_retire, walk_end;
+  logic [RING_LOG2-1:0] rtx_idx;  // the inbound entry of a retransmitted frame
+  logic [16:0] rtx_sum;
 
   assign e_leg = in_rd[2:0];
   assign e_end = in_rd[34:3] + {16'd0, in_rd[82:67]};
   assign e_una = e_leg == li_q ? ack : l_una[32*e_leg+:32];
-  assign retire = cur_left != r_in_fseq && (e_end == e_una || seq_lt(e_end, e_una));
-  assign walk_end = !retire || nret == 4'(MAX_RETIRE);
+  assign retire = cur_left != r_in_fseq && seq_le(e_end, e_una);
+  assign o_leg = out_rd[2:0];
+  assign o_mend = out_rd[34:3] + {16'd0, out_rd[82:67]};
+  assign o_pend = out_rd[66:35] + {16'd0, out_rd[82:67]};
+  assign o_retire = cur_left != r_fseq && seq_le(o_pend, ack);
+  assign walk_end = (state == ST_PWALK ? !o_retire : !retire) || nret == 4'(MAX_RETIRE);
   assign nxt_idx = idx_inc(cur_idx, r_w);
-  assign in_ra = state == ST_OPEN ? r_in_idx[RING_LOG2-1:0] : nxt_idx[RING_LOG2-1:0];
-
-  always_ff @(posedge clk) begin
-    if (in_wr) in_mem[{in_wr_slot, in_wr_idx}] <= in_wr_data;
-    in_rd <= in_mem[{slot_q, in_ra}];
-  end
+  assign rtx_sum = {1'b0, r_in_idx} + {1'b0, fseq[15:0] - r_in_left[15:0]};
+  assign rtx_idx = RING_LOG2'(rtx_sum >= {1'b0, r_w} ? rtx_sum - {1'b0, r_w} : rtx_sum);
+  assign in_ra = peer_q ? rtx_idx :
+      state == ST_OPEN ? r_in_idx[RING_LOG2-1:0] : nxt_idx[RING_LOG2-1:0];
+  assign out_ra = state == ST_REC ? r_out_lidx[RING_LOG2-1:0] : nxt_idx[RING_LOG2-1:0];
 
   // ST_EDGE: the peer's right edge (next byte plus the room, capped by the free inbound entries);
   // ST_FIELD: the window field; ST_SUM: whether anything is sent, and its checksum's sum.
@@ -392,9 +530,137 @@ module anypoint_acp_out #(
     pgap = gap(cur_ack, pedge_q) >> r_vip_shift;
   end
 
+  // ---------------------------------------------------------------------------------------------
+  // The peer's direction after its walk. ST_PSHARE: the peer's right edge, the window free to share
+  // and each member's cap (Flow::distribute_peer_window), divided by the live members in ST_PDIV.
+  logic [LEGS-1:0] live;  // members the ALRM may pick
+  logic [3:0] ntakes, nlive;
+  logic [31:0] p_edge, promised, free_slots, ring_room, ring_cap, share_num, cap_num;
+  logic [32*LEGS-1:0] unused;
+  logic [31:0] p_edge_q;
+  logic [32*LEGS-1:0] ackw_q;  // members' acks, advanced by the walk
+  logic [32*LEGS-1:0] prom_q;  // members' promises after the share
+
+  always_comb begin
+    p_edge = ack + ({16'd0, window} << r_peer_shift);
+    promised = '0;
+    for (int i = 0; i < LEGS; i++) begin
+      unused[32*i+:32] = gap(l_out_next[32*i+:32], l_promise[32*i+:32]);
+      if (l_takes[i]) promised = promised + unused[32*i+:32];
+      live[i] = l_takes[i] && 4'(i) < r_nlegs;
+    end
+    ntakes = popcount(l_takes);
+    nlive = popcount(live);
+    free_slots = {16'd0, r_w} - (r_fseq - cur_left);
+    ring_room = free_slots * {16'd0, r_min};
+    ring_cap = {16'd0, r_w} * {16'd0, r_min};
+    share_num = sat_sub(min32(gap(r_out_next, p_edge), ring_room), promised);
+    cap_num = min32(gap(ack, p_edge), ring_cap);
+  end
+
+  // Divider: two lanes of 64-bit dividends by 1 to 8, sixteen bits a cycle.
+  logic [63:0] dva, dvb;
+  logic [31:0] dqa, dqb;  // the quotients' low halves (only the share's are used)
+  logic [3:0] dra, drb, dna, dnb;
+  logic [1:0] dcnt;
+  logic [19:0] da_step, db_step;
+  assign da_step = div16(dra, dva[63:48], dna);
+  assign db_step = div16(drb, dvb[63:48], dnb);
+
+  // ST_PGIVE: a live member's promise grows by its share, up to its cap.
+  logic [32*LEGS-1:0] prom_d;
+  logic [31:0] give, pbase;
+  always_comb begin
+    prom_d = l_promise;
+    for (int i = 0; i < LEGS; i++) begin
+      give = min32(dqa, sat_sub(dqb, unused[32*i+:32]));
+      pbase = seq_lt(l_promise[32*i+:32], l_out_next[32*i+:32]) ? l_out_next[32*i+:32] :
+          l_promise[32*i+:32];
+      if (l_takes[i] && give != '0) prom_d[32*i+:32] = pbase + give;
+    end
+  end
+
+  // ST_PKEY, ST_PHASH: the key-hash key, up to 16 bytes at the key offset in the frame's data
+  // (bytes 28 on), and its SipHash-1-3 message (hash::key_hash).
+  logic [15:0] dlen, k_start, k_end, k_pos, k_len;
+  logic [1:0] kc;  // key beat
+  logic [3:0] hc;  // hash wait
+  logic [191:0] kw_q;  // three beats, from the one holding the key's first byte
+  logic [191:0] k_sh;
+  logic [191:0] msg, msg_q;
+  logic [63:0] hash;
+
+  always_comb begin
+    dlen = plen - 16'd8;
+    k_start = r_key_off < dlen ? r_key_off : dlen;
+    k_len = r_key_len > 5'd16 ? 16'd16 : {11'd0, r_key_len};
+    k_end = k_start + k_len < dlen ? k_start + k_len : dlen;
+    k_pos = 16'd28 + k_start;
+    key_addr = BW'(k_pos[15:3] + {11'd0, kc});
+    k_sh = kw_q >> {k_pos[2:0], 3'd0};
+    msg = '0;
+    for (int j = 0; j < 16; j++) if (16'(j) < k_end - k_start) msg[8*j+:8] = k_sh[8*j+:8];
+    msg[128+:8] = 8'd1;
+    msg[136+:8] = 8'(k_end - k_start);
+  end
+
+  anypoint_siphash u_hash (
+      .clk (clk),
+      .k0  (sel[R_KEY+:64]),
+      .k1  (sel[R_KEY+64+:64]),
+      .msg (msg_q),
+      .hash(hash)
+  );
+
+  // ST_PPICK: the frame's member. A retransmission: its inbound entry's, if the entry is the frame's
+  // and the member live. A new frame: the peer's next with room in the ring, to the member the ALRM
+  // picks (key hash: the hash mod the members, else mod the live ones; round robin: the turn mod
+  // the live ones; speed-sensitive: the most open window, lowest index on a tie).
+  logic stale, rtx, rtx_ok, new_ok;
+  logic [2:0] t_pick, speed_t, t_q;
+  logic [31:0] best, og;
+  logic rtx_q;
+  logic [31:0] mseq_q;
+
+  always_comb begin
+    stale = seq_lt(fseq, r_in_left);
+    rtx = seq_lt(fseq, r_in_fseq);
+    rtx_ok = in_rd[66:35] == seq && in_rd[82:67] == plen && l_takes[in_rd[2:0]];
+    new_ok = fseq == r_in_fseq && seq == r_in_next && r_in_fseq - r_in_left < {16'd0, r_w} &&
+        nlive != '0;
+    speed_t = '0;
+    best = '0;
+    for (int i = LEGS - 1; i >= 0; i--) begin
+      og = gap(l_next[32*i+:32], l_edge[32*i+:32]);
+      if (live[i] && og >= best) begin
+        speed_t = 3'(i);
+        best = og;
+      end
+    end
+    case (r_policy)
+      P_KEY: t_pick = live[dra[2:0]] ? dra[2:0] : kth(live, drb);
+      P_RR: t_pick = kth(live, dra);
+      default: t_pick = speed_t;
+    endcase
+  end
+
+  // ST_PFIELD: every member's window field (with its new ack and promise), and the pure acks owed.
+  logic [16*LEGS-1:0] fld_q;
+  logic [LEGS-1:0] pend_q;  // members still owed a pure ack
+  logic [2:0] ai;  // the next of them
+  logic [31:0] ack_t;
+  logic [15:0] fld_t;
+
+  assign ack_t = ackw_q[32*t_q+:32];
+  assign fld_t = fld_q[16*t_q+:16];
+  always_comb begin
+    ai = '0;
+    for (int i = LEGS - 1; i >= 0; i--) if (pend_q[i]) ai = 3'(i);
+  end
+
   // ST_COMMIT: the rewritten head, the advanced record and the ring entry.
-  logic [255:0] nh;
-  logic [3583:0] upd;
+  logic [255:0] nh, nh_p;
+  logic [3583:0] upd, upd_p;
 
   always_comb begin
     nh = head;  // frame length and flags (bytes 20-22) and data bytes 28-31 kept
@@ -408,6 +674,15 @@ module anypoint_acp_out #(
     nh[144+:16] = '0;  // urgent
     nh[184+:8] = '0;
     nh[192+:32] = net32(r_fseq);
+
+    nh_p = head;  // the frame (bytes 20 on) kept
+    nh_p[16+:16] = net16(l_port[16*t_q+:16]);
+    nh_p[32+:32] = net32(mseq_q);
+    nh_p[64+:32] = net32(ack_t);
+    nh_p[96+:16] = 16'h1050;
+    nh_p[112+:16] = net16(fld_t);
+    nh_p[128+:16] = net16(~fold(out_sum_q));
+    nh_p[144+:16] = '0;
 
     upd = sel;
     upd[LEG0+LEG_W*li_q+L_UNA+:32] = ack;
@@ -427,12 +702,50 @@ module anypoint_acp_out #(
       if (plen < r_min) upd[R_MIN+:16] = plen;
       upd[LEG0+LEG_W*li_q+L_OUT_NEXT+:32] = seq + {16'd0, plen};
     end
+
+    upd_p = sel;
+    upd_p[R_OUT_LEFT+:32] = cur_left;
+    upd_p[R_OUT_LIDX+:16] = cur_idx;
+    upd_p[R_OUT_ACK+:32] = ack;
+    upd_p[R_PEER_EDGE+:32] = p_edge_q;
+    upd_p[R_PEER_WND+:16] = window;
+    for (int i = 0; i < LEGS; i++) begin
+      upd_p[LEG0+LEG_W*i+L_ACK+:32] = ackw_q[32*i+:32];
+      upd_p[LEG0+LEG_W*i+L_PROMISE+:32] = prom_q[32*i+:32];
+      if (pend_q[i] || (data && t_q == 3'(i))) begin
+        upd_p[LEG0+LEG_W*i+L_SENT_ACK+:32] = ackw_q[32*i+:32];
+        upd_p[LEG0+LEG_W*i+L_SENT_FIELD+:16] = fld_q[16*i+:16];
+      end
+    end
+    if (data) begin
+      if (plen < r_min_in) upd_p[R_MIN_IN+:16] = plen;
+      if (!rtx_q) begin
+        upd_p[LEG0+LEG_W*t_q+L_NEXT+:32] = mseq_q + {16'd0, plen};
+        upd_p[R_IN_NEXT+:32] = r_in_next + {16'd0, plen};
+        upd_p[R_IN_FSEQ+:32] = r_in_fseq + 32'd1;
+        upd_p[R_IN_NEXT_IDX+:16] = idx_inc(r_in_next_idx, r_w);
+        if (r_policy == P_RR) upd_p[R_TURN+:32] = r_turn + 32'd1;
+      end
+    end
+  end
+
+  // A pure ack to member ai (ST_ABUILD), sent as three beats (ST_ABEAT).
+  logic [159:0] ah;
+  logic [1:0] abeat;
+  logic [31:0] a_ack, a_next, a_ip;
+  logic [15:0] a_port, a_fld;
+  always_comb begin
+    a_ack = ackw_q[32*ai+:32];
+    a_next = l_next[32*ai+:32];
+    a_ip = l_ip[32*ai+:32];
+    a_port = l_port[16*ai+:16];
+    a_fld = fld_q[16*ai+:16];
   end
 
   logic take, commit, silent;
   assign take = ok_q && !over_q;
   assign commit = state == ST_COMMIT;
-  assign silent = commit && take && !send_q;  // taken, nothing sent
+  assign silent = commit && take && !send_q && pend_q == '0;  // taken, nothing sent
 
   always_ff @(posedge clk) begin
     if (acc) begin
@@ -455,6 +768,15 @@ module anypoint_acp_out #(
         lm_q <= lm;
         s1_q <= halves(r_vip_ip) + halves(r_peer_ip) + 20'd253 + {4'd0, len_q} +
             {4'd0, r_vip_port} + {4'd0, r_peer_port} + 20'h05010 + halves(r_out_next);
+        peer_q <= is_peer;
+        ok_q <= peer_ok;  // the members' direction sets it in ST_LEG
+        pend_q <= '0;
+        cur_left <= is_peer ? r_out_left : r_in_left;
+        cur_idx <= is_peer ? r_out_lidx : r_in_idx;
+        cur_ack <= r_in_ack;
+        ackw_q <= l_ack;
+        nret <= '0;
+        over_q <= 1'b0;
       end
       ST_LEG: begin
         li_q <= li;
@@ -466,11 +788,6 @@ module anypoint_acp_out #(
       ST_OPEN: begin
         for (int i = 0; i < LEGS; i++)
           open_q[32*i+:32] <= gap(l_next[32*i+:32], li_q == 3'(i) ? nedge_q : l_edge[32*i+:32]);
-        cur_left <= r_in_left;
-        cur_idx <= r_in_idx;
-        cur_ack <= r_in_ack;
-        nret <= '0;
-        over_q <= 1'b0;
       end
       ST_WALK: begin
         if (nret == '0) room_q <= room;
@@ -481,6 +798,58 @@ module anypoint_acp_out #(
           cur_idx <= nxt_idx;
           cur_ack <= in_rd[66:35] + {16'd0, in_rd[82:67]};
         end
+      end
+      ST_PWALK: begin
+        if (o_retire && nret == 4'(MAX_RETIRE)) over_q <= 1'b1;
+        else if (o_retire) begin
+          nret <= nret + 4'd1;
+          cur_left <= cur_left + 32'd1;
+          cur_idx <= nxt_idx;
+          for (int i = 0; i < LEGS; i++)
+            if (o_leg == 3'(i) && seq_lt(ackw_q[32*i+:32], o_mend)) ackw_q[32*i+:32] <= o_mend;
+        end
+      end
+      ST_PSHARE: begin
+        p_edge_q <= p_edge;
+        dva <= {32'd0, share_num};
+        dvb <= {32'd0, cap_num};
+        dna <= ntakes;
+        dnb <= ntakes;
+      end
+      ST_PGIVE: begin
+        prom_q <= ntakes == '0 ? l_promise : prom_d;
+        dva <= {32'd0, r_turn};  // round robin
+        dna <= nlive;
+      end
+      ST_PKEY: if (kc != '0) kw_q <= {key_rd, kw_q[191:64]};
+      ST_PHASH: begin
+        if (hc == '0) msg_q <= msg;
+        dva <= hash;
+        dvb <= {32'd0, hash[63:32]};
+        dna <= r_nlegs;
+        dnb <= nlive;
+      end
+      ST_PPICK: begin
+        t_q <= rtx ? in_rd[2:0] : t_pick;
+        mseq_q <= rtx ? in_rd[34:3] : l_next[32*t_pick+:32];
+        rtx_q <= rtx;
+        if (data && (stale || (rtx ? !rtx_ok : !new_ok))) ok_q <= 1'b0;
+      end
+      ST_PFIELD: begin
+        for (int i = 0; i < LEGS; i++) begin
+          fld_q[16*i+:16] <= wfield(ackw_q[32*i+:32], prom_q[32*i+:32], l_shift_to[4*i+:4]);
+          pend_q[i] <= l_takes[i] && !(data && t_q == 3'(i)) &&
+              (l_sent_ack[32*i+:32] != ackw_q[32*i+:32] ||
+               l_sent_field[16*i+:16] !=
+               wfield(ackw_q[32*i+:32], prom_q[32*i+:32], l_shift_to[4*i+:4]));
+        end
+      end
+      ST_PSUM: begin
+        send_q <= data;
+        out_sum_q <= dsum + {12'd0, halves(r_peer_ip)} + {12'd0, halves(l_ip[32*t_q+:32])} +
+            32'd253 + {16'd0, len_q} + {16'd0, r_peer_port} + {16'd0, l_port[16*t_q+:16]} +
+            {12'd0, halves(mseq_q)} + {12'd0, halves(ack_t)} + 32'h5010 + {16'd0, fld_t} +
+            {16'd0, flen} + {16'd0, be16(head, 22)} + {12'd0, halves(fseq)};
       end
       ST_EDGE: begin
         pedge_q <= r_in_next + (room_q < cap ? room_q : cap);
@@ -494,17 +863,47 @@ module anypoint_acp_out #(
         out_sum_q <= dsum + {12'd0, s1_q} + {12'd0, s2_q} + {16'd0, field_q};
       end
       ST_COMMIT: begin
-        if (take && send_q) head <= nh;
+        if (take && send_q) head <= peer_q ? nh_p : nh;
+        if (!take) pend_q <= '0;
         out_punt <= !take;
-        out_src <= take ? r_vip_ip : src_q;
-        out_dst <= take ? r_peer_ip : dst_q;
+        out_src <= !take ? src_q : peer_q ? r_peer_ip : r_vip_ip;
+        out_dst <= !take ? dst_q : peer_q ? l_ip[32*t_q+:32] : r_peer_ip;
+      end
+      ST_ABUILD: begin
+        ah[0+:16] <= net16(r_peer_port);
+        ah[16+:16] <= net16(a_port);
+        ah[32+:32] <= net32(a_next);
+        ah[64+:32] <= net32(a_ack);
+        ah[96+:16] <= 16'h1050;
+        ah[112+:16] <= net16(a_fld);
+        ah[128+:16] <= net16(~fold({12'd0, halves(r_peer_ip)} + {12'd0, halves(a_ip)} +
+            32'd253 + 32'd20 + {16'd0, r_peer_port} + {16'd0, a_port} + {12'd0, halves(a_next)} +
+            {12'd0, halves(a_ack)} + 32'h5010 + {16'd0, a_fld}));
+        ah[144+:16] <= '0;
+        out_src <= r_peer_ip;
+        out_dst <= a_ip;
+        pend_q[ai] <= 1'b0;
       end
       default: ;
     endcase
   end
 
   always_ff @(posedge clk) begin
-    if (commit && take) recs_q[slot_q] <= upd;
+    if (state == ST_PDIV || state == ST_PMOD) begin
+      dra <= da_step[19:16];
+      drb <= db_step[19:16];
+      dqa <= {dqa[15:0], da_step[15:0]};
+      dqb <= {dqb[15:0], db_step[15:0]};
+      dva <= {dva[47:0], 16'd0};
+      dvb <= {dvb[47:0], 16'd0};
+    end else begin
+      dra <= '0;
+      drb <= '0;
+    end
+  end
+
+  always_ff @(posedge clk) begin
+    if (commit && take) recs_q[slot_q] <= peer_q ? upd_p : upd;
     if (rec_load) recs_q[rec_slot] <= rec_wdata;
   end
 
@@ -512,44 +911,87 @@ module anypoint_acp_out #(
     if (rst) begin
       valid_q <= '0;
       for (int s = 0; s < SLOTS; s++) begin
-        taken_data_q[s] <= '0;
-        taken_ack_q[s] <= '0;
+        taken_od_q[s] <= '0;
+        taken_oa_q[s] <= '0;
+        taken_id_q[s] <= '0;
+        taken_ir_q[s] <= '0;
+        taken_ia_q[s] <= '0;
       end
     end else begin
-      if (commit && take && data) taken_data_q[slot_q] <= taken_data_q[slot_q] + 32'd1;
-      if (commit && take && !data) taken_ack_q[slot_q] <= taken_ack_q[slot_q] + 32'd1;
+      if (commit && take) begin
+        if (!peer_q && data) taken_od_q[slot_q] <= taken_od_q[slot_q] + 32'd1;
+        if (!peer_q && !data) taken_oa_q[slot_q] <= taken_oa_q[slot_q] + 32'd1;
+        if (peer_q && data && !rtx_q) taken_id_q[slot_q] <= taken_id_q[slot_q] + 32'd1;
+        if (peer_q && data && rtx_q) taken_ir_q[slot_q] <= taken_ir_q[slot_q] + 32'd1;
+        if (peer_q && !data) taken_ia_q[slot_q] <= taken_ia_q[slot_q] + 32'd1;
+      end
       if (commit && !take && hit_q) valid_q[slot_q] <= 1'b0;
       if (rec_load) begin
         valid_q[rec_slot] <= 1'b1;
-        taken_data_q[rec_slot] <= '0;
-        taken_ack_q[rec_slot] <= '0;
+        taken_od_q[rec_slot] <= '0;
+        taken_oa_q[rec_slot] <= '0;
+        taken_id_q[rec_slot] <= '0;
+        taken_ir_q[rec_slot] <= '0;
+        taken_ia_q[rec_slot] <= '0;
       end
       if (rec_unload) valid_q[rec_slot] <= 1'b0;
     end
   end
 
-  // Outbound ring entry {len, peer_seq, member_seq, leg} at the record's out_idx.
+  // The rings: the host's writes while idle, the engine's at commit (outbound {len, peer_seq,
+  // member_seq, leg} at out_idx for a member's frame; inbound at in_next_idx for a new peer frame).
+  logic out_we, in_we;
+  logic [SW+RING_LOG2-1:0] out_wa, in_wa;
+  logic [82:0] out_wd, in_wd;
+  always_comb begin
+    out_we = ring_wr && ring_wr_out;
+    out_wa = {ring_wr_slot, ring_wr_idx};
+    out_wd = ring_wr_data;
+    if (commit && take && data && !peer_q) begin
+      out_we = 1'b1;
+      out_wa = {slot_q, r_idx[RING_LOG2-1:0]};
+      out_wd = {plen, r_out_next, seq, li_q};
+    end
+    in_we = ring_wr && !ring_wr_out;
+    in_wa = {ring_wr_slot, ring_wr_idx};
+    in_wd = ring_wr_data;
+    if (commit && take && data && peer_q && !rtx_q) begin
+      in_we = 1'b1;
+      in_wa = {slot_q, r_in_next_idx[RING_LOG2-1:0]};
+      in_wd = {plen, seq, mseq_q, t_q};
+    end
+  end
+
   always_ff @(posedge clk) begin
-    if (commit && take && data)
-      ring_mem[{slot_q, r_idx[RING_LOG2-1:0]}] <= {plen, r_out_next, seq, li_q};
-    ring_rdata <= ring_mem[{ring_slot, ring_idx}];
+    if (out_we) ring_mem[out_wa] <= out_wd;
+    if (in_we) in_mem[in_wa] <= in_wd;
+    out_rd <= ring_mem[{slot_q, out_ra}];
+    in_rd <= in_mem[{slot_q, in_ra}];
+    ring_rdata <= ring_out ? ring_mem[{ring_slot, ring_idx}] : in_mem[{ring_slot, ring_idx}];
   end
 
   // ---------------------------------------------------------------------------------------------
   // Send: the buffer read into ram_q from the decision's first cycle on, so the first beat is ready
-  // when the decision is; a sent segment's first 4 beats come from the rewritten head instead.
+  // when the decision is; a sent segment's first 4 beats come from the rewritten head instead. Then
+  // the pure acks, from `ah`.
   logic [CW-1:0] rd_ptr;
-  logic q_valid, q_head, q_last, pop, load, rewritten;
+  logic q_valid, q_head, q_last, pop, apop, load, rewritten, alast, done;
   logic [1:0] q_beat;
   logic [63:0] ram_q;
 
-  assign out_tvalid = state == ST_OUT && q_valid;
-  assign pop = out_tvalid && out_tready;
-  assign load = state != ST_IN && rd_ptr != nb && (!q_valid || pop);
-  assign out_tdata = (rewritten && q_head) ? head[{q_beat, 6'd0}+:64] : ram_q;
-  assign out_tkeep = q_last ? keep_q : 8'hff;
-  assign out_tlast = q_last;
-  assign seg_done = (pop && q_last) || silent || drop;
+  assign pop = state == ST_OUT && q_valid && out_tready;
+  assign apop = state == ST_ABEAT && out_tready;
+  assign alast = abeat == 2'd2;
+  assign load = state != ST_IN && state != ST_ABUILD && state != ST_ABEAT && rd_ptr != nb &&
+      (!q_valid || pop);
+  assign out_tvalid = (state == ST_OUT && q_valid) || state == ST_ABEAT;
+  assign out_tdata = state == ST_ABEAT ? (alast ? {32'd0, ah[128+:32]} : abeat[0] ? ah[64+:64] : ah[0+:64]) :
+      (rewritten && q_head) ? head[{q_beat, 6'd0}+:64] : ram_q;
+  assign out_tkeep = state == ST_ABEAT ? (alast ? 8'h0f : 8'hff) : q_last ? keep_q : 8'hff;
+  assign out_tlast = state == ST_ABEAT ? alast : q_last;
+  // The segment's last out: the frame or given-back segment with no ack after it, or the last ack.
+  assign done = ((pop && q_last) || (apop && alast)) && pend_q == '0;
+  assign seg_done = done || silent || drop;
 
   always_ff @(posedge clk) begin
     if (load) begin
@@ -598,13 +1040,45 @@ module anypoint_acp_out #(
           end
         end
         ST_SLOT: state <= ST_REC;
-        ST_REC: state <= ST_LEG;
+        ST_REC: state <= is_peer ? ST_PWALK : ST_LEG;
         ST_LEG: state <= ST_OPEN;
         ST_OPEN: state <= ST_WALK;
         ST_WALK: if (walk_end) state <= ST_EDGE;
         ST_EDGE: state <= ST_FIELD;
         ST_FIELD: state <= ST_SUM;
         ST_SUM: state <= ST_COMMIT;
+        ST_PWALK: if (walk_end) state <= ST_PSHARE;
+        ST_PSHARE: begin
+          state <= ST_PDIV;
+          dcnt <= '0;
+        end
+        ST_PDIV: begin
+          dcnt <= dcnt + 2'd1;
+          if (dcnt == 2'd3) state <= ST_PGIVE;
+        end
+        ST_PGIVE: begin
+          // A new frame is redirected; a retransmission (or a stale frame) needs no ALRM.
+          kc <= '0;
+          hc <= '0;
+          dcnt <= '0;
+          state <= !data ? ST_PFIELD : !seq_lt(fseq, r_in_fseq) && r_policy == P_KEY ? ST_PKEY :
+              !seq_lt(fseq, r_in_fseq) ? ST_PMOD : ST_PPICK;
+        end
+        ST_PKEY: begin
+          kc <= kc + 2'd1;
+          if (kc == 2'd3) state <= ST_PHASH;
+        end
+        ST_PHASH: begin
+          hc <= hc + 4'd1;
+          if (hc == 4'd15) state <= ST_PMOD;
+        end
+        ST_PMOD: begin
+          dcnt <= dcnt + 2'd1;
+          if (dcnt == 2'd3) state <= ST_PPICK;
+        end
+        ST_PPICK: state <= ST_PFIELD;
+        ST_PFIELD: state <= ST_PSUM;
+        ST_PSUM: state <= ST_COMMIT;
         ST_COMMIT: begin
           state <= ST_OUT;
           if (silent) begin  // nothing to send: the preloaded first beat dropped
@@ -613,14 +1087,33 @@ module anypoint_acp_out #(
             hsum <= '0;
             dsum <= '0;
             q_valid <= 1'b0;
+          end else if (take && !send_q) begin  // pure acks only
+            state <= ST_ABUILD;
+            q_valid <= 1'b0;
           end
         end
-        default: begin
+        ST_OUT: begin
           if (pop && q_last) begin
-            state <= ST_IN;
+            state <= pend_q != '0 ? ST_ABUILD : ST_IN;
             nb <= '0;
             hsum <= '0;
             dsum <= '0;
+          end
+        end
+        ST_ABUILD: begin
+          state <= ST_ABEAT;
+          abeat <= '0;
+        end
+        default: begin  // ST_ABEAT
+          if (apop) begin
+            abeat <= abeat + 2'd1;
+            if (alast) begin
+              state <= pend_q != '0 ? ST_ABUILD : ST_IN;
+              nb <= '0;
+              hsum <= '0;
+              dsum <= '0;
+              q_valid <= 1'b0;
+            end
           end
         end
       endcase

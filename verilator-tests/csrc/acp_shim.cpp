@@ -1,4 +1,4 @@
-// C ABI over the Verilated anypoint_acp_out engine (the ACP members' fast path). One call of
+// C ABI over the Verilated anypoint_acp_out engine (the ACP fast path). One call of
 // acp_cycle() is one clock, as ap_cycle() in shim.cpp: inputs applied, this cycle's outputs
 // sampled, then the clock rises.
 
@@ -29,11 +29,13 @@ struct AcpIo {
     uint8_t rec_slot;
     uint32_t rec_wdata[RECORD_WORDS];
     uint8_t ring_slot;
+    uint8_t ring_out;
     uint32_t ring_idx;
-    uint8_t in_wr;
-    uint8_t in_wr_slot;
-    uint32_t in_wr_idx;
-    uint32_t in_wr_data[RING_WORDS];
+    uint8_t ring_wr;
+    uint8_t ring_wr_out;
+    uint8_t ring_wr_slot;
+    uint32_t ring_wr_idx;
+    uint32_t ring_wr_data[RING_WORDS];
     // Outputs (this cycle, before the edge).
     uint8_t in_ready;
     uint64_t out_data;
@@ -45,8 +47,7 @@ struct AcpIo {
     uint32_t out_dst;
     uint32_t rec_rdata[RECORD_WORDS];
     uint8_t rec_valid;
-    uint32_t rec_taken_data;
-    uint32_t rec_taken_ack;
+    uint32_t rec_taken[5];  // out_data, out_ack, in_data, in_rtx, in_ack
     uint32_t ring_rdata[RING_WORDS];
     uint8_t seg_done;
 };
@@ -79,11 +80,13 @@ struct AcpSim {
         t.rec_slot = io->rec_slot;
         for (int i = 0; i < RECORD_WORDS; i++) t.rec_wdata[i] = io->rec_wdata[i];
         t.ring_slot = io->ring_slot;
+        t.ring_out = io->ring_out;
         t.ring_idx = io->ring_idx;
-        t.in_wr = io->in_wr;
-        t.in_wr_slot = io->in_wr_slot;
-        t.in_wr_idx = io->in_wr_idx;
-        for (int i = 0; i < RING_WORDS; i++) t.in_wr_data[i] = io->in_wr_data[i];
+        t.ring_wr = io->ring_wr;
+        t.ring_wr_out = io->ring_wr_out;
+        t.ring_wr_slot = io->ring_wr_slot;
+        t.ring_wr_idx = io->ring_wr_idx;
+        for (int i = 0; i < RING_WORDS; i++) t.ring_wr_data[i] = io->ring_wr_data[i];
         t.clk = 0;
         t.eval();
         io->in_ready = t.in_tready;
@@ -96,8 +99,11 @@ struct AcpSim {
         io->out_dst = t.out_dst;
         for (int i = 0; i < RECORD_WORDS; i++) io->rec_rdata[i] = t.rec_rdata[i];
         io->rec_valid = t.rec_valid;
-        io->rec_taken_data = t.rec_taken_data;
-        io->rec_taken_ack = t.rec_taken_ack;
+        io->rec_taken[0] = t.rec_taken_out_data;
+        io->rec_taken[1] = t.rec_taken_out_ack;
+        io->rec_taken[2] = t.rec_taken_in_data;
+        io->rec_taken[3] = t.rec_taken_in_rtx;
+        io->rec_taken[4] = t.rec_taken_in_ack;
         for (int i = 0; i < RING_WORDS; i++) io->ring_rdata[i] = t.ring_rdata[i];
         io->seg_done = t.seg_done;
         t.clk = 1;

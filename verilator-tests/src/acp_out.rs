@@ -1,4 +1,4 @@
-//! The Verilated ACP out_data engine (`hw/rtl/anypoint_acp_out.sv`) as a frame-switch
+//! The Verilated ACP engine (`hw/rtl/anypoint_acp_out.sv`) as a frame-switch
 //! [`Engine`]: the host loads and reads flow records and ring entries through its record ports and
 //! sends segments through its streams, 8 bytes a beat, with egress backpressure.
 
@@ -35,11 +35,13 @@ struct AcpIo {
     rec_slot: u8,
     rec_wdata: [u32; RECORD_WORDS],
     ring_slot: u8,
+    ring_out: u8,
     ring_idx: u32,
-    in_wr: u8,
-    in_wr_slot: u8,
-    in_wr_idx: u32,
-    in_wr_data: [u32; RING_WORDS],
+    ring_wr: u8,
+    ring_wr_out: u8,
+    ring_wr_slot: u8,
+    ring_wr_idx: u32,
+    ring_wr_data: [u32; RING_WORDS],
     in_ready: u8,
     out_data: u64,
     out_keep: u8,
@@ -50,8 +52,7 @@ struct AcpIo {
     out_dst: u32,
     rec_rdata: [u32; RECORD_WORDS],
     rec_valid: u8,
-    rec_taken_data: u32,
-    rec_taken_ack: u32,
+    rec_taken: [u32; 5],
     ring_rdata: [u32; RING_WORDS],
     seg_done: u8,
 }
@@ -105,9 +106,6 @@ const IN_IDX: Field = (272, 16);
 const IN_NEXT_FSEQ: Field = (288, 32);
 const IN_NEXT: Field = (320, 32);
 const IN_ACK: Field = (352, 32);
-const IN_FRAME: Field = (384, 16);
-const OFFERS_SUM: Field = (400, 1);
-const SLACK: Field = (401, 32);
 const VIP_SHIFT: Field = (433, 4);
 const ADV_ACK: Field = (437, 32);
 const ADV_EDGE: Field = (469, 32);
@@ -184,9 +182,6 @@ fn pack(rec: &FlowRecord) -> [u32; RECORD_WORDS] {
     b.put(IN_NEXT_FSEQ, rec.in_next_fseq.into());
     b.put(IN_NEXT, rec.in_next.into());
     b.put(IN_ACK, rec.in_ack.into());
-    b.put(IN_FRAME, rec.in_frame().into());
-    b.put(OFFERS_SUM, rec.alrm.policy().offers_sum().into());
-    b.put(SLACK, rec.slack().into());
     b.put(VIP_SHIFT, rec.vip_shift.into());
     b.put(ADV_ACK, rec.adv_ack.into());
     b.put(ADV_EDGE, rec.adv_edge.into());
@@ -320,8 +315,10 @@ fn unpack_entry(words: &[u32; RING_WORDS]) -> RingEntry {
 pub struct AcpStats {
     pub taken: u64,
     pub given_back: u64,
-    /// Clocks from a segment's first beat in to the engine's done with it, summed over segments.
+    /// Clocks from a segment's first beat in to the engine's done with it, summed over segments,
+    /// and of the last segment.
     pub cycles: u64,
+    pub last_cycles: u64,
 }
 
 /// The Verilated engine.
@@ -390,15 +387,21 @@ impl Engine for RtlAcpOut {
 
     fn load(&mut self, slot: usize, rec: &FlowRecord, in_flight: &Entries) {
         assert!(usize::from(rec.w) <= RING, "ring of {} entries", rec.w);
-        self.io.in_wr_slot = slot as u8;
-        self.io.in_wr = 1;
-        // The outbound frames in flight matter only to peer segments, which this engine gives back.
-        for (k, e) in in_flight.inbound.iter().enumerate() {
-            self.io.in_wr_idx = ((usize::from(rec.in_idx) + k) % usize::from(rec.w)) as u32;
-            self.io.in_wr_data = pack_entry(e);
-            self.cycle();
+        self.io.ring_wr_slot = slot as u8;
+        self.io.ring_wr = 1;
+        let rings = [
+            (0, rec.in_idx, &in_flight.inbound),
+            (1, rec.out_lidx, &in_flight.outbound),
+        ];
+        for (out, from, entries) in rings {
+            self.io.ring_wr_out = out;
+            for (k, e) in entries.iter().enumerate() {
+                self.io.ring_wr_idx = ((usize::from(from) + k) % usize::from(rec.w)) as u32;
+                self.io.ring_wr_data = pack_entry(e);
+                self.cycle();
+            }
         }
-        self.io.in_wr = 0;
+        self.io.ring_wr = 0;
         self.select(slot);
         self.io.rec_wdata = pack(rec);
         self.io.rec_load = 1;
@@ -420,9 +423,8 @@ impl Engine for RtlAcpOut {
     }
 
     fn ring(&mut self, slot: usize, ring: Ring, idx: u16) -> RingEntry {
-        // It writes no inbound entry: it takes no peer segment.
-        assert_eq!(ring, Ring::Out, "inbound ring read");
         self.io.ring_slot = slot as u8;
+        self.io.ring_out = u8::from(ring == Ring::Out);
         self.io.ring_idx = u32::from(idx);
         self.cycle();
         self.cycle();
@@ -432,10 +434,13 @@ impl Engine for RtlAcpOut {
     fn taken(&mut self, slot: usize) -> TakenCount {
         self.select(slot);
         self.cycle();
+        let [out_data, out_ack, in_data, in_rtx, in_ack] = self.io.rec_taken.map(u64::from);
         TakenCount {
-            out_data: self.io.rec_taken_data.into(),
-            out_ack: self.io.rec_taken_ack.into(),
-            ..TakenCount::default()
+            out_data,
+            out_ack,
+            in_data,
+            in_rtx,
+            in_ack,
         }
     }
 
@@ -444,14 +449,15 @@ impl Engine for RtlAcpOut {
         self.io.in_src = u32::from(pkt.src);
         self.io.in_dst = u32::from(pkt.dst);
         let mut next = 0;
-        let mut out = Vec::new();
-        let mut sent = None;
+        let mut bytes = Vec::new();
+        let mut sent = Vec::new();
+        let mut punt = None;
         for cycles in 0.. {
             assert!(
                 cycles < SEGMENT_CYCLES,
-                "engine hung on a {}-byte segment: {next} beats in, {} bytes out",
+                "engine hung on a {}-byte segment: {next} beats in, {} segments out",
                 pkt.segment.len(),
-                out.len()
+                sent.len()
             );
             self.io.in_valid = u8::from(next < beats.len());
             if let Some(b) = beats.get(next) {
@@ -468,30 +474,36 @@ impl Engine for RtlAcpOut {
             }
             if self.io.out_valid == 1 && self.io.out_ready == 1 {
                 let n = self.io.out_keep.trailing_ones() as usize;
-                out.extend_from_slice(&self.io.out_data.to_le_bytes()[..n]);
+                bytes.extend_from_slice(&self.io.out_data.to_le_bytes()[..n]);
                 if self.io.out_last == 1 {
                     let p = Packet {
                         src: Ipv4Addr::from(self.io.out_src),
                         dst: Ipv4Addr::from(self.io.out_dst),
-                        segment: std::mem::take(&mut out),
+                        segment: std::mem::take(&mut bytes),
                     };
-                    sent = Some((p, self.io.out_punt == 1));
+                    if self.io.out_punt == 1 {
+                        punt = Some(p);
+                    } else {
+                        sent.push(p);
+                    }
                 }
             }
             if self.io.seg_done == 1 {
+                self.stats.last_cycles = cycles + 1;
                 self.stats.cycles += cycles + 1;
                 break;
             }
         }
         self.io.in_valid = 0;
-        match sent {
-            Some((p, true)) => {
+        match punt {
+            Some(p) => {
+                assert!(sent.is_empty(), "a segment both given back and taken");
                 self.stats.given_back += 1;
                 Err(p)
             }
-            other => {
+            None => {
                 self.stats.taken += 1;
-                Ok(other.into_iter().map(|(p, _)| p).collect())
+                Ok(sent)
             }
         }
     }

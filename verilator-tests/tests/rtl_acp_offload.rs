@@ -1,5 +1,5 @@
-//! The RTL's ACP engine (members' acks and frames in sequence) plus the host equal the frame
-//! switch alone (docs/frame-switching.md section 9a): recorded simulated runs (loss, duplication,
+//! The RTL's ACP engine (acks, frames in sequence and the peer's retransmissions, either way) plus
+//! the host equal the frame switch alone (docs/frame-switching.md section 9a): recorded simulated runs (loss, duplication,
 //! reordering, a member removed) are replayed through `Offload<RtlAcpOut>` and, in lockstep,
 //! through `Offload<SpecEngine>` (the model's engine). Every event must send what the switch alone sent,
 //! the RTL must take exactly the segments the spec takes, and at the end the host must hold the
@@ -10,14 +10,25 @@ mod sim;
 
 use std::time::Duration;
 
-use anypoint_model::frame_switch::fast::{Offload, SpecEngine};
-use anypoint_model::frame_switch::Policy;
+use anypoint_model::frame_switch::fast::{Offload, SpecEngine, TakenCount};
+use anypoint_model::frame_switch::{Kind, Policy};
 use sim::{check, Impair, Setup, Sim, Step};
 use verilator_tests::acp_out::RtlAcpOut;
 
+/// The kind of the one segment counted between `before` and `after`, if any.
+fn kind_taken(before: &TakenCount, after: &TakenCount) -> Option<Kind> {
+    let after = after.by_kind();
+    before
+        .by_kind()
+        .iter()
+        .zip(after)
+        .find(|((_, b), (_, a))| a != b)
+        .map(|(_, (k, _))| k)
+}
+
 /// Replays `setup` through the RTL engine (egress held off `backpressure` per mille of clocks);
-/// returns the segments it took.
-fn replay(mut setup: Setup, requests: u32, backpressure: u64) -> u64 {
+/// returns the segments it took, by kind.
+fn replay(mut setup: Setup, requests: u32, backpressure: u64) -> TakenCount {
     setup.record = true;
     let w = setup.w;
     let host = || sim::switch(&setup);
@@ -26,7 +37,10 @@ fn replay(mut setup: Setup, requests: u32, backpressure: u64) -> u64 {
     check(&o, requests, w, 8).unwrap();
     let mut rtl = Offload::new(rtl_host, RtlAcpOut::new(backpressure, 7));
     let mut spec = Offload::new(spec_host, SpecEngine::new(2, w));
+    // Segments and clocks, by kind taken and given back.
+    let mut clocks: Vec<(Option<Kind>, u64, u64)> = Vec::new();
     for (i, step) in o.trace.iter().enumerate() {
+        let before = spec.engine.taken_total();
         let (got, by_spec, want) = match step {
             Step::Segment(pkt, want) => (rtl.receive(pkt), spec.receive(pkt), want),
             Step::Remove(id, want) => (rtl.remove_member(*id), spec.remove_member(*id), want),
@@ -48,6 +62,14 @@ fn replay(mut setup: Setup, requests: u32, backpressure: u64) -> u64 {
             t.out_data + t.out_ack,
             "event {i}: the RTL took a different segment than the spec"
         );
+        if let Step::Segment(..) = step {
+            let kind = kind_taken(&before, &spec.engine.taken_total());
+            let c = rtl.engine.stats.last_cycles;
+            match clocks.iter_mut().find(|(k, _, _)| *k == kind) {
+                Some(e) => (e.1, e.2) = (e.1 + 1, e.2 + c),
+                None => clocks.push((kind, 1, c)),
+            }
+        }
     }
     rtl.sync();
     assert_eq!(rtl.host.counters(), &o.counters);
@@ -60,7 +82,13 @@ fn replay(mut setup: Setup, requests: u32, backpressure: u64) -> u64 {
         s.given_back,
         s.cycles as f64 / (s.taken + s.given_back).max(1) as f64
     );
-    s.taken
+    clocks.sort_by_key(|(k, _, _)| k.map(|k| k.name()));
+    for (k, n, c) in clocks {
+        let name = k.map_or("given back", |k| k.name());
+        println!("  {name}: {n}, {:.1} clocks each", c as f64 / n as f64);
+    }
+    assert_eq!(rtl.device.total(), s.taken);
+    rtl.device
 }
 
 #[test]
@@ -73,14 +101,15 @@ fn one_frame_per_segment_through_a_lossy_link() {
     );
     setup.pad = Some(1400);
     let taken = replay(setup, 1500, 0);
-    assert!(taken > 200, "{taken} taken");
+    assert!(taken.total() > 200, "{taken:?} taken");
+    assert!(taken.in_ack > 0 && taken.in_data > 0, "{taken:?} taken");
 }
 
 #[test]
 fn speed_sensitive_small_frames_with_egress_backpressure() {
     let setup = Setup::new(Policy::SpeedSensitive, 1500, Impair::lossy(), 11);
     let taken = replay(setup, 1500, 300);
-    assert!(taken > 0);
+    assert!(taken.in_data > 0, "{taken:?} taken");
 }
 
 #[test]
@@ -94,5 +123,5 @@ fn a_member_removed_mid_connection() {
     setup.pad = Some(600);
     setup.remove = Some((1, 500));
     let taken = replay(setup, 1500, 100);
-    assert!(taken > 0);
+    assert!(taken.total() > 0, "{taken:?} taken");
 }

@@ -1,14 +1,14 @@
-//! The RTL's ACP engine against the spec engine on random records and segments: corners the
-//! recorded runs of rtl_acp_offload.rs do not reach (the summed window, a frame that retires
-//! inbound frames, sequence wrap, a full outbound ring, MAX_RETIRE retirements, a saturated window
-//! field, malformed segments). Each segment's output, the record, the taken counts and the
-//! outbound ring entries must match.
+//! The RTL's ACP engine against the spec engine on random records and segments in both
+//! directions: corners the recorded runs of rtl_acp_offload.rs do not reach (the summed window, a
+//! frame that retires inbound frames, sequence wrap, full rings, MAX_RETIRE retirements either way,
+//! saturated window fields, every ALRM, retransmissions of frames in flight, malformed segments).
+//! Each segment's output, the record, the taken counts and the entries of both rings must match.
 
 use std::net::{Ipv4Addr, SocketAddrV4};
 
 use acp::wire::{self, Flags};
 use anypoint_model::frame_switch::fast::{
-    Engine, Entries, FastLeg, FlowRecord, Ring, RingEntry, SpecEngine,
+    Engine, Entries, FastLeg, FlowRecord, Ring, RingEntry, SpecEngine, TakenCount,
 };
 use anypoint_model::frame_switch::{FrameAlrm, Packet, Policy, MAX_ACTIVE};
 use anypoint_model::hash::HashKey;
@@ -23,11 +23,50 @@ fn near(r: &mut Prng, base: u32, span: u32) -> u32 {
     base.wrapping_add(r.below(span))
 }
 
+/// `n` ring entries of consecutive peer sequence numbers ending at `end`, of random members among
+/// the first `nlegs` and member sequence numbers near `member(leg)`.
+fn entries(
+    r: &mut Prng,
+    n: u32,
+    end: u32,
+    nlegs: usize,
+    member: impl Fn(&mut Prng, usize) -> u32,
+) -> Vec<RingEntry> {
+    let lens: Vec<u16> = (0..n)
+        .map(|_| {
+            if r.chance(70) {
+                8 + r.below(200) as u16
+            } else {
+                1 + r.below(1500) as u16
+            }
+        })
+        .collect();
+    let mut peer_seq = end.wrapping_sub(lens.iter().map(|&l| u32::from(l)).sum());
+    lens.into_iter()
+        .map(|len| {
+            let leg = r.below(nlegs as u32) as u8;
+            let e = RingEntry {
+                leg,
+                member_seq: member(r, usize::from(leg)),
+                peer_seq,
+                len,
+            };
+            peer_seq = peer_seq.wrapping_add(u32::from(len));
+            e
+        })
+        .collect()
+}
+
 fn record(r: &mut Prng) -> (FlowRecord, Entries) {
     let wmax = if r.chance(20) { 512 } else { 40 };
     let w = 1 + r.below(wmax) as u16;
     let out_left = r32(r);
-    let out_next_fseq = out_left.wrapping_add(r.below(u32::from(w) + 1));
+    let n_out = if r.chance(70) {
+        r.below(u32::from(w).min(12) + 1)
+    } else {
+        r.below(u32::from(w) + 1)
+    };
+    let out_next_fseq = out_left.wrapping_add(n_out);
     let in_left = r32(r);
     let n_in = r.below(u32::from(w).min(14) + 1);
     let in_next_fseq = in_left.wrapping_add(n_in);
@@ -37,11 +76,19 @@ fn record(r: &mut Prng) -> (FlowRecord, Entries) {
         let next = r32(r);
         let span = if r.chance(50) { 20000 } else { 3 };
         let una = next.wrapping_sub(r.below(span));
+        let out_next = r32(r);
+        let ack = out_next.wrapping_sub(r.below(30000));
+        let promise = if r.chance(10) {
+            r32(r)
+        } else {
+            out_next.wrapping_add(r.below(60000)).wrapping_sub(20000)
+        };
+        let shift_to = r.below(15) as u8;
         *l = FastLeg {
             fast: r.chance(85),
             takes: r.chance(80),
             member: SocketAddrV4::new(Ipv4Addr::new(10, 1, 0, i as u8), 6000 + i as u16),
-            out_next: r32(r),
+            out_next,
             next,
             una,
             edge: if r.chance(10) {
@@ -50,30 +97,36 @@ fn record(r: &mut Prng) -> (FlowRecord, Entries) {
                 near(r, una, 200000)
             },
             shift_from: r.below(15) as u8,
-            ack: r32(r),
-            promise: r32(r),
-            sent_ack: r32(r),
-            sent_field: r.below(65536) as u16,
-            shift_to: r.below(15) as u8,
+            ack,
+            promise,
+            sent_ack: if r.chance(60) { ack } else { r32(r) },
+            sent_field: if r.chance(30) {
+                r.below(65536) as u16
+            } else {
+                (promise.wrapping_sub(ack) >> shift_to).min(0xffff) as u16
+            },
+            shift_to,
         };
     }
-    let inbound = (0..n_in)
-        .map(|_| {
-            let leg = r.below(nlegs as u32) as u8;
-            let l = legs[usize::from(leg)];
-            let len = 1 + r.below(1500) as u16;
-            RingEntry {
-                leg,
-                member_seq: if r.chance(80) {
-                    l.next.wrapping_sub(u32::from(len) + r.below(20000))
-                } else {
-                    r32(r)
-                },
-                peer_seq: r32(r),
-                len,
-            }
-        })
-        .collect();
+    let in_next = r32(r);
+    let inbound = entries(r, n_in, in_next, nlegs, |r, leg| {
+        if r.chance(80) {
+            legs[leg].next.wrapping_sub(1500 + r.below(20000))
+        } else {
+            r32(r)
+        }
+    });
+    let out_next = r32(r);
+    let outbound = entries(r, n_out, out_next, nlegs, |r, leg| {
+        legs[leg]
+            .ack
+            .wrapping_add(r.below(40000))
+            .wrapping_sub(20000)
+    });
+    let out_ack = match (outbound.first(), r.below(4)) {
+        (Some(e), 0..=2) => e.peer_seq,
+        _ => out_next.wrapping_sub(r.below(3000)),
+    };
     let in_ack = r32(r);
     let policy = match r.below(3) {
         0 => Policy::KeyHash {
@@ -92,17 +145,25 @@ fn record(r: &mut Prng) -> (FlowRecord, Entries) {
         out_lidx,
         out_next_fseq,
         out_idx: (out_next_fseq % u32::from(w)) as u16,
-        out_next: r32(r),
-        min_out_frame: r.below(65536) as u16,
-        out_ack: r32(r),
-        peer_edge: r32(r),
+        out_next,
+        min_out_frame: if r.chance(80) {
+            8 + r.below(1500) as u16
+        } else {
+            r.below(65536) as u16
+        },
+        out_ack,
+        peer_edge: if r.chance(80) {
+            near(r, out_ack, 400000)
+        } else {
+            r32(r)
+        },
         peer_wnd_field: r.below(65536) as u16,
         peer_shift: r.below(15) as u8,
         in_left,
         in_idx: (in_left % u32::from(w)) as u16,
         in_next_fseq,
         in_next_idx: (in_next_fseq % u32::from(w)) as u16,
-        in_next: near(r, in_ack, 100000),
+        in_next,
         in_ack,
         min_in_frame: r.below(3000) as u16,
         frame_max: if r.chance(20) {
@@ -118,25 +179,49 @@ fn record(r: &mut Prng) -> (FlowRecord, Entries) {
         nlegs: nlegs as u8,
         legs,
     };
-    let in_flight = Entries {
-        inbound,
-        outbound: Vec::new(),
-    };
-    (rec, in_flight)
+    (rec, Entries { inbound, outbound })
 }
 
-fn segment(r: &mut Prng, rec: &FlowRecord) -> Packet {
+/// A random flag byte now and then, ACK with PSH sometimes, else ACK.
+fn flags(r: &mut Prng) -> Flags {
+    if r.chance(5) {
+        Flags(r.below(256) as u8)
+    } else if r.chance(20) {
+        Flags(0x18)
+    } else {
+        Flags::ACK
+    }
+}
+
+/// The segment of `h` and `payload`, a bit flipped now and then.
+fn emit(r: &mut Prng, h: &wire::Header, payload: &[u8], src: Ipv4Addr, dst: Ipv4Addr) -> Packet {
+    let mut segment = Vec::new();
+    wire::emit_segment(h, payload, src, dst, &mut segment);
+    if r.chance(3) {
+        let i = r.below(segment.len() as u32) as usize;
+        segment[i] ^= 1 << r.below(8);
+    }
+    Packet { src, dst, segment }
+}
+
+/// A frame of `n` data bytes, cut short now and then.
+fn frame(r: &mut Prng, fseq: u32, n: usize) -> Vec<u8> {
+    let mut payload = Vec::new();
+    wire::emit_frame(fseq, r.below(256) as u8, &r.bytes(n), &mut payload);
+    if r.chance(3) {
+        payload.truncate(r.below(payload.len() as u32) as usize);
+    }
+    payload
+}
+
+fn member_segment(r: &mut Prng, rec: &FlowRecord) -> Packet {
     let li = r.below(MAX_ACTIVE as u32) as usize;
     let l = rec.legs[li];
-    let data = r.chance(50);
     let mut payload = Vec::new();
-    if data {
+    if r.chance(50) {
         let nmax = if r.chance(10) { 1500 } else { 40 };
-        let n = r.below(nmax) as usize;
-        wire::emit_frame(r32(r), r.below(256) as u8, &r.bytes(n), &mut payload);
-        if r.chance(3) {
-            payload.truncate(r.below(payload.len() as u32) as usize);
-        }
+        let (fseq, n) = (r32(r), r.below(nmax) as usize);
+        payload = frame(r, fseq, n);
     }
     let ack = match r.below(10) {
         0 => r32(r),
@@ -149,13 +234,7 @@ fn segment(r: &mut Prng, rec: &FlowRecord) -> Packet {
         dst_port: if r.chance(3) { 2 } else { rec.peer.port() },
         seq: if r.chance(85) { l.out_next } else { r32(r) },
         ack,
-        flags: if r.chance(5) {
-            Flags(r.below(256) as u8)
-        } else if r.chance(20) {
-            Flags(0x18)
-        } else {
-            Flags::ACK
-        },
+        flags: flags(r),
         window: if r.chance(10) {
             0xffff
         } else {
@@ -163,57 +242,179 @@ fn segment(r: &mut Prng, rec: &FlowRecord) -> Packet {
         },
         ..wire::Header::default()
     };
-    let (src, dst) = (*l.member.ip(), *rec.peer.ip());
-    let mut segment = Vec::new();
-    wire::emit_segment(&h, &payload, src, dst, &mut segment);
-    if r.chance(3) {
-        let i = r.below(segment.len() as u32) as usize;
-        segment[i] ^= 1 << r.below(8);
-    }
-    Packet { src, dst, segment }
+    emit(r, &h, &payload, *l.member.ip(), *rec.peer.ip())
 }
 
-#[test]
-fn random_records_and_segments() {
+/// A segment from the peer: an ack at the end of an outbound frame in flight or elsewhere, and no
+/// frame, the peer's next, a retransmission of an inbound frame in flight, or another.
+fn peer_segment(r: &mut Prng, rec: &FlowRecord, engine: &mut impl Engine) -> Packet {
+    let w = u32::from(rec.w);
+    let (n_in, n_out) = (
+        rec.in_next_fseq.wrapping_sub(rec.in_left),
+        rec.out_next_fseq.wrapping_sub(rec.out_left),
+    );
+    let mut seq = rec.in_next;
+    let mut payload = Vec::new();
+    if r.chance(55) {
+        let nmax = if r.chance(10) { 1400 } else { 48 };
+        let n = r.below(nmax) as usize;
+        payload = match r.below(10) {
+            0..=4 => frame(r, rec.in_next_fseq, n),
+            5..=7 if n_in > 0 => {
+                let k = r.below(n_in);
+                let idx = ((u32::from(rec.in_idx) + k) % w) as u16;
+                let e = engine.ring(0, Ring::In, idx);
+                seq = e.peer_seq;
+                let len = usize::from(e.len).max(8) - 8;
+                frame(r, rec.in_left.wrapping_add(k), len)
+            }
+            _ => {
+                seq = near(r, rec.in_next, 3000).wrapping_sub(1500);
+                let fseq = near(r, rec.in_left, 20).wrapping_sub(4);
+                frame(r, fseq, n)
+            }
+        };
+    }
+    let ack = match r.below(10) {
+        0 => r32(r),
+        1 => rec.out_ack,
+        2 => rec.out_next,
+        3..=6 if n_out > 0 => {
+            let k = r.below(n_out.min(12));
+            let e = engine.ring(0, Ring::Out, ((u32::from(rec.out_lidx) + k) % w) as u16);
+            e.peer_seq.wrapping_add(u32::from(e.len))
+        }
+        _ => near(
+            r,
+            rec.out_ack,
+            rec.out_next.wrapping_sub(rec.out_ack).max(1),
+        ),
+    };
+    let h = wire::Header {
+        src_port: if r.chance(3) { 1 } else { rec.peer.port() },
+        dst_port: if r.chance(3) { 2 } else { rec.vip.port() },
+        seq,
+        ack,
+        flags: flags(r),
+        window: match r.below(10) {
+            0 => 0xffff,
+            1..=2 => rec.peer_wnd_field,
+            _ => r.below(65536) as u16,
+        },
+        ..wire::Header::default()
+    };
+    emit(r, &h, &payload, *rec.peer.ip(), *rec.vip.ip())
+}
+
+/// Random records, each with up to 8 segments either way, through the RTL and `spec` in lockstep.
+fn random_records_and_segments(spec: &mut impl Engine) {
     let mut r = Prng::new(99);
     let mut rtl = RtlAcpOut::new(200, 3);
-    let mut spec = SpecEngine::new(2, 512);
-    // Taken segments by kind (pure ack, frame) and inbound frames retired, and by policy.
+    // Members' direction: taken segments by kind (pure ack, frame) and inbound frames retired, and
+    // by policy offering the sum.
     let mut retired = [[0u32; 9]; 2];
     let mut summed = [0u32; 2];
     let mut silent = 0;
+    // Peer's direction: outbound frames retired, new frames by policy, pure acks sent.
+    let mut out_retired = [0u32; 9];
+    let mut by_policy = [0u32; 3];
+    let mut acks = [0u32; 9];
+    let mut taken = TakenCount::default();
+    let mut cycles = [(0u64, 0u64); 5];
     for trial in 0..4000 {
-        let (rec, inbound) = record(&mut r);
-        rtl.load(0, &rec, &inbound);
-        spec.load(0, &rec, &inbound);
+        let (rec, in_flight) = record(&mut r);
+        rtl.load(0, &rec, &in_flight);
+        spec.load(0, &rec, &in_flight);
         for k in 0..8 {
             let before = spec.read(0);
-            let pkt = segment(&mut r, &before);
+            let pkt = if r.chance(50) {
+                peer_segment(&mut r, &before, spec)
+            } else {
+                member_segment(&mut r, &before)
+            };
             let (got, want) = (rtl.send(&pkt), spec.send(&pkt));
             assert_eq!(got, want, "trial {trial} segment {k}: {before:?} {pkt:?}");
             let now = spec.read(0);
             assert_eq!(rtl.read(0), now, "trial {trial} segment {k}: record");
-            assert_eq!(
-                rtl.taken(0),
-                spec.taken(0),
-                "trial {trial} segment {k}: taken"
-            );
-            for f in 0..now.out_next_fseq.wrapping_sub(rec.out_next_fseq) {
-                let idx = ((u32::from(rec.out_idx) + f) % u32::from(rec.w)) as u16;
-                assert_eq!(
-                    rtl.ring(0, Ring::Out, idx),
-                    spec.ring(0, Ring::Out, idx),
-                    "trial {trial}: ring {idx}"
-                );
+            let count = spec.taken(0);
+            assert_eq!(rtl.taken(0), count, "trial {trial} segment {k}: taken");
+            let written = [
+                (
+                    Ring::Out,
+                    rec.out_idx,
+                    now.out_next_fseq.wrapping_sub(rec.out_next_fseq),
+                ),
+                (
+                    Ring::In,
+                    rec.in_next_idx,
+                    now.in_next_fseq.wrapping_sub(rec.in_next_fseq),
+                ),
+            ];
+            for (ring, from, n) in written {
+                for f in 0..n {
+                    let idx = ((u32::from(from) + f) % u32::from(rec.w)) as u16;
+                    assert_eq!(
+                        rtl.ring(0, ring, idx),
+                        spec.ring(0, ring, idx),
+                        "trial {trial}: {ring:?} ring {idx}"
+                    );
+                }
             }
             let Ok(out) = want else { break };
-            let data = usize::from(pkt.segment.len() > 20);
-            retired[data][now.in_left.wrapping_sub(before.in_left) as usize] += 1;
-            summed[data] += u32::from(before.alrm.policy().offers_sum());
-            silent += u32::from(out.is_empty());
+            let before_count = taken;
+            taken = count;
+            let kind = [
+                count.out_data - before_count.out_data,
+                count.out_ack - before_count.out_ack,
+                count.in_data - before_count.in_data,
+                count.in_rtx - before_count.in_rtx,
+                count.in_ack - before_count.in_ack,
+            ]
+            .iter()
+            .position(|&d| d == 1)
+            .expect("one kind taken");
+            cycles[kind].0 += 1;
+            cycles[kind].1 += rtl.stats.last_cycles;
+            if pkt.dst == *before.vip.ip() {
+                out_retired[now.out_left.wrapping_sub(before.out_left) as usize] += 1;
+                if kind == 2 {
+                    by_policy[policy_index(before.alrm.policy())] += 1;
+                }
+                acks[out.len() - usize::from(pkt.segment.len() > 20)] += 1;
+            } else {
+                let data = usize::from(pkt.segment.len() > 20);
+                retired[data][now.in_left.wrapping_sub(before.in_left) as usize] += 1;
+                summed[data] += u32::from(before.alrm.policy().offers_sum());
+                silent += u32::from(out.is_empty());
+            }
         }
+        taken = TakenCount::default();
     }
-    println!("random: retired by kind {retired:?}, summed {summed:?}, {silent} sent nothing");
+    println!("random: members' direction: retired by kind {retired:?}, summed {summed:?}, {silent} sent nothing");
+    println!("random: peer's direction: retired {out_retired:?}, new frames by policy {by_policy:?}, pure acks sent {acks:?}");
+    let kinds = ["out_data", "out_ack", "in_data", "in_rtx", "in_ack"];
+    for (name, (n, c)) in kinds.iter().zip(cycles) {
+        println!(
+            "random: {name}: {n} taken, {:.1} clocks per segment",
+            c as f64 / n.max(1) as f64
+        );
+    }
     assert!(retired.iter().flatten().all(|&n| n > 0) && summed.iter().all(|&n| n > 0));
     assert!(silent > 0);
+    assert!(out_retired.iter().all(|&n| n > 0), "{out_retired:?}");
+    assert!(by_policy.iter().all(|&n| n > 0) && cycles.iter().all(|&(n, _)| n > 0));
+    assert!(acks[0] > 0 && acks[1] > 0 && acks[2] > 0, "{acks:?}");
+}
+
+fn policy_index(p: Policy) -> usize {
+    match p {
+        Policy::KeyHash { .. } => 0,
+        Policy::RoundRobin => 1,
+        Policy::SpeedSensitive => 2,
+    }
+}
+
+#[test]
+fn random_records_and_segments_either_way() {
+    random_records_and_segments(&mut SpecEngine::new(2, 512));
 }
