@@ -231,10 +231,11 @@ fn acp_stats(lab: &Lab, backend: &str, what: &str) -> serde_json::Value {
     let stats = lab.json(&["stats"]);
     let a = stats["acp"][0].clone();
     eprintln!(
-        "{backend} {what}: fast {} slow {} device {} sent {} unsent {} flows {} kinds {} events {}",
+        "{backend} {what}: fast {} slow {} device {} {} sent {} unsent {} flows {} kinds {} events {}",
         a["fast"],
         a["slow"],
         a["device"],
+        a["device_segments"],
         a["sent"],
         a["unsent"],
         a["flows"],
@@ -285,8 +286,11 @@ fn ten_thousand_keyed_requests_through_a_lossy_client_link() {
         );
         assert!(a["segments"]["split"].as_u64().unwrap() > 0, "{a}");
         assert!(a["segments"]["hole_open"].as_u64().unwrap() > 0, "{a}");
-        // The members' acks and single frames: the device's engine (the RTL's on rtl).
-        assert!(a["device"].as_u64().unwrap() > 0, "{a}");
+        // Acks and single frames both ways: the device's engine (the RTL's on rtl).
+        let device = &a["device_segments"];
+        for kind in ["in_ack", "out_ack", "out_data"] {
+            assert!(device[kind].as_u64().is_some_and(|n| n > 0), "{kind}: {a}");
+        }
         let members = lab.json(&["member", "list", "frames"]);
         assert!(members
             .as_array()
