@@ -109,6 +109,9 @@ pub struct Results {
     pub rtl: Result<Vec<RtlFigure>, String>,
     #[serde(default = "not_run")]
     pub engine: Result<EngineFigure, String>,
+    /// When section 4 was measured again on its own (`experiments --rtl-only`).
+    #[serde(default)]
+    pub rtl_date: Option<String>,
 }
 
 /// `a / b` as a ratio for the tables, when both rows were measured.
@@ -307,6 +310,9 @@ fn slow_server(r: &Results, notes: &Notes, md: &mut String) {
 }
 
 fn rtl(r: &Results, notes: &Notes, md: &mut String) {
+    if let Some(date) = &r.rtl_date {
+        let _ = writeln!(md, "Measured again on its own on {date}.\n");
+    }
     md.push_str(
         "The device's ACP engine (`hw/rtl/anypoint_acp_out.sv`, docs/frame-switching.md section \
          9a) takes the in-order common case of both directions; it is not in `anypoint_top` yet \
@@ -521,6 +527,7 @@ mod tests {
             ],
             rtl: Err("rtl-bench not built".into()),
             engine: Err("acp-bench not built".into()),
+            rtl_date: None,
         }
     }
 
@@ -579,6 +586,33 @@ mod tests {
             "| switch | speed-sensitive | 2.00 | 330 / 330 / 330 / 10 | 1.0% | 0.25x |"
         );
         assert!(line(&md, "| proxy | round-robin | 8.00").contains("| 10.0% | 1.00x |"));
+    }
+
+    #[test]
+    fn the_engine_section_gives_clocks_by_kind_and_per_frame() {
+        let mut r = results();
+        r.engine = Ok(EngineFigure {
+            frame_bytes: 1024,
+            servers: 4,
+            policy: "round-robin".into(),
+            kinds: vec![EngineKind {
+                kind: "in_data".into(),
+                segments: 12345,
+                cycles_per_segment: 270.25,
+            }],
+            cycles_per_frame: 301.5,
+        });
+        r.rtl_date = Some("2026-11-28 05:00 UTC".into());
+        let md = markdown(&r, "p");
+        assert_eq!(line(&md, "| in_data |"), "| in_data | 12,345 | 270.2 |");
+        assert!(md.contains("4 servers, round-robin, frames of 1024 bytes."));
+        assert!(md.contains("**301.5 clocks per frame switched**"));
+        assert!(md.contains("Measured again on its own on 2026-11-28 05:00 UTC."));
+        // Results written before the engine was measured still read.
+        let mut old = serde_json::to_value(results()).unwrap();
+        old.as_object_mut().unwrap().remove("engine");
+        let back: Results = serde_json::from_value(old).unwrap();
+        assert_eq!(back.engine, Err("not run".into()));
     }
 
     #[test]

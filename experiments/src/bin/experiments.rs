@@ -42,6 +42,10 @@ struct Args {
     /// Multiplies every transfer's frame count (1: 20,000 to 50,000 frames of 1 KiB a run).
     #[arg(long, default_value_t = 1.0)]
     scale: f64,
+    /// Measure only section 4 (rtl-bench, acp-bench) again and rewrite the page, keeping the
+    /// other results of OUT/results.json.
+    #[arg(long)]
+    rtl_only: bool,
 }
 
 /// Cycles per packet of the RTL's line-rate path for one frame of the experiments, both widths.
@@ -154,14 +158,25 @@ fn machine() -> String {
     )
 }
 
-fn main() {
-    let args = Args::parse();
+/// The results of an earlier run, to measure section 4 again.
+fn previous(path: &Path) -> Results {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| {
+        eprintln!("experiments: {}: {e}", path.display());
+        std::process::exit(1)
+    });
+    serde_json::from_str(&text).unwrap_or_else(|e| {
+        eprintln!("experiments: {}: {e}", path.display());
+        std::process::exit(1)
+    })
+}
+
+/// Experiments 1 to 3 through the switch and the proxy (root: network namespaces).
+fn live(args: &Args) -> Results {
     if !can_run_live("experiments") {
         std::process::exit(1);
     }
     let frames = |base: f64| (base * args.scale).round().max(100.0) as u32;
     let work = std::env::temp_dir().join(format!("anypoint-experiments-{}", std::process::id()));
-    let started = Instant::now();
     let mut results = Results {
         date: command_line("date", &["-u", "+%Y-%m-%d %H:%M UTC"]),
         machine: machine(),
@@ -177,6 +192,7 @@ fn main() {
         slow_server: Vec::new(),
         rtl: Err("not run".into()),
         engine: Err("not run".into()),
+        rtl_date: None,
     };
     let edges = [Edge::Switch, Edge::Proxy];
     eprintln!("1. throughput");
@@ -219,10 +235,24 @@ fn main() {
         };
         results.slow_server.push(t.row(&args.ctl, &work));
     }
+    let _ = std::fs::remove_dir_all(&work);
+    results
+}
+
+fn main() {
+    let args = Args::parse();
+    let started = Instant::now();
+    let mut results = if args.rtl_only {
+        Results {
+            rtl_date: Some(command_line("date", &["-u", "+%Y-%m-%d %H:%M UTC"])),
+            ..previous(&args.out.join("results.json"))
+        }
+    } else {
+        live(&args)
+    };
     eprintln!("4. RTL cycles per frame");
     results.rtl = rtl_figures(&args.rtl_bench);
     results.engine = engine_figure(&args.acp_bench);
-    let _ = std::fs::remove_dir_all(&work);
 
     let write = |path: &Path, text: &str| {
         std::fs::write(path, text).unwrap_or_else(|e| {
