@@ -33,23 +33,30 @@
 // slot made invalid so the flow's later segments follow it to the host in order; a segment of no
 // valid slot's flow is given back alone.
 //
-// One segment at a time: the segment is stored whole, since a segment given back must leave
-// unchanged, while its 16-bit one's-complement sums are taken beat by beat. After the last beat:
-// members' direction, 4 cycles (slot; record compares; leg; leg windows), the retire walk one
-// inbound ring entry a cycle (1 to MAX_RETIRE + 1 cycles: it reads one entry beyond the last it
-// retires, or finds the ring empty), then 4 cycles (peer's right edge; window field; output sum;
-// commit): N + 9 + k cycles for N beats in and k entries retired, plus N to send. Peer's direction:
-// 2 cycles (slot; record compares), the outbound retire walk (1 to MAX_RETIRE + 1), 6 for the
-// window share (numerators; 4 divider steps; promises), for a new frame the redirect (key hash: 4
-// key reads, 16 hash cycles, 4 divider steps; round robin and most open window: 4 divider steps),
-// for a frame 1 (member pick, frame checks), then 3 (window fields; output sum; commit); the frame
-// sent (N beats), then each pure ack in 4 cycles (build, 3 beats). So in_ack N + 12 + k, in_rtx
-// N + 13 + k + N, in_data N + 17 + k + N (key hash N + 37 + k + N), each plus 4 per pure ack.
-// in_tready is low from the cycle after the last beat in until seg_done.
+// Each segment is stored whole, since a segment given back must leave unchanged, while its 16-bit
+// one's-complement sums are taken beat by beat. The buffer has three segment slots, so a segment
+// comes in while the one before it is decided and the one before that sent: in_tready is low only
+// while all three hold a whole segment. Segments are decided one at a time and in order; a
+// decision's commit (record, rings, counts, valid bit) waits until the segment before it has been
+// sent, so each decision sees the records the one before it left, and outputs leave in input order.
+// A segment's clocks from its last beat in (N beats): members' direction, 4 cycles (slot; record
+// compares; leg; leg windows), the retire walk one inbound ring entry a cycle (1 to MAX_RETIRE + 1
+// cycles: it reads one entry beyond the last it retires, or finds the ring empty), then 4 cycles
+// (peer's right edge; window field; output sum; commit): 9 + k cycles for k entries retired, plus
+// N to send. Peer's direction: 2 cycles (slot; record compares), the outbound retire walk (1 to
+// MAX_RETIRE + 1), 6 for the window share (numerators; 4 divider steps; promises), for a new frame
+// the redirect (key hash: 4 key reads, 16 hash cycles, 4 divider steps; round robin and most open
+// window: 4 divider steps), for a frame 1 (member pick, frame checks), then 3 (window fields;
+// output sum; commit); the frame sent (N beats), then each pure ack in 4 cycles (build, 3 beats).
+// So, first beat in to done, one segment alone: out_data and out_ack N + 9 + k + N (a pure ack
+// that sends nothing N + 9 + k), in_ack N + 12 + k, in_rtx N + 13 + k + N, in_data N + 17 + k + N
+// (key hash N + 37 + k + N), each plus 4 per pure ack. Back to back the three overlap: a segment
+// costs about the most of its beats in, its decision and the send before it, plus 1 or 2; with
+// 1 KB frames about 150 clocks per frame switched (frame and ack) against 294 one at a time.
 //
 // A segment of more than MAX_BEATS beats cannot be stored, so it cannot be given back either: it
-// is dropped whole and counted nowhere (seg_done with its last beat; 1152 beats hold the segment of
-// any IP packet up to 9236 bytes).
+// is dropped whole and counted nowhere (seg_done in its turn, after its last beat; 1152 beats hold
+// the segment of any IP packet up to 9236 bytes).
 //
 // Record (FlowRecord, 3584 bits; numbers as numbers, IPv4 a.b.c.d as {a,b,c,d}): [31:0] peer_ip,
 // [47:32] peer_port, [79:48] vip_ip, [95:80] vip_port, [111:96] w, [143:112] out_left,
@@ -98,10 +105,13 @@ module anypoint_acp_out #(
     output logic [31:0] out_src,
     output logic [31:0] out_dst,
     output logic out_punt,
-    // The engine is done with a segment: the last beat of its last segment out accepted, or its
-    // decision committed when it sends nothing (or its last beat in when it is dropped).
+    // The engine is done with a segment, one pulse per segment in input order: the last beat of its
+    // last segment out accepted, or its decision committed when it sends nothing (or its turn come
+    // when it is dropped).
     output logic seg_done,
-    // Host, while no segment is in the engine: rec_load writes slot rec_slot (valid, taken counts
+    // No segment in the engine, whole or in part: the host may use the ports below.
+    output logic idle,
+    // Host, while idle: rec_load writes slot rec_slot (valid, taken counts
     // 0), rec_unload makes it invalid; rec_rdata/rec_valid/rec_taken_* show slot rec_slot.
     input logic rec_load,
     input logic rec_unload,
@@ -120,7 +130,7 @@ module anypoint_acp_out #(
     input logic ring_out,
     input logic [RING_LOG2-1:0] ring_idx,
     output logic [82:0] ring_rdata,
-    // Host, while no segment is in the engine: ring entry ring_wr_idx of slot ring_wr_slot's
+    // Host, while idle: ring entry ring_wr_idx of slot ring_wr_slot's
     // outbound (ring_wr_out = 1) or inbound ring.
     input logic ring_wr,
     input logic ring_wr_out,
@@ -131,6 +141,8 @@ module anypoint_acp_out #(
   localparam int SW = $clog2(SLOTS);
   localparam int BW = $clog2(MAX_BEATS);  // buffer address
   localparam int CW = $clog2(MAX_BEATS + 1);  // beat count
+  localparam int BUFS = 3;  // buffer slots: a segment coming in, one deciding, one sending
+  localparam int AW = $clog2(BUFS * MAX_BEATS);  // buffer address
   localparam int LEGS = 8;
   localparam int MAX_RETIRE = 8;  // fast::MAX_RETIRE
 
@@ -240,7 +252,7 @@ module anypoint_acp_out #(
   endfunction
 
   typedef enum logic [4:0] {
-    ST_IN,      // taking a segment's beats
+    ST_IDLE,    // waiting for a whole segment
     ST_SLOT,    // the slot, and the received checksum's sum
     ST_REC,     // the record's conditions, every leg compared at once; the direction
     ST_LEG,     // members': the sending leg: its checks, new right edge, duplicate
@@ -259,12 +271,17 @@ module anypoint_acp_out #(
     ST_PPICK,   // peer's: the member of the frame, the frame's conditions
     ST_PFIELD,  // peer's: every member's window field, the pure acks owed
     ST_PSUM,    // peer's: the frame's checksum sum
-    ST_COMMIT,  // record, rings, counts and valid bit written
-    ST_OUT,     // sending the segment (the frame or the segment given back)
-    ST_ABUILD,  // peer's: the next pure ack's header
-    ST_ABEAT    // peer's: sending it
+    ST_COMMIT   // record, rings, counts and valid bit written, once the send before is done
   } state_t;
   state_t state;
+  // The send of a decided segment, while the next one is decided.
+  typedef enum logic [1:0] {
+    E_IDLE,
+    E_OUT,     // sending the segment (the frame or the segment given back)
+    E_ABUILD,  // peer's: the next pure ack's header
+    E_ABEAT    // peer's: sending it
+  } estate_t;
+  estate_t estate;
 
   // Flow records: a register file (SLOTS is small) the decision reads whole.
   logic [3583:0] recs_q[SLOTS];
@@ -283,28 +300,58 @@ module anypoint_acp_out #(
   assign rec_taken_in_ack = taken_ia_q[rec_slot];
 
   // ---------------------------------------------------------------------------------------------
-  // Ingest: the beats into the buffer, the first 32 bytes into `head`, and the one's-complement
-  // sums as they arrive: header words (bytes 0..27, which the rewrite replaces) apart from the
-  // data words (bytes 28 on, which it keeps), so both checksums need only the head at the end.
-  logic [63:0] buf_mem[MAX_BEATS];
-  logic [CW-1:0] nb;  // beats stored (saturates at MAX_BEATS)
+  // Ingest: the beats into the buffer slot `wi`, the first 32 bytes into `head_in`, and the
+  // one's-complement sums as they arrive: header words (bytes 0..27, which the rewrite replaces)
+  // apart from the data words (bytes 28 on, which it keeps), so both checksums need only the head
+  // at the end. At the last beat the segment's head, length, addresses and sums go to its slot's
+  // registers and the slot is full until the segment is done, so a segment comes in while the ones
+  // before it are decided and sent.
+  logic [63:0] buf_mem[BUFS * MAX_BEATS];
+  // The slot taking beats, the slot deciding (or next to), the slot sending (or next to).
+  logic [1:0] wi, di, ei;
+  logic [1:0] nfull, nwait;  // full slots; of them, not yet decided
+  logic [CW-1:0] nb;  // beats of the segment coming in (saturates at MAX_BEATS)
   logic full;
-  logic ovf;  // a beat beyond MAX_BEATS: the segment is dropped at its last beat
-  logic acc, drop;
+  logic ovf;  // a beat beyond MAX_BEATS: the segment is dropped in its turn
+  logic acc, drop, fin, decided;
   logic [63:0] beat;  // bytes beyond tkeep zero: the odd byte's zero pad of sum16
   logic [3:0] kcnt;
   logic [16:0] lo_sum, hi_sum;  // words 0-1 and 2-3 of the beat
-  logic [19:0] hsum;  // 14 header words
-  logic [31:0] dsum;
-  logic [255:0] head;  // bytes 0..31; rewritten in place by the commit when a segment is sent
-  logic [15:0] len_q;  // segment bytes
-  logic [7:0] keep_q;  // last beat's tkeep
-  logic [31:0] src_q, dst_q;
+  logic [19:0] hsum, hsum_d;  // 14 header words
+  logic [31:0] dsum, dsum_d;
+  logic [255:0] head_in, head_d;  // bytes 0..31
+  // Each slot's segment: bytes 0..31, bytes, last beat's tkeep, beats, addresses, sums, dropped.
+  logic [255:0] head_m[BUFS];
+  logic [15:0] len_m[BUFS];
+  logic [7:0] keep_m[BUFS];
+  logic [CW-1:0] nb_m[BUFS];
+  logic [31:0] src_m[BUFS], dst_m[BUFS], dsum_m[BUFS];
+  logic [19:0] hsum_m[BUFS];
+  logic [BUFS-1:0] drop_m;
+  // The segment of slot di, which the decision sees, and of slot ei, which the send sees.
+  logic [255:0] head;
+  logic [15:0] len_q;
+  logic [31:0] src_q, dst_q, dsum_q;
+  logic [19:0] hsum_q;
+  logic [AW-1:0] base, ebase;  // their first beats in buf_mem
+  logic [7:0] e_keep;
+  logic [CW-1:0] e_nb;
 
-  assign in_tready = state == ST_IN;
+  assign in_tready = nfull != 2'(BUFS);
   assign acc = in_tvalid && in_tready;
   assign full = nb == CW'(MAX_BEATS);
   assign drop = acc && in_tlast && (ovf || full);
+  assign head = head_m[di];
+  assign len_q = len_m[di];
+  assign e_keep = keep_m[ei];
+  assign e_nb = nb_m[ei];
+  assign src_q = src_m[di];
+  assign dst_q = dst_m[di];
+  assign dsum_q = dsum_m[di];
+  assign hsum_q = hsum_m[di];
+  assign base = AW'(MAX_BEATS) * AW'(di);
+  assign ebase = AW'(MAX_BEATS) * AW'(ei);
+  assign nwait = nfull - 2'(estate != E_IDLE);
 
   always_comb begin
     kcnt = '0;
@@ -314,16 +361,64 @@ module anypoint_acp_out #(
     end
     lo_sum = {1'b0, beat[7:0], beat[15:8]} + {1'b0, beat[23:16], beat[31:24]};
     hi_sum = {1'b0, beat[39:32], beat[47:40]} + {1'b0, beat[55:48], beat[63:56]};
+    hsum_d = hsum + (nb < CW'(4) ? {3'd0, lo_sum} : 20'd0) + (nb < CW'(3) ? {3'd0, hi_sum} : 20'd0);
+    dsum_d = dsum + (nb < CW'(4) ? 32'd0 : {15'd0, lo_sum}) +
+        (nb < CW'(3) ? 32'd0 : {15'd0, hi_sum});
+    head_d = nb == '0 ? '0 : head_in;
+    if (nb < CW'(4)) head_d[{nb[1:0], 6'd0}+:64] = beat;
+  end
+
+  always_ff @(posedge clk) begin
+    if (acc && !full) buf_mem[AW'(MAX_BEATS) * AW'(wi) + AW'(nb[BW-1:0])] <= in_tdata;
+    if (acc) head_in <= head_d;
+    if (acc && in_tlast) begin
+      head_m[wi] <= head_d;
+      len_m[wi] <= 16'({nb, 3'd0}) + {12'd0, kcnt};
+      keep_m[wi] <= in_tkeep;
+      nb_m[wi] <= full ? nb : nb + 1'b1;
+      src_m[wi] <= in_src;
+      dst_m[wi] <= in_dst;
+      hsum_m[wi] <= hsum_d;
+      dsum_m[wi] <= dsum_d;
+      drop_m[wi] <= ovf || full;
+    end
+  end
+
+  always_ff @(posedge clk) begin
+    if (rst) begin
+      wi <= '0;
+      di <= '0;
+      ei <= '0;
+      nfull <= '0;
+      nb <= '0;
+      ovf <= 1'b0;
+      hsum <= '0;
+      dsum <= '0;
+    end else begin
+      if (acc) begin
+        nb <= full ? nb : nb + 1'b1;
+        ovf <= ovf || full;
+        hsum <= hsum_d;
+        dsum <= dsum_d;
+        if (in_tlast) begin
+          nb <= '0;
+          ovf <= 1'b0;
+          hsum <= '0;
+          dsum <= '0;
+          wi <= wi == 2'(BUFS - 1) ? '0 : wi + 2'd1;
+        end
+      end
+      if (decided) di <= di == 2'(BUFS - 1) ? '0 : di + 2'd1;
+      if (fin) ei <= ei == 2'(BUFS - 1) ? '0 : ei + 2'd1;
+      nfull <= nfull + 2'(acc && in_tlast) - 2'(fin);
+    end
   end
 
   // The key-hash key bytes are read through a second port while the first holds the beat to send.
   logic [BW-1:0] key_addr;
   logic [63:0] key_rd;
 
-  always_ff @(posedge clk) begin
-    if (acc && !full) buf_mem[nb[BW-1:0]] <= in_tdata;
-    key_rd <= buf_mem[key_addr];
-  end
+  always_ff @(posedge clk) key_rd <= buf_mem[base + AW'(key_addr)];
 
   // ---------------------------------------------------------------------------------------------
   // Decision. Fields of the segment head and of the selected slot's record.
@@ -646,7 +741,8 @@ module anypoint_acp_out #(
 
   // ST_PFIELD: every member's window field (with its new ack and promise), and the pure acks owed.
   logic [16*LEGS-1:0] fld_q;
-  logic [LEGS-1:0] pend_q;  // members still owed a pure ack
+  logic [LEGS-1:0] pend_q;  // members owed a pure ack
+  logic [LEGS-1:0] e_pend;  // the send's members still owed one
   logic [2:0] ai;  // the next of them
   logic [31:0] ack_t;
   logic [15:0] fld_t;
@@ -655,11 +751,11 @@ module anypoint_acp_out #(
   assign fld_t = fld_q[16*t_q+:16];
   always_comb begin
     ai = '0;
-    for (int i = LEGS - 1; i >= 0; i--) if (pend_q[i]) ai = 3'(i);
+    for (int i = LEGS - 1; i >= 0; i--) if (e_pend[i]) ai = 3'(i);
   end
 
   // ST_COMMIT: the rewritten head, the advanced record and the ring entry.
-  logic [255:0] nh, nh_p;
+  logic [255:0] nh, nh_p, nhead_q;  // nhead_q: the sent segment's bytes 0..31
   logic [3583:0] upd, upd_p;
 
   always_comb begin
@@ -729,37 +825,33 @@ module anypoint_acp_out #(
     end
   end
 
-  // A pure ack to member ai (ST_ABUILD), sent as three beats (ST_ABEAT).
+  // A pure ack to member ai (E_ABUILD), sent as three beats (E_ABEAT), from what the commit left:
+  // the peer's address, the members' addresses, next sequence numbers, acks and window fields.
   logic [159:0] ah;
   logic [1:0] abeat;
-  logic [31:0] a_ack, a_next, a_ip;
-  logic [15:0] a_port, a_fld;
+  logic [31:0] a_ack, a_next, a_ip, e_peer_ip;
+  logic [15:0] a_port, a_fld, e_peer_port;
+  logic [32*LEGS-1:0] e_ip, e_next, e_ack;
+  logic [16*LEGS-1:0] e_port, e_fld;
   always_comb begin
-    a_ack = ackw_q[32*ai+:32];
-    a_next = l_next[32*ai+:32];
-    a_ip = l_ip[32*ai+:32];
-    a_port = l_port[16*ai+:16];
-    a_fld = fld_q[16*ai+:16];
+    a_ack = e_ack[32*ai+:32];
+    a_next = e_next[32*ai+:32];
+    a_ip = e_ip[32*ai+:32];
+    a_port = e_port[16*ai+:16];
+    a_fld = e_fld[16*ai+:16];
   end
 
   logic take, commit, silent;
   assign take = ok_q && !over_q;
-  assign commit = state == ST_COMMIT;
+  assign commit = state == ST_COMMIT && estate == E_IDLE;
   assign silent = commit && take && !send_q && pend_q == '0;  // taken, nothing sent
 
   always_ff @(posedge clk) begin
-    if (acc) begin
-      if (nb < CW'(4)) head[{nb[1:0], 6'd0}+:64] <= beat;
-      len_q <= 16'({nb, 3'd0}) + {12'd0, kcnt};
-      keep_q <= in_tkeep;
-      src_q <= in_src;
-      dst_q <= in_dst;
-    end
     case (state)
       ST_SLOT: begin
         slot_q <= slot_d;
         hit_q <= hit_d;
-        in_sum_q <= dsum + {12'd0, hsum} + {12'd0, halves(src_q)} + {12'd0, halves(dst_q)} +
+        in_sum_q <= dsum_q + {12'd0, hsum_q} + {12'd0, halves(src_q)} + {12'd0, halves(dst_q)} +
             32'd253 + {16'd0, len_q};
       end
       ST_REC: begin
@@ -846,7 +938,7 @@ module anypoint_acp_out #(
       end
       ST_PSUM: begin
         send_q <= data;
-        out_sum_q <= dsum + {12'd0, halves(r_peer_ip)} + {12'd0, halves(l_ip[32*t_q+:32])} +
+        out_sum_q <= dsum_q + {12'd0, halves(r_peer_ip)} + {12'd0, halves(l_ip[32*t_q+:32])} +
             32'd253 + {16'd0, len_q} + {16'd0, r_peer_port} + {16'd0, l_port[16*t_q+:16]} +
             {12'd0, halves(mseq_q)} + {12'd0, halves(ack_t)} + 32'h5010 + {16'd0, fld_t} +
             {16'd0, flen} + {16'd0, be16(head, 22)} + {12'd0, halves(fseq)};
@@ -860,32 +952,41 @@ module anypoint_acp_out #(
       ST_SUM: begin
         send_q <= data || cur_ack != r_adv_ack || field_q != r_adv_field ||
             (dup_q && cur_left != r_in_fseq);
-        out_sum_q <= dsum + {12'd0, s1_q} + {12'd0, s2_q} + {16'd0, field_q};
+        out_sum_q <= dsum_q + {12'd0, s1_q} + {12'd0, s2_q} + {16'd0, field_q};
       end
       ST_COMMIT: begin
-        if (take && send_q) head <= peer_q ? nh_p : nh;
-        if (!take) pend_q <= '0;
-        out_punt <= !take;
-        out_src <= !take ? src_q : peer_q ? r_peer_ip : r_vip_ip;
-        out_dst <= !take ? dst_q : peer_q ? l_ip[32*t_q+:32] : r_peer_ip;
-      end
-      ST_ABUILD: begin
-        ah[0+:16] <= net16(r_peer_port);
-        ah[16+:16] <= net16(a_port);
-        ah[32+:32] <= net32(a_next);
-        ah[64+:32] <= net32(a_ack);
-        ah[96+:16] <= 16'h1050;
-        ah[112+:16] <= net16(a_fld);
-        ah[128+:16] <= net16(~fold({12'd0, halves(r_peer_ip)} + {12'd0, halves(a_ip)} +
-            32'd253 + 32'd20 + {16'd0, r_peer_port} + {16'd0, a_port} + {12'd0, halves(a_next)} +
-            {12'd0, halves(a_ack)} + 32'h5010 + {16'd0, a_fld}));
-        ah[144+:16] <= '0;
-        out_src <= r_peer_ip;
-        out_dst <= a_ip;
-        pend_q[ai] <= 1'b0;
+        if (commit) begin
+          if (take && send_q) nhead_q <= peer_q ? nh_p : nh;
+          e_pend <= take ? pend_q : '0;
+          out_punt <= !take;
+          out_src <= !take ? src_q : peer_q ? r_peer_ip : r_vip_ip;
+          out_dst <= !take ? dst_q : peer_q ? l_ip[32*t_q+:32] : r_peer_ip;
+          e_peer_ip <= r_peer_ip;
+          e_peer_port <= r_peer_port;
+          e_ip <= l_ip;
+          e_port <= l_port;
+          e_ack <= ackw_q;
+          e_fld <= fld_q;
+          for (int i = 0; i < LEGS; i++) e_next[32*i+:32] <= upd_p[LEG0+LEG_W*i+L_NEXT+:32];
+        end
       end
       default: ;
     endcase
+    if (estate == E_ABUILD) begin
+      ah[0+:16] <= net16(e_peer_port);
+      ah[16+:16] <= net16(a_port);
+      ah[32+:32] <= net32(a_next);
+      ah[64+:32] <= net32(a_ack);
+      ah[96+:16] <= 16'h1050;
+      ah[112+:16] <= net16(a_fld);
+      ah[128+:16] <= net16(~fold({12'd0, halves(e_peer_ip)} + {12'd0, halves(a_ip)} +
+          32'd253 + 32'd20 + {16'd0, e_peer_port} + {16'd0, a_port} + {12'd0, halves(a_next)} +
+          {12'd0, halves(a_ack)} + 32'h5010 + {16'd0, a_fld}));
+      ah[144+:16] <= '0;
+      out_src <= e_peer_ip;
+      out_dst <= a_ip;
+      e_pend[ai] <= 1'b0;
+    end
   end
 
   always_ff @(posedge clk) begin
@@ -971,45 +1072,47 @@ module anypoint_acp_out #(
   end
 
   // ---------------------------------------------------------------------------------------------
-  // Send: the buffer read into ram_q from the decision's first cycle on, so the first beat is ready
-  // when the decision is; a sent segment's first 4 beats come from the rewritten head instead. Then
-  // the pure acks, from `ah`.
+  // Send, from the commit on while the next segment is decided: the buffer read into ram_q a beat
+  // ahead (ei is di at the commit); a sent segment's first 4 beats come from the rewritten head instead. Then the pure
+  // acks, from `ah`.
   logic [CW-1:0] rd_ptr;
-  logic q_valid, q_head, q_last, pop, apop, load, rewritten, alast, done;
+  logic q_valid, q_head, q_last, pop, apop, load, rewritten, alast, done, gone;
   logic [1:0] q_beat;
   logic [63:0] ram_q;
 
-  assign pop = state == ST_OUT && q_valid && out_tready;
-  assign apop = state == ST_ABEAT && out_tready;
+  assign pop = estate == E_OUT && q_valid && out_tready;
+  assign apop = estate == E_ABEAT && out_tready;
   assign alast = abeat == 2'd2;
-  assign load = state != ST_IN && state != ST_ABUILD && state != ST_ABEAT && rd_ptr != nb &&
+  // The first beat read with the commit, the rest as they leave.
+  assign load = (estate == E_OUT || (commit && !silent && (!take || send_q))) && rd_ptr != e_nb &&
       (!q_valid || pop);
-  assign out_tvalid = (state == ST_OUT && q_valid) || state == ST_ABEAT;
-  assign out_tdata = state == ST_ABEAT ? (alast ? {32'd0, ah[128+:32]} : abeat[0] ? ah[64+:64] : ah[0+:64]) :
-      (rewritten && q_head) ? head[{q_beat, 6'd0}+:64] : ram_q;
-  assign out_tkeep = state == ST_ABEAT ? (alast ? 8'h0f : 8'hff) : q_last ? keep_q : 8'hff;
-  assign out_tlast = state == ST_ABEAT ? alast : q_last;
+  assign out_tvalid = (estate == E_OUT && q_valid) || estate == E_ABEAT;
+  assign out_tdata = estate == E_ABEAT ? (alast ? {32'd0, ah[128+:32]} : abeat[0] ? ah[64+:64] : ah[0+:64]) :
+      (rewritten && q_head) ? nhead_q[{q_beat, 6'd0}+:64] : ram_q;
+  assign out_tkeep = estate == E_ABEAT ? (alast ? 8'h0f : 8'hff) : q_last ? e_keep : 8'hff;
+  assign out_tlast = estate == E_ABEAT ? alast : q_last;
   // The segment's last out: the frame or given-back segment with no ack after it, or the last ack.
-  assign done = ((pop && q_last) || (apop && alast)) && pend_q == '0;
-  assign seg_done = done || silent || drop;
+  assign done = ((pop && q_last) || (apop && alast)) && e_pend == '0;
+  // A dropped segment is done in its turn (the sends before it done), sending nothing.
+  assign gone = state == ST_IDLE && estate == E_IDLE && nwait != '0 && drop_m[di];
+  assign decided = commit || gone;
+  assign fin = done || silent || gone;
+  assign seg_done = fin;
+  assign idle = state == ST_IDLE && estate == E_IDLE && nfull == '0 && nb == '0;
 
   always_ff @(posedge clk) begin
     if (load) begin
-      ram_q <= buf_mem[rd_ptr[BW-1:0]];
+      ram_q <= buf_mem[ebase + AW'(rd_ptr[BW-1:0])];
       q_head <= rd_ptr < CW'(4);
       q_beat <= rd_ptr[1:0];
-      q_last <= rd_ptr + 1'b1 == nb;
+      q_last <= rd_ptr + 1'b1 == e_nb;
     end
     if (commit) rewritten <= take;
   end
 
   always_ff @(posedge clk) begin
     if (rst) begin
-      state <= ST_IN;
-      nb <= '0;
-      ovf <= 1'b0;
-      hsum <= '0;
-      dsum <= '0;
+      estate <= E_IDLE;
       rd_ptr <= '0;
       q_valid <= 1'b0;
     end else begin
@@ -1019,25 +1122,37 @@ module anypoint_acp_out #(
       end else if (pop) begin
         q_valid <= 1'b0;
       end
-      case (state)
-        ST_IN: begin
-          if (acc) begin
-            if (!full) nb <= nb + 1'b1;
-            ovf <= ovf || full;
-            hsum <= hsum + (nb < CW'(4) ? {3'd0, lo_sum} : 20'd0) +
-                (nb < CW'(3) ? {3'd0, hi_sum} : 20'd0);
-            dsum <= dsum + (nb < CW'(4) ? 32'd0 : {15'd0, lo_sum}) +
-                (nb < CW'(3) ? 32'd0 : {15'd0, hi_sum});
-            if (drop) begin  // too long to store
-              nb <= '0;
-              ovf <= 1'b0;
-              hsum <= '0;
-              dsum <= '0;
-            end else if (in_tlast) begin
-              state <= ST_SLOT;
-              rd_ptr <= '0;
-            end
+      if (fin) rd_ptr <= '0;
+      case (estate)
+        E_IDLE: begin
+          // Nothing to send when taken silently; the segment given back or the sent one; pure
+          // acks only.
+          if (commit && !silent) estate <= take && !send_q ? E_ABUILD : E_OUT;
+        end
+        E_OUT: if (pop && q_last) estate <= e_pend != '0 ? E_ABUILD : E_IDLE;
+        E_ABUILD: begin
+          estate <= E_ABEAT;
+          abeat <= '0;
+        end
+        default: begin  // E_ABEAT
+          if (apop) begin
+            abeat <= abeat + 2'd1;
+            if (alast) estate <= e_pend != '0 ? E_ABUILD : E_IDLE;
           end
+        end
+      endcase
+    end
+  end
+
+  always_ff @(posedge clk) begin
+    if (rst) begin
+      state <= ST_IDLE;
+    end else begin
+      case (state)
+        ST_IDLE: begin
+          // The oldest undecided segment, or the one whose last beat comes in now when none is.
+          if ((nwait != '0 && !drop_m[di]) || (nwait == '0 && acc && in_tlast && !drop))
+            state <= ST_SLOT;
         end
         ST_SLOT: state <= ST_REC;
         ST_REC: state <= is_peer ? ST_PWALK : ST_LEG;
@@ -1079,43 +1194,7 @@ module anypoint_acp_out #(
         ST_PPICK: state <= ST_PFIELD;
         ST_PFIELD: state <= ST_PSUM;
         ST_PSUM: state <= ST_COMMIT;
-        ST_COMMIT: begin
-          state <= ST_OUT;
-          if (silent) begin  // nothing to send: the preloaded first beat dropped
-            state <= ST_IN;
-            nb <= '0;
-            hsum <= '0;
-            dsum <= '0;
-            q_valid <= 1'b0;
-          end else if (take && !send_q) begin  // pure acks only
-            state <= ST_ABUILD;
-            q_valid <= 1'b0;
-          end
-        end
-        ST_OUT: begin
-          if (pop && q_last) begin
-            state <= pend_q != '0 ? ST_ABUILD : ST_IN;
-            nb <= '0;
-            hsum <= '0;
-            dsum <= '0;
-          end
-        end
-        ST_ABUILD: begin
-          state <= ST_ABEAT;
-          abeat <= '0;
-        end
-        default: begin  // ST_ABEAT
-          if (apop) begin
-            abeat <= abeat + 2'd1;
-            if (alast) begin
-              state <= pend_q != '0 ? ST_ABUILD : ST_IN;
-              nb <= '0;
-              hsum <= '0;
-              dsum <= '0;
-              q_valid <= 1'b0;
-            end
-          end
-        end
+        default: if (commit) state <= ST_IDLE;  // ST_COMMIT
       endcase
     end
   end

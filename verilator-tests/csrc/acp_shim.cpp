@@ -50,6 +50,7 @@ struct AcpIo {
     uint32_t rec_taken[5];  // out_data, out_ack, in_data, in_rtx, in_ack
     uint32_t ring_rdata[RING_WORDS];
     uint8_t seg_done;
+    uint8_t idle;
 };
 }
 
@@ -106,6 +107,7 @@ struct AcpSim {
         io->rec_taken[4] = t.rec_taken_in_ack;
         for (int i = 0; i < RING_WORDS; i++) io->ring_rdata[i] = t.ring_rdata[i];
         io->seg_done = t.seg_done;
+        io->idle = t.idle;
         t.clk = 1;
         t.eval();
     }

@@ -1,6 +1,7 @@
 //! The Verilated ACP engine (`hw/rtl/anypoint_acp_out.sv`) as a frame-switch
 //! [`Engine`]: the host loads and reads flow records and ring entries through its record ports and
-//! sends segments through its streams, 8 bytes a beat, with egress backpressure.
+//! sends segments through its streams, 8 bytes a beat, with egress backpressure. The host's ports
+//! wait for the engine to be idle; [`RtlAcpOut::send_batch`] streams segments back to back.
 
 use std::marker::PhantomData;
 use std::net::{Ipv4Addr, SocketAddrV4};
@@ -55,6 +56,7 @@ struct AcpIo {
     rec_taken: [u32; 5],
     ring_rdata: [u32; RING_WORDS],
     seg_done: u8,
+    idle: u8,
 }
 
 extern "C" {
@@ -319,6 +321,9 @@ pub struct AcpStats {
     /// and of the last segment.
     pub cycles: u64,
     pub last_cycles: u64,
+    /// Clocks from the first beat in of each [`RtlAcpOut::send_batch`] (or `send`) to the engine's
+    /// done with its last segment, summed.
+    pub batch_cycles: u64,
 }
 
 /// The Verilated engine.
@@ -363,6 +368,101 @@ impl RtlAcpOut {
         unsafe { acp_cycle(self.h, &mut *self.io) };
     }
 
+    /// Clocks until no segment is in the engine: the host's ports are for an idle engine.
+    fn wait_idle(&mut self) {
+        for _ in 0..SEGMENT_CYCLES {
+            if self.io.idle == 1 {
+                return;
+            }
+            self.cycle();
+        }
+        panic!("engine not idle after {SEGMENT_CYCLES} clocks");
+    }
+
+    /// Streams `pkts` into the engine back to back, as fast as it takes them, and returns each one's
+    /// outputs: the segments sent, or the segment given back. The engine decides each segment with
+    /// the state the ones before it left, so a batch must not hold a segment the engine gives back
+    /// when the host would change its state before the next (the host is not run here).
+    pub fn send_batch(&mut self, pkts: &[Packet]) -> Vec<Result<Vec<Packet>, Packet>> {
+        self.wait_idle();
+        let beats: Vec<(usize, &[u8])> = pkts
+            .iter()
+            .enumerate()
+            .flat_map(|(i, p)| p.segment.chunks(8).map(move |b| (i, b)))
+            .collect();
+        // Clock of each segment's first beat in.
+        let mut first_in = vec![None; pkts.len()];
+        let mut next = 0;
+        let mut bytes = Vec::new();
+        let mut sent = Vec::new();
+        let mut punt = None;
+        let mut results = Vec::with_capacity(pkts.len());
+        let limit = SEGMENT_CYCLES * pkts.len().max(1) as u64;
+        let mut cycles = 0;
+        while results.len() < pkts.len() {
+            assert!(
+                cycles < limit,
+                "engine hung: {next} of {} beats in, {} of {} segments done",
+                beats.len(),
+                results.len(),
+                pkts.len()
+            );
+            self.io.in_valid = u8::from(next < beats.len());
+            if let Some(&(i, b)) = beats.get(next) {
+                let mut d = [0u8; 8];
+                d[..b.len()].copy_from_slice(b);
+                self.io.in_data = u64::from_le_bytes(d);
+                self.io.in_keep = ((1u16 << b.len()) - 1) as u8;
+                self.io.in_last = u8::from(beats.get(next + 1).is_none_or(|n| n.0 != i));
+                self.io.in_src = u32::from(pkts[i].src);
+                self.io.in_dst = u32::from(pkts[i].dst);
+            }
+            self.io.out_ready = u8::from(u64::from(self.rng.below(1000)) >= self.backpressure);
+            self.cycle();
+            if self.io.in_valid == 1 && self.io.in_ready == 1 {
+                first_in[beats[next].0].get_or_insert(cycles);
+                next += 1;
+            }
+            cycles += 1;
+            if self.io.out_valid == 1 && self.io.out_ready == 1 {
+                let n = self.io.out_keep.trailing_ones() as usize;
+                bytes.extend_from_slice(&self.io.out_data.to_le_bytes()[..n]);
+                if self.io.out_last == 1 {
+                    let p = Packet {
+                        src: Ipv4Addr::from(self.io.out_src),
+                        dst: Ipv4Addr::from(self.io.out_dst),
+                        segment: std::mem::take(&mut bytes),
+                    };
+                    if self.io.out_punt == 1 {
+                        punt = Some(p);
+                    } else {
+                        sent.push(p);
+                    }
+                }
+            }
+            if self.io.seg_done == 1 {
+                let start =
+                    first_in[results.len()].expect("a segment done before its first beat in");
+                self.stats.last_cycles = cycles - start;
+                self.stats.cycles += cycles - start;
+                results.push(match punt.take() {
+                    Some(p) => {
+                        assert!(sent.is_empty(), "a segment both given back and taken");
+                        self.stats.given_back += 1;
+                        Err(p)
+                    }
+                    None => {
+                        self.stats.taken += 1;
+                        Ok(std::mem::take(&mut sent))
+                    }
+                });
+            }
+        }
+        self.io.in_valid = 0;
+        self.stats.batch_cycles += cycles;
+        results
+    }
+
     fn select(&mut self, slot: usize) {
         assert!(slot < SLOTS, "slot {slot} of {SLOTS}");
         self.io.rec_slot = slot as u8;
@@ -386,6 +486,7 @@ impl Engine for RtlAcpOut {
     }
 
     fn load(&mut self, slot: usize, rec: &FlowRecord, in_flight: &Entries) {
+        self.wait_idle();
         assert!(usize::from(rec.w) <= RING, "ring of {} entries", rec.w);
         self.io.ring_wr_slot = slot as u8;
         self.io.ring_wr = 1;
@@ -410,6 +511,7 @@ impl Engine for RtlAcpOut {
     }
 
     fn unload(&mut self, slot: usize) {
+        self.wait_idle();
         self.select(slot);
         self.io.rec_unload = 1;
         self.cycle();
@@ -417,12 +519,14 @@ impl Engine for RtlAcpOut {
     }
 
     fn read(&mut self, slot: usize) -> FlowRecord {
+        self.wait_idle();
         self.select(slot);
         self.cycle();
         unpack(&self.io.rec_rdata)
     }
 
     fn ring(&mut self, slot: usize, ring: Ring, idx: u16) -> RingEntry {
+        self.wait_idle();
         self.io.ring_slot = slot as u8;
         self.io.ring_out = u8::from(ring == Ring::Out);
         self.io.ring_idx = u32::from(idx);
@@ -432,6 +536,7 @@ impl Engine for RtlAcpOut {
     }
 
     fn taken(&mut self, slot: usize) -> TakenCount {
+        self.wait_idle();
         self.select(slot);
         self.cycle();
         let [out_data, out_ack, in_data, in_rtx, in_ack] = self.io.rec_taken.map(u64::from);
@@ -445,66 +550,7 @@ impl Engine for RtlAcpOut {
     }
 
     fn send(&mut self, pkt: &Packet) -> Result<Vec<Packet>, Packet> {
-        let beats: Vec<&[u8]> = pkt.segment.chunks(8).collect();
-        self.io.in_src = u32::from(pkt.src);
-        self.io.in_dst = u32::from(pkt.dst);
-        let mut next = 0;
-        let mut bytes = Vec::new();
-        let mut sent = Vec::new();
-        let mut punt = None;
-        for cycles in 0.. {
-            assert!(
-                cycles < SEGMENT_CYCLES,
-                "engine hung on a {}-byte segment: {next} beats in, {} segments out",
-                pkt.segment.len(),
-                sent.len()
-            );
-            self.io.in_valid = u8::from(next < beats.len());
-            if let Some(b) = beats.get(next) {
-                let mut d = [0u8; 8];
-                d[..b.len()].copy_from_slice(b);
-                self.io.in_data = u64::from_le_bytes(d);
-                self.io.in_keep = ((1u16 << b.len()) - 1) as u8;
-                self.io.in_last = u8::from(next + 1 == beats.len());
-            }
-            self.io.out_ready = u8::from(u64::from(self.rng.below(1000)) >= self.backpressure);
-            self.cycle();
-            if self.io.in_valid == 1 && self.io.in_ready == 1 {
-                next += 1;
-            }
-            if self.io.out_valid == 1 && self.io.out_ready == 1 {
-                let n = self.io.out_keep.trailing_ones() as usize;
-                bytes.extend_from_slice(&self.io.out_data.to_le_bytes()[..n]);
-                if self.io.out_last == 1 {
-                    let p = Packet {
-                        src: Ipv4Addr::from(self.io.out_src),
-                        dst: Ipv4Addr::from(self.io.out_dst),
-                        segment: std::mem::take(&mut bytes),
-                    };
-                    if self.io.out_punt == 1 {
-                        punt = Some(p);
-                    } else {
-                        sent.push(p);
-                    }
-                }
-            }
-            if self.io.seg_done == 1 {
-                self.stats.last_cycles = cycles + 1;
-                self.stats.cycles += cycles + 1;
-                break;
-            }
-        }
-        self.io.in_valid = 0;
-        match punt {
-            Some(p) => {
-                assert!(sent.is_empty(), "a segment both given back and taken");
-                self.stats.given_back += 1;
-                Err(p)
-            }
-            None => {
-                self.stats.taken += 1;
-                Ok(sent)
-            }
-        }
+        let mut r = self.send_batch(std::slice::from_ref(pkt));
+        r.pop().expect("one segment's outputs")
     }
 }

@@ -6,8 +6,11 @@
 //! every request with a frame one byte longer) is recorded at the switch and replayed through the engine
 //! plus the host (`Offload`), with the model's engine in lockstep naming each segment's kind.
 //! Prints JSON: segments by kind the engine took with its clocks per segment (first beat in to
-//! done), the segments it gave back to the host, and its clocks per frame switched (requests and
-//! replies).
+//! done, one segment at a time), the segments it gave back to the host, and its clocks per frame
+//! switched (requests and replies). Then the run again on a fresh engine with the segments streamed
+//! back to back (`streamed`): each run of segments the first pass saw the engine take goes in as one
+//! batch, the others one at a time through the host; its clocks per segment and per frame are the
+//! engine's throughput.
 //!
 //! ```text
 //! cargo run --release -p verilator-tests --bin acp-bench -- --frame-size 1024 --requests 2000
@@ -24,7 +27,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use anypoint_model::frame_switch::fast::{Offload, SpecEngine, TakenCount};
-use anypoint_model::frame_switch::Policy;
+use anypoint_model::frame_switch::{FrameSwitch, Packet, Policy};
 use serde_json::json;
 use sim::{check, Impair, Setup, Sim, Step};
 use verilator_tests::acp_out::RtlAcpOut;
@@ -109,6 +112,54 @@ fn kind_taken(before: &TakenCount, after: &TakenCount) -> Option<&'static str> {
         .map(|(_, (k, _))| k.name())
 }
 
+/// The streamed pass: segments in batches and the engine's clocks for them all.
+struct Streamed {
+    batched: u64,
+    cycles: u64,
+}
+
+/// Replays `trace` through a fresh engine and `host`, each run of segments the engine took (`took`)
+/// streamed as one batch: the host does nothing between them, so the engine decides each as it did
+/// one at a time.
+fn stream(trace: &[Step], took: &[bool], host: FrameSwitch, a: &Args) -> Streamed {
+    let mut rtl = Offload::new(host, RtlAcpOut::new(a.backpressure, a.seed));
+    let segs: Vec<_> = trace
+        .iter()
+        .filter_map(|s| match s {
+            Step::Segment(pkt, want) => Some((pkt, want)),
+            _ => None,
+        })
+        .collect();
+    let mut batched = 0;
+    let mut i = 0;
+    while i < segs.len() {
+        if !took[i] {
+            let (pkt, want) = segs[i];
+            assert!(
+                &rtl.receive(pkt) == want,
+                "streamed segment {i}: the engine plus the host differ"
+            );
+            i += 1;
+            continue;
+        }
+        let end = (i..segs.len()).find(|&k| !took[k]).unwrap_or(segs.len());
+        let pkts: Vec<Packet> = segs[i..end].iter().map(|(p, _)| (*p).clone()).collect();
+        for (k, out) in rtl.engine.send_batch(&pkts).into_iter().enumerate() {
+            assert!(
+                out.as_ref() == Ok(segs[i + k].1),
+                "streamed segment {}: the engine's outputs differ",
+                i + k
+            );
+        }
+        batched += pkts.len() as u64;
+        i = end;
+    }
+    Streamed {
+        batched,
+        cycles: rtl.engine.stats.batch_cycles,
+    }
+}
+
 fn main() {
     let a = parse_args();
     let mut setup = Setup::new(
@@ -126,7 +177,7 @@ fn main() {
     setup.pad = Some(a.frame_size - 8);
     setup.record = true;
     let host = || sim::switch(&setup);
-    let (rtl_host, spec_host) = (host(), host());
+    let (rtl_host, spec_host, stream_host) = (host(), host(), host());
     let w = setup.w;
     let o = Sim::new(setup).run(Duration::from_secs(600));
     check(&o, a.requests, w, 8).unwrap_or_else(|e| panic!("the simulated run failed: {e}"));
@@ -135,6 +186,8 @@ fn main() {
     // Per kind the engine took (or "given_back"): segments and clocks.
     let mut by_kind: BTreeMap<&str, (u64, u64)> = BTreeMap::new();
     let mut segments = 0u64;
+    // Whether the engine took each segment of the trace.
+    let mut took = Vec::new();
     for (i, step) in o.trace.iter().enumerate() {
         let Step::Segment(pkt, want) = step else {
             continue;
@@ -146,6 +199,7 @@ fn main() {
             "segment {i}: the engine plus the host differ from the switch alone"
         );
         let s = rtl.engine.stats;
+        took.push(s.taken > before.1.taken);
         let kind = if s.taken > before.1.taken {
             kind_taken(&before.0, &spec.engine.taken_total()).expect("the spec took it too")
         } else {
@@ -157,6 +211,7 @@ fn main() {
         segments += 1;
     }
     let cycles = rtl.engine.stats.cycles;
+    let streamed = stream(&o.trace, &took, stream_host, &a);
     // Every request and every reply is a frame switched.
     let frames = 2 * u64::from(a.requests);
     let kinds: serde_json::Map<String, serde_json::Value> = by_kind
@@ -180,6 +235,12 @@ fn main() {
         "engine_cycles": cycles,
         "frames": frames,
         "engine_cycles_per_frame": cycles as f64 / frames as f64,
+        "streamed": {
+            "batched_segments": streamed.batched,
+            "engine_cycles": streamed.cycles,
+            "cycles_per_segment": streamed.cycles as f64 / segments as f64,
+            "engine_cycles_per_frame": streamed.cycles as f64 / frames as f64,
+        },
     });
     println!("{}", serde_json::to_string_pretty(&out).expect("json"));
 }
