@@ -128,6 +128,7 @@ fn engine_figure(bin: &Path) -> Result<EngineFigure, String> {
         cycles_per_frame: v["engine_cycles_per_frame"]
             .as_f64()
             .ok_or_else(|| bad("engine_cycles_per_frame"))?,
+        streamed_cycles_per_frame: v["streamed"]["engine_cycles_per_frame"].as_f64(),
     })
 }
 
