@@ -1,7 +1,8 @@
 `default_nettype none
 // anypoint_acp_out: the device's fast path for ACP segments (docs/frame-switching.md section 9a):
-// in the members' direction a member's ack or window update (`out_ack`) and its next frame
-// (`out_data`); in the peer's direction the peer's ack or window update (`in_ack`), its next frame
+// in the members' direction a member's ack or window update (`out_ack`), its next frame
+// (`out_data`) and its retransmission of the oldest frame in flight to the peer (`out_rtx`); in the
+// peer's direction the peer's ack or window update (`in_ack`), its next frame
 // (`in_data`, redirected by the flow's ALRM) and a retransmission of a frame in flight (`in_rtx`).
 // Bit-exact with the model's frame_switch::fast `member_segment`, `peer_segment` and `SpecEngine`:
 // same decision, output bytes, record updates, ring entries and taken counts.
@@ -11,10 +12,14 @@
 // destination is the slot's VIP address, else a member's.
 //
 // Members' direction: taken when it comes from a fast member with an ack the member may send and,
-// for a frame, is that member's next frame with room in the outbound ring. The member's ack and
-// window are taken, the inbound ring entries every member has acked are retired oldest first (at
-// most MAX_RETIRE), and the peer's window field recomputed. A frame then goes to the peer from the
-// VIP, renumbered, with the ack and window owed, and an outbound ring entry is written; a pure ack
+// for a frame, is either that member's next frame with room in the outbound ring or a
+// retransmission of the oldest outbound frame in flight (the entry at out_left, read while the
+// record is compared: this member's, before its next byte, at this member sequence number and of
+// this length). The member's ack and window are taken, the inbound ring entries every member has
+// acked are retired oldest first (at most MAX_RETIRE), and the peer's window field recomputed. A
+// frame then goes to the peer from the VIP, renumbered, with the ack and window owed: a new one at
+// the peer's next byte and frame number, writing an outbound ring entry; a retransmission at its
+// entry's peer sequence number and frame number out_left, writing nothing in the ring. A pure ack
 // sends the peer a pure ack only when its ack or window changed or it is a duplicate with peer data
 // in flight, and otherwise nothing.
 //
@@ -48,7 +53,7 @@
 // the redirect (key hash: 4 key reads, 16 hash cycles, 4 divider steps; round robin and most open
 // window: 4 divider steps), for a frame 1 (member pick, frame checks), then 3 (window fields;
 // output sum; commit); the frame sent (N beats), then each pure ack in 4 cycles (build, 3 beats).
-// So, first beat in to done, one segment alone: out_data and out_ack N + 9 + k + N (a pure ack
+// So, first beat in to done, one segment alone: out_data, out_rtx and out_ack N + 9 + k + N (a pure ack
 // that sends nothing N + 9 + k), in_ack N + 12 + k, in_rtx N + 13 + k + N, in_data N + 17 + k + N
 // (key hash N + 37 + k + N), each plus 4 per pure ack. Back to back the three overlap: a segment
 // costs about the most of its beats in, its decision and the send before it, plus 1 or 2; with
@@ -112,7 +117,8 @@ module anypoint_acp_out #(
     // No segment in the engine, whole or in part: the host may use the ports below.
     output logic idle,
     // Host, while idle: rec_load writes slot rec_slot (valid, taken counts
-    // 0), rec_unload makes it invalid; rec_rdata/rec_valid/rec_taken_* show slot rec_slot.
+    // 0), rec_unload makes it invalid; rec_rdata/rec_valid/rec_taken_* (segments taken by kind
+    // since the load) show slot rec_slot.
     input logic rec_load,
     input logic rec_unload,
     input logic [$clog2(SLOTS)-1:0] rec_slot,
@@ -124,6 +130,7 @@ module anypoint_acp_out #(
     output logic [31:0] rec_taken_in_data,
     output logic [31:0] rec_taken_in_rtx,
     output logic [31:0] rec_taken_in_ack,
+    output logic [31:0] rec_taken_out_rtx,
     // Ring entry ring_idx of slot ring_slot's outbound (ring_out = 1) or inbound ring, one cycle
     // after.
     input logic [$clog2(SLOTS)-1:0] ring_slot,
@@ -287,7 +294,7 @@ module anypoint_acp_out #(
   logic [3583:0] recs_q[SLOTS];
   logic [SLOTS-1:0] valid_q;
   logic [31:0] taken_od_q[SLOTS], taken_oa_q[SLOTS], taken_id_q[SLOTS], taken_ir_q[SLOTS];
-  logic [31:0] taken_ia_q[SLOTS];
+  logic [31:0] taken_ia_q[SLOTS], taken_or_q[SLOTS];
   logic [82:0] ring_mem[SLOTS << RING_LOG2];  // outbound
   logic [82:0] in_mem[SLOTS << RING_LOG2];  // inbound
 
@@ -298,6 +305,7 @@ module anypoint_acp_out #(
   assign rec_taken_in_data = taken_id_q[rec_slot];
   assign rec_taken_in_rtx = taken_ir_q[rec_slot];
   assign rec_taken_in_ack = taken_ia_q[rec_slot];
+  assign rec_taken_out_rtx = taken_or_q[rec_slot];
 
   // ---------------------------------------------------------------------------------------------
   // Ingest: the beats into the buffer slot `wi`, the first 32 bytes into `head_in`, and the
@@ -547,8 +555,13 @@ module anypoint_acp_out #(
         !(!data && ack == r_out_ack && window == r_peer_wnd && r_out_left != r_fseq);
   end
 
-  // ST_LEG: the first leg that is the sender decides; its ack and window taken.
+  // ST_LEG: the first leg that is the sender decides; its ack and window taken. A frame not at its
+  // next byte is a retransmission, taken when it is the outbound entry at out_left (out_rd, read in
+  // ST_REC): the sender's, before its next byte, same member sequence number and length.
   logic [2:0] li, li_q;
+  logic ortx_ok;
+  logic ortx_q;  // the frame is a retransmission (out_rtx)
+  logic [31:0] ope_q;  // its entry's peer sequence number
   logic ok_q;  // taken so far (the retire walk or the frame's checks may still give it back)
   logic [31:0] s_out_next, s_next, s_una, s_edge;  // the sender's leg
   logic [31:0] nedge, nedge_q;  // its new right edge
@@ -603,6 +616,8 @@ module anypoint_acp_out #(
   assign o_mend = out_rd[34:3] + {16'd0, out_rd[82:67]};
   assign o_pend = out_rd[66:35] + {16'd0, out_rd[82:67]};
   assign o_retire = cur_left != r_fseq && seq_le(o_pend, ack);
+  assign ortx_ok = r_out_left != r_fseq && seq_lt(seq, s_out_next) && out_rd[2:0] == li &&
+      out_rd[34:3] == seq && out_rd[82:67] == plen;
   assign walk_end = (state == ST_PWALK ? !o_retire : !retire) || nret == 4'(MAX_RETIRE);
   assign nxt_idx = idx_inc(cur_idx, r_w);
   assign rtx_sum = {1'b0, r_in_idx} + {1'b0, fseq[15:0] - r_in_left[15:0]};
@@ -762,14 +777,14 @@ module anypoint_acp_out #(
     nh = head;  // frame length and flags (bytes 20-22) and data bytes 28-31 kept
     nh[0+:16] = net16(r_vip_port);
     nh[16+:16] = net16(r_peer_port);
-    nh[32+:32] = net32(r_out_next);
+    nh[32+:32] = net32(ortx_q ? ope_q : r_out_next);
     nh[64+:32] = net32(cur_ack);
     nh[96+:16] = 16'h1050;  // data offset 5 words, ACK
     nh[112+:16] = net16(field_q);
     nh[128+:16] = net16(~fold(out_sum_q));
     nh[144+:16] = '0;  // urgent
     nh[184+:8] = '0;
-    nh[192+:32] = net32(r_fseq);
+    nh[192+:32] = net32(ortx_q ? r_out_left : r_fseq);
 
     nh_p = head;  // the frame (bytes 20 on) kept
     nh_p[16+:16] = net16(l_port[16*t_q+:16]);
@@ -791,13 +806,13 @@ module anypoint_acp_out #(
       upd[R_ADV_EDGE+:32] = cur_ack + ({16'd0, field_q} << r_vip_shift);
       upd[R_ADV_FIELD+:16] = field_q;
     end
-    if (data) begin
+    if (data && !ortx_q) begin
       upd[R_OUT_NEXT+:32] = r_out_next + {16'd0, plen};
       upd[R_FSEQ+:32] = r_fseq + 32'd1;
       upd[R_IDX+:16] = idx_inc(r_idx, r_w);
-      if (plen < r_min) upd[R_MIN+:16] = plen;
       upd[LEG0+LEG_W*li_q+L_OUT_NEXT+:32] = seq + {16'd0, plen};
     end
+    if (data && plen < r_min) upd[R_MIN+:16] = plen;
 
     upd_p = sel;
     upd_p[R_OUT_LEFT+:32] = cur_left;
@@ -859,7 +874,8 @@ module anypoint_acp_out #(
         ring_full_q <= ring_full;
         lm_q <= lm;
         s1_q <= halves(r_vip_ip) + halves(r_peer_ip) + 20'd253 + {4'd0, len_q} +
-            {4'd0, r_vip_port} + {4'd0, r_peer_port} + 20'h05010 + halves(r_out_next);
+            {4'd0, r_vip_port} + {4'd0, r_peer_port} + 20'h05010;
+        ortx_q <= 1'b0;
         peer_q <= is_peer;
         ok_q <= peer_ok;  // the members' direction sets it in ST_LEG
         pend_q <= '0;
@@ -873,7 +889,9 @@ module anypoint_acp_out #(
       ST_LEG: begin
         li_q <= li;
         ok_q <= hit_q && rec_ok_q && |lm_q && !seq_lt(ack, s_una) && !seq_lt(s_next, ack) &&
-            (!data || (seq == s_out_next && !ring_full_q));
+            (!data || (seq == s_out_next ? !ring_full_q : ortx_ok));
+        ortx_q <= data && seq != s_out_next;
+        ope_q <= out_rd[66:35];
         nedge_q <= nedge;
         dup_q <= !data && !seq_lt(s_una, ack) && nedge == s_edge;
       end
@@ -945,7 +963,8 @@ module anypoint_acp_out #(
       end
       ST_EDGE: begin
         pedge_q <= r_in_next + (room_q < cap ? room_q : cap);
-        s2_q <= halves(cur_ack) + (data ? {4'd0, flen} + {4'd0, fflags, 8'd0} + halves(r_fseq) :
+        s2_q <= halves(cur_ack) + halves(ortx_q ? ope_q : r_out_next) +
+            (data ? {4'd0, flen} + {4'd0, fflags, 8'd0} + halves(ortx_q ? r_out_left : r_fseq) :
             20'd0);
       end
       ST_FIELD: field_q <= pgap > 32'hffff ? 16'hffff : pgap[15:0];
@@ -1017,10 +1036,12 @@ module anypoint_acp_out #(
         taken_id_q[s] <= '0;
         taken_ir_q[s] <= '0;
         taken_ia_q[s] <= '0;
+        taken_or_q[s] <= '0;
       end
     end else begin
       if (commit && take) begin
-        if (!peer_q && data) taken_od_q[slot_q] <= taken_od_q[slot_q] + 32'd1;
+        if (!peer_q && data && !ortx_q) taken_od_q[slot_q] <= taken_od_q[slot_q] + 32'd1;
+        if (!peer_q && data && ortx_q) taken_or_q[slot_q] <= taken_or_q[slot_q] + 32'd1;
         if (!peer_q && !data) taken_oa_q[slot_q] <= taken_oa_q[slot_q] + 32'd1;
         if (peer_q && data && !rtx_q) taken_id_q[slot_q] <= taken_id_q[slot_q] + 32'd1;
         if (peer_q && data && rtx_q) taken_ir_q[slot_q] <= taken_ir_q[slot_q] + 32'd1;
@@ -1034,13 +1055,14 @@ module anypoint_acp_out #(
         taken_id_q[rec_slot] <= '0;
         taken_ir_q[rec_slot] <= '0;
         taken_ia_q[rec_slot] <= '0;
+        taken_or_q[rec_slot] <= '0;
       end
       if (rec_unload) valid_q[rec_slot] <= 1'b0;
     end
   end
 
   // The rings: the host's writes while idle, the engine's at commit (outbound {len, peer_seq,
-  // member_seq, leg} at out_idx for a member's frame; inbound at in_next_idx for a new peer frame).
+  // member_seq, leg} at out_idx for a member's new frame; inbound at in_next_idx for a new peer frame).
   logic out_we, in_we;
   logic [SW+RING_LOG2-1:0] out_wa, in_wa;
   logic [82:0] out_wd, in_wd;
@@ -1048,7 +1070,7 @@ module anypoint_acp_out #(
     out_we = ring_wr && ring_wr_out;
     out_wa = {ring_wr_slot, ring_wr_idx};
     out_wd = ring_wr_data;
-    if (commit && take && data && !peer_q) begin
+    if (commit && take && data && !peer_q && !ortx_q) begin
       out_we = 1'b1;
       out_wa = {slot_q, r_idx[RING_LOG2-1:0]};
       out_wd = {plen, r_out_next, seq, li_q};

@@ -47,7 +47,7 @@ struct AcpIo {
     uint32_t out_dst;
     uint32_t rec_rdata[RECORD_WORDS];
     uint8_t rec_valid;
-    uint32_t rec_taken[5];  // out_data, out_ack, in_data, in_rtx, in_ack
+    uint32_t rec_taken[6];  // out_data, out_ack, in_data, in_rtx, in_ack, out_rtx
     uint32_t ring_rdata[RING_WORDS];
     uint8_t seg_done;
     uint8_t idle;
@@ -105,6 +105,7 @@ struct AcpSim {
         io->rec_taken[2] = t.rec_taken_in_data;
         io->rec_taken[3] = t.rec_taken_in_rtx;
         io->rec_taken[4] = t.rec_taken_in_ack;
+        io->rec_taken[5] = t.rec_taken_out_rtx;
         for (int i = 0; i < RING_WORDS; i++) io->ring_rdata[i] = t.ring_rdata[i];
         io->seg_done = t.seg_done;
         io->idle = t.idle;

@@ -53,7 +53,7 @@ struct AcpIo {
     out_dst: u32,
     rec_rdata: [u32; RECORD_WORDS],
     rec_valid: u8,
-    rec_taken: [u32; 5],
+    rec_taken: [u32; 6],
     ring_rdata: [u32; RING_WORDS],
     seg_done: u8,
     idle: u8,
@@ -539,13 +539,15 @@ impl Engine for RtlAcpOut {
         self.wait_idle();
         self.select(slot);
         self.cycle();
-        let [out_data, out_ack, in_data, in_rtx, in_ack] = self.io.rec_taken.map(u64::from);
+        let [out_data, out_ack, in_data, in_rtx, in_ack, out_rtx] =
+            self.io.rec_taken.map(u64::from);
         TakenCount {
             out_data,
             out_ack,
             in_data,
             in_rtx,
             in_ack,
+            out_rtx,
         }
     }
 

@@ -1,4 +1,4 @@
-//! The RTL's ACP engine (acks, frames in sequence and the peer's retransmissions, either way) plus
+//! The RTL's ACP engine (acks, frames in sequence and retransmissions, either way) plus
 //! the host equal the frame switch alone (docs/frame-switching.md section 9a): recorded simulated runs (loss, duplication,
 //! reordering, a member removed) are replayed through `Offload<RtlAcpOut>` and, in lockstep,
 //! through `Offload<SpecEngine>` (the model's engine). Every event must send what the switch alone sent,
@@ -70,6 +70,13 @@ fn replay(mut setup: Setup, requests: u32, backpressure: u64) -> TakenCount {
         }
     }
     rtl.sync();
+    spec.sync();
+    // The same segments taken, kind by kind (the RTL's counts by kind against the spec's).
+    assert_eq!(
+        rtl.device, spec.device,
+        "segments taken by kind: the RTL's, the spec's"
+    );
+    assert_eq!(rtl.device, spec.engine.taken_total());
     assert_eq!(rtl.host.counters(), &o.counters);
     let flows = rtl.host.describe();
     assert_eq!(flows, o.flows[..flows.len()]);
@@ -101,6 +108,7 @@ fn one_frame_per_segment_through_a_lossy_link() {
     let taken = replay(setup, 1500, 0);
     assert!(taken.total() > 200, "{taken:?} taken");
     assert!(taken.in_ack > 0 && taken.in_data > 0, "{taken:?} taken");
+    assert!(taken.in_rtx > 0 && taken.out_rtx > 0, "{taken:?} taken");
 }
 
 #[test]

@@ -214,15 +214,37 @@ fn frame(r: &mut Prng, fseq: u32, n: usize) -> Vec<u8> {
     payload
 }
 
-fn member_segment(r: &mut Prng, rec: &FlowRecord) -> Packet {
-    let li = r.below(MAX_ACTIVE as u32) as usize;
-    let l = rec.legs[li];
+/// A segment from a member: no frame, its next frame, a retransmission of the oldest outbound frame
+/// in flight (sent by its member, or by another), or a frame elsewhere.
+fn member_segment(r: &mut Prng, rec: &FlowRecord, engine: &mut impl Engine, slot: usize) -> Packet {
+    let mut li = r.below(MAX_ACTIVE as u32) as usize;
+    let mut seq = None;
     let mut payload = Vec::new();
-    if r.chance(50) {
+    if rec.out_left != rec.out_next_fseq && r.chance(20) {
+        let e = engine.ring(slot, Ring::Out, rec.out_lidx);
+        if r.chance(85) {
+            li = usize::from(e.leg);
+        }
+        seq = Some(if r.chance(85) {
+            e.member_seq
+        } else {
+            near(r, e.member_seq, 3).wrapping_sub(1)
+        });
+        let n = usize::from(e.len).max(8) - 8;
+        let n = if r.chance(90) {
+            n
+        } else {
+            r.below(40) as usize
+        };
+        let fseq = r32(r);
+        payload = frame(r, fseq, n);
+    } else if r.chance(50) {
         let nmax = if r.chance(10) { 1500 } else { 40 };
         let (fseq, n) = (r32(r), r.below(nmax) as usize);
         payload = frame(r, fseq, n);
     }
+    let l = rec.legs[li];
+    let seq = seq.unwrap_or(if r.chance(85) { l.out_next } else { r32(r) });
     let ack = match r.below(10) {
         0 => r32(r),
         1 => l.una,
@@ -232,7 +254,7 @@ fn member_segment(r: &mut Prng, rec: &FlowRecord) -> Packet {
     let h = wire::Header {
         src_port: if r.chance(3) { 1 } else { l.member.port() },
         dst_port: if r.chance(3) { 2 } else { rec.peer.port() },
-        seq: if r.chance(85) { l.out_next } else { r32(r) },
+        seq,
         ack,
         flags: flags(r),
         window: if r.chance(10) {
@@ -247,7 +269,7 @@ fn member_segment(r: &mut Prng, rec: &FlowRecord) -> Packet {
 
 /// A segment from the peer: an ack at the end of an outbound frame in flight or elsewhere, and no
 /// frame, the peer's next, a retransmission of an inbound frame in flight, or another.
-fn peer_segment(r: &mut Prng, rec: &FlowRecord, engine: &mut impl Engine) -> Packet {
+fn peer_segment(r: &mut Prng, rec: &FlowRecord, engine: &mut impl Engine, slot: usize) -> Packet {
     let w = u32::from(rec.w);
     let (n_in, n_out) = (
         rec.in_next_fseq.wrapping_sub(rec.in_left),
@@ -263,7 +285,7 @@ fn peer_segment(r: &mut Prng, rec: &FlowRecord, engine: &mut impl Engine) -> Pac
             5..=7 if n_in > 0 => {
                 let k = r.below(n_in);
                 let idx = ((u32::from(rec.in_idx) + k) % w) as u16;
-                let e = engine.ring(0, Ring::In, idx);
+                let e = engine.ring(slot, Ring::In, idx);
                 seq = e.peer_seq;
                 let len = usize::from(e.len).max(8) - 8;
                 frame(r, rec.in_left.wrapping_add(k), len)
@@ -281,7 +303,7 @@ fn peer_segment(r: &mut Prng, rec: &FlowRecord, engine: &mut impl Engine) -> Pac
         2 => rec.out_next,
         3..=6 if n_out > 0 => {
             let k = r.below(n_out.min(12));
-            let e = engine.ring(0, Ring::Out, ((u32::from(rec.out_lidx) + k) % w) as u16);
+            let e = engine.ring(slot, Ring::Out, ((u32::from(rec.out_lidx) + k) % w) as u16);
             e.peer_seq.wrapping_add(u32::from(e.len))
         }
         _ => near(
@@ -320,7 +342,7 @@ fn random_records_and_segments(spec: &mut impl Engine) {
     let mut by_policy = [0u32; 3];
     let mut acks = [0u32; 9];
     let mut taken = TakenCount::default();
-    let mut cycles = [(0u64, 0u64); 5];
+    let mut cycles = [(0u64, 0u64); 6];
     for trial in 0..4000 {
         let (rec, in_flight) = record(&mut r);
         rtl.load(0, &rec, &in_flight);
@@ -328,9 +350,9 @@ fn random_records_and_segments(spec: &mut impl Engine) {
         for k in 0..8 {
             let before = spec.read(0);
             let pkt = if r.chance(50) {
-                peer_segment(&mut r, &before, spec)
+                peer_segment(&mut r, &before, spec, 0)
             } else {
-                member_segment(&mut r, &before)
+                member_segment(&mut r, &before, spec, 0)
             };
             let (got, want) = (rtl.send(&pkt), spec.send(&pkt));
             assert_eq!(got, want, "trial {trial} segment {k}: {before:?} {pkt:?}");
@@ -338,28 +360,7 @@ fn random_records_and_segments(spec: &mut impl Engine) {
             assert_eq!(rtl.read(0), now, "trial {trial} segment {k}: record");
             let count = spec.taken(0);
             assert_eq!(rtl.taken(0), count, "trial {trial} segment {k}: taken");
-            let written = [
-                (
-                    Ring::Out,
-                    rec.out_idx,
-                    now.out_next_fseq.wrapping_sub(rec.out_next_fseq),
-                ),
-                (
-                    Ring::In,
-                    rec.in_next_idx,
-                    now.in_next_fseq.wrapping_sub(rec.in_next_fseq),
-                ),
-            ];
-            for (ring, from, n) in written {
-                for f in 0..n {
-                    let idx = ((u32::from(from) + f) % u32::from(rec.w)) as u16;
-                    assert_eq!(
-                        rtl.ring(0, ring, idx),
-                        spec.ring(0, ring, idx),
-                        "trial {trial}: {ring:?} ring {idx}"
-                    );
-                }
-            }
+            compare_written(&mut rtl, spec, 0, &rec, &now, &format!("trial {trial}"));
             let Ok(out) = want else { break };
             let before_count = taken;
             taken = count;
@@ -369,6 +370,7 @@ fn random_records_and_segments(spec: &mut impl Engine) {
                 count.in_data - before_count.in_data,
                 count.in_rtx - before_count.in_rtx,
                 count.in_ack - before_count.in_ack,
+                count.out_rtx - before_count.out_rtx,
             ]
             .iter()
             .position(|&d| d == 1)
@@ -392,7 +394,9 @@ fn random_records_and_segments(spec: &mut impl Engine) {
     }
     println!("random: members' direction: retired by kind {retired:?}, summed {summed:?}, {silent} sent nothing");
     println!("random: peer's direction: retired {out_retired:?}, new frames by policy {by_policy:?}, pure acks sent {acks:?}");
-    let kinds = ["out_data", "out_ack", "in_data", "in_rtx", "in_ack"];
+    let kinds = [
+        "out_data", "out_ack", "in_data", "in_rtx", "in_ack", "out_rtx",
+    ];
     for (name, (n, c)) in kinds.iter().zip(cycles) {
         println!(
             "random: {name}: {n} taken, {:.1} clocks per segment",
@@ -417,4 +421,118 @@ fn policy_index(p: Policy) -> usize {
 #[test]
 fn random_records_and_segments_either_way() {
     random_records_and_segments(&mut SpecEngine::new(2, 512));
+}
+
+/// The ring entries the engine wrote in slot `slot` since `loaded` was loaded, both rings, the
+/// RTL's against the spec's.
+fn compare_written(
+    rtl: &mut RtlAcpOut,
+    spec: &mut impl Engine,
+    slot: usize,
+    loaded: &FlowRecord,
+    now: &FlowRecord,
+    what: &str,
+) {
+    let written = [
+        (
+            Ring::Out,
+            loaded.out_idx,
+            now.out_next_fseq.wrapping_sub(loaded.out_next_fseq),
+        ),
+        (
+            Ring::In,
+            loaded.in_next_idx,
+            now.in_next_fseq.wrapping_sub(loaded.in_next_fseq),
+        ),
+    ];
+    for (ring, from, n) in written {
+        for f in 0..n {
+            let idx = ((u32::from(from) + f) % u32::from(loaded.w)) as u16;
+            assert_eq!(
+                rtl.ring(slot, ring, idx),
+                spec.ring(slot, ring, idx),
+                "{what}: slot {slot} {ring:?} ring {idx}"
+            );
+        }
+    }
+}
+
+/// Batches of segments streamed into the RTL back to back (`RtlAcpOut::send_batch`: up to three
+/// segments in the engine at once) on two flows loaded in both slots, against the spec engine
+/// taking the same segments one at a time: each segment's outputs or its giving back, then both
+/// slots' records, taken counts and written ring entries. Each segment is made from the spec's
+/// state after the ones before it, so most are taken; a segment given back invalidates its slot
+/// and the rest of that flow's segments in the batch must be given back too, while the other
+/// slot's are still taken.
+fn batches_streamed(spec: &mut impl Engine) {
+    let mut r = Prng::new(41);
+    let mut rtl = RtlAcpOut::new(200, 5);
+    // Segments taken by kind, given back, and taken after a segment of the batch was given back.
+    let mut taken = TakenCount::default();
+    let (mut segments, mut given_back, mut taken_after_back, mut behind_invalid) = (0, 0, 0, 0);
+    for batch in 0..4000 {
+        let mut loaded = Vec::new();
+        for slot in 0..2 {
+            let (mut rec, in_flight) = record(&mut r);
+            rec.peer = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 1 + slot as u8), 5000);
+            rtl.load(slot, &rec, &in_flight);
+            spec.load(slot, &rec, &in_flight);
+            loaded.push(rec);
+        }
+        let n = 1 + r.below(12) as usize;
+        let mut pkts = Vec::with_capacity(n);
+        let mut want = Vec::with_capacity(n);
+        let mut invalid = [false; 2];
+        for _ in 0..n {
+            let slot = r.below(2) as usize;
+            let before = spec.read(slot);
+            let pkt = if r.chance(50) {
+                peer_segment(&mut r, &before, spec, slot)
+            } else {
+                member_segment(&mut r, &before, spec, slot)
+            };
+            let result = spec.send(&pkt);
+            behind_invalid += u32::from(invalid[slot]);
+            if result.is_err() {
+                invalid[slot] = true;
+            }
+            pkts.push(pkt);
+            want.push(result);
+        }
+        let got = rtl.send_batch(&pkts);
+        let mut back = false;
+        for (k, (g, w)) in got.iter().zip(&want).enumerate() {
+            assert_eq!(g, w, "batch {batch} segment {k} of {n}: {:?}", pkts[k]);
+            segments += 1;
+            if w.is_err() {
+                given_back += 1;
+                back = true;
+            } else if back {
+                taken_after_back += 1;
+            }
+        }
+        for (slot, rec) in loaded.iter().enumerate() {
+            let what = format!("batch {batch}");
+            let now = spec.read(slot);
+            assert_eq!(rtl.read(slot), now, "{what}: slot {slot} record");
+            let count = spec.taken(slot);
+            assert_eq!(rtl.taken(slot), count, "{what}: slot {slot} taken");
+            compare_written(&mut rtl, spec, slot, rec, &now, &what);
+            taken.add(&count);
+        }
+    }
+    let s = rtl.stats;
+    println!(
+        "batches: {segments} segments, {given_back} given back, {taken_after_back} taken after one \
+         given back in their batch, {behind_invalid} behind their flow's given back; taken {taken:?}; \
+         {:.1} clocks per segment streamed",
+        s.batch_cycles as f64 / segments as f64
+    );
+    assert!(given_back > 0 && taken_after_back > 0 && behind_invalid > 0);
+    assert!(taken.by_kind().iter().all(|&(_, n)| n > 0), "{taken:?}");
+}
+
+#[test]
+fn batches_streamed_on_two_flows() {
+    batches_streamed(&mut SpecEngine::new(2, 512));
 }

@@ -1,10 +1,13 @@
-//! The hardware's share of frame switching (docs/frame-switching.md section 9a): the common case
-//! of the members' direction, a member's ack or window update (`out_ack`) and its frame in
-//! sequence (`out_data`), is handled by the device from a per-flow record and the flow's inbound
-//! ring the host loads; everything else, and every segment of a flow the device gave back, goes
-//! to the host. [`member_segment`] is the device's behaviour, bit for bit; [`Offload`] is the
-//! host's side, and together with any [`Engine`] (the RTL, or [`SpecEngine`] here) it must equal
-//! [`FrameSwitch`].
+//! The hardware's share of frame switching (docs/frame-switching.md section 9a): the in-order
+//! common case of both directions, one frame or none a segment. In the members' direction a
+//! member's ack or window update (`out_ack`), its frame in sequence (`out_data`) and its
+//! retransmission of the oldest frame in flight to the peer (`out_rtx`); in the peer's its ack
+//! (`in_ack`), its next frame (`in_data`) and its retransmission of a frame in flight (`in_rtx`).
+//! The device handles them from a per-flow record and the flow's two rings the host loads;
+//! everything else, and every segment of a flow the device gave back, goes to the host.
+//! [`member_segment`] and [`peer_segment`] are the device's behaviour, bit for bit; [`Offload`] is
+//! the host's side, and together with any [`Engine`] (the RTL, or [`SpecEngine`] here) it must
+//! equal [`FrameSwitch`].
 
 use std::net::{Ipv4Addr, SocketAddrV4};
 
@@ -424,15 +427,22 @@ pub fn peer_segment(
     Some(Taken { out, entry, kind })
 }
 
-/// The device's path for `pkt` on the flow of `rec`, with the flow's inbound ring `in_ring`
-/// (`w` entries): a segment from a fast member to the peer with a 20-byte header, flags ACK (PSH
-/// ignored), a right checksum, no payload or exactly one frame starting at the member's next
-/// byte, an ack within what the member was sent, at most [`MAX_RETIRE`] inbound frames retired
-/// by it, and room in the outbound ring for a frame. The member's ack retires the inbound frames
-/// every member has acked; a frame takes the next place of the peer's space and goes to the
-/// peer renumbered; a pure ack goes to the peer when the ack or window it owes changed, or as a
-/// duplicate ack when the member's is one. `None`: the host's (`rec` unchanged).
-pub fn member_segment(rec: &mut FlowRecord, in_ring: &[RingEntry], pkt: &Packet) -> Option<Taken> {
+/// The device's path for `pkt` on the flow of `rec`, with the flow's rings (`w` entries each): a
+/// segment from a fast member to the peer with a 20-byte header, flags ACK (PSH ignored), a right
+/// checksum, an ack within what the member was sent, at most [`MAX_RETIRE`] inbound frames
+/// retired by it, and no payload or exactly one frame that is either the member's next with room
+/// in the outbound ring (`out_data`) or a retransmission of the oldest frame in flight to the peer
+/// (`out_rtx`: the outbound entry at `out_left` is this member's, at this member sequence number
+/// and of this length; being the oldest in flight it is the member's oldest the peer has not
+/// acked). The member's ack retires the inbound frames every member has acked; a new frame takes
+/// the next place of the peer's space, a retransmission its first copy's place and frame number,
+/// and goes to the peer renumbered; a pure ack goes to the peer when the ack or window it owes
+/// changed, or as a duplicate ack when the member's is one. `None`: the host's (`rec` unchanged).
+pub fn member_segment(
+    rec: &mut FlowRecord,
+    rings: &[Vec<RingEntry>; 2],
+    pkt: &Packet,
+) -> Option<Taken> {
     let s = &pkt.segment;
     if pkt.dst != *rec.peer.ip() || !plain(pkt) || be16(s, 2) != rec.peer.port() {
         return None;
@@ -441,11 +451,20 @@ pub fn member_segment(rec: &mut FlowRecord, in_ring: &[RingEntry], pkt: &Packet)
     let li = rec.legs.iter().position(|l| l.fast && l.member == from)?;
     let (seq, ack, window) = (be32(s, 4), be32(s, 8), be16(s, 14));
     let data = s.len() > HEADER_LEN;
+    let len = s.len().saturating_sub(HEADER_LEN) as u16;
     let l = rec.legs[li];
     let full = rec.out_next_fseq.wrapping_sub(rec.out_left) >= u32::from(rec.w);
-    if seq_lt(ack, l.una) || seq_lt(l.next, ack) || (data && (seq != l.out_next || full)) {
+    let oldest = rings[Ring::Out as usize][usize::from(rec.out_lidx)];
+    let rtx = data && seq != l.out_next;
+    let rtx_ok = rec.out_left != rec.out_next_fseq
+        && seq_lt(seq, l.out_next)
+        && usize::from(oldest.leg) == li
+        && oldest.member_seq == seq
+        && oldest.len == len;
+    if seq_lt(ack, l.una) || seq_lt(l.next, ack) || (rtx && !rtx_ok) || (data && !rtx && full) {
         return None;
     }
+    let in_ring = &rings[Ring::In as usize];
     // The member's ack: inbound frames every member acked retire, oldest first.
     let mut new = *rec;
     let edge = ack.wrapping_add(u32::from(window) << l.shift_from);
@@ -469,32 +488,36 @@ pub fn member_segment(rec: &mut FlowRecord, in_ring: &[RingEntry], pkt: &Packet)
         new.in_idx = next_idx(new.in_idx, new.w);
     }
     let taken = if data {
-        let len = (s.len() - HEADER_LEN) as u16;
-        let entry = RingEntry {
-            leg: li as u8,
-            member_seq: seq,
-            peer_seq: new.out_next,
-            len,
+        // A new frame takes the peer's next place and frame number and a ring entry; a
+        // retransmission its first copy's, with nothing new in the ring.
+        let (peer_seq, fseq) = if rtx {
+            (oldest.peer_seq, new.out_left)
+        } else {
+            (new.out_next, new.out_next_fseq)
         };
         let mut payload = Vec::with_capacity(usize::from(len));
         let frame = &s[HEADER_LEN..];
-        wire::emit_frame(
-            new.out_next_fseq,
-            frame[2],
-            &frame[FRAME_HEADER_LEN..],
-            &mut payload,
-        );
-        let out = new.send_peer(new.out_next, &payload);
-        let idx = new.out_idx;
-        new.out_next = new.out_next.wrapping_add(u32::from(len));
-        new.out_next_fseq = new.out_next_fseq.wrapping_add(1);
-        new.out_idx = next_idx(idx, new.w);
-        new.legs[li].out_next = seq.wrapping_add(u32::from(len));
+        wire::emit_frame(fseq, frame[2], &frame[FRAME_HEADER_LEN..], &mut payload);
+        let out = new.send_peer(peer_seq, &payload);
         new.min_out_frame = new.min_out_frame.min(len);
+        let entry = (!rtx).then(|| {
+            let idx = new.out_idx;
+            new.out_next = new.out_next.wrapping_add(u32::from(len));
+            new.out_next_fseq = new.out_next_fseq.wrapping_add(1);
+            new.out_idx = next_idx(idx, new.w);
+            new.legs[li].out_next = seq.wrapping_add(u32::from(len));
+            let e = RingEntry {
+                leg: li as u8,
+                member_seq: seq,
+                peer_seq,
+                len,
+            };
+            (Ring::Out, idx, e)
+        });
         Taken {
             out: vec![out],
-            entry: Some((Ring::Out, idx, entry)),
-            kind: Kind::OutData,
+            entry,
+            kind: if rtx { Kind::OutRtx } else { Kind::OutData },
         }
     } else {
         // A duplicate ack while peer data is outstanding is the peer's duplicate ack too.
@@ -547,6 +570,7 @@ pub struct TakenCount {
     pub in_data: u64,
     pub in_rtx: u64,
     pub in_ack: u64,
+    pub out_rtx: u64,
 }
 
 impl TakenCount {
@@ -557,18 +581,20 @@ impl TakenCount {
             Kind::InData => self.in_data += 1,
             Kind::InRtx => self.in_rtx += 1,
             Kind::InAck => self.in_ack += 1,
+            Kind::OutRtx => self.out_rtx += 1,
             _ => unreachable!("the device takes no {} segment", k.name()),
         }
     }
 
     /// The counts with their kinds.
-    pub fn by_kind(&self) -> [(Kind, u64); 5] {
+    pub fn by_kind(&self) -> [(Kind, u64); 6] {
         [
             (Kind::OutData, self.out_data),
             (Kind::OutAck, self.out_ack),
             (Kind::InData, self.in_data),
             (Kind::InRtx, self.in_rtx),
             (Kind::InAck, self.in_ack),
+            (Kind::OutRtx, self.out_rtx),
         ]
     }
 
@@ -874,7 +900,7 @@ impl Engine for SpecEngine {
             let taken = if pkt.dst == *s.rec.vip.ip() {
                 peer_segment(&mut s.rec, &s.rings, pkt)
             } else {
-                member_segment(&mut s.rec, &s.rings[Ring::In as usize], pkt)
+                member_segment(&mut s.rec, &s.rings, pkt)
             };
             return match taken {
                 Some(t) => {
