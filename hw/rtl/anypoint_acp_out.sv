@@ -53,11 +53,12 @@
 // the redirect (key hash: 4 key reads, 16 hash cycles, 4 divider steps; round robin and most open
 // window: 4 divider steps), for a frame 1 (member pick, frame checks), then 3 (window fields;
 // output sum; commit); the frame sent (N beats), then each pure ack in 4 cycles (build, 3 beats).
-// So, first beat in to done, one segment alone: out_data, out_rtx and out_ack N + 9 + k + N (a pure ack
-// that sends nothing N + 9 + k), in_ack N + 12 + k, in_rtx N + 13 + k + N, in_data N + 17 + k + N
-// (key hash N + 37 + k + N), each plus 4 per pure ack. Back to back the three overlap: a segment
-// costs about the most of its beats in, its decision and the send before it, plus 1 or 2; with
-// 1 KB frames about 150 clocks per frame switched (frame and ack) against 294 one at a time.
+// So, first beat in to done, one segment alone: out_data, out_rtx and out_ack N + 9 + k + N (a
+// pure ack that sends nothing N + 9 + k), in_ack N + 12 + k, in_rtx N + 13 + k + N, in_data
+// N + 17 + k + N (key hash N + 37 + k + N), each plus 4 per pure ack. Back to back the three
+// overlap: a segment costs about the most of its beats in, its decision and the send before it,
+// plus 1 or 2; with 1 KB frames about 150 clocks per frame switched (frame and ack) against 294
+// one at a time.
 //
 // A segment of more than MAX_BEATS beats cannot be stored, so it cannot be given back either: it
 // is dropped whole and counted nowhere (seg_done in its turn, after its last beat; 1152 beats hold
@@ -1062,7 +1063,8 @@ module anypoint_acp_out #(
   end
 
   // The rings: the host's writes while idle, the engine's at commit (outbound {len, peer_seq,
-  // member_seq, leg} at out_idx for a member's new frame; inbound at in_next_idx for a new peer frame).
+  // member_seq, leg} at out_idx for a member's new frame; inbound at in_next_idx for a new peer
+  // frame).
   logic out_we, in_we;
   logic [SW+RING_LOG2-1:0] out_wa, in_wa;
   logic [82:0] out_wd, in_wd;
