@@ -99,10 +99,10 @@ fn default_geometry_random_scoreboard() {
 }
 
 /// How many times slower a clock of the default geometry may simulate than one of the test
-/// geometry. Measured on the 2-core build machine under load: 5.4 (round 4 with its fix); round 4
-/// as first merged simulated the default geometry 2.1 times slower than that (about 11), round 3
+/// geometry. Measured on the 2-core build machine under load: 5.4-6.2 (round 4 with its fix); round 4
+/// as first merged simulated the default geometry 2.1 times slower than that (about 11-13), round 3
 /// 1.7 times faster (about 3.2).
-const MAX_SLOWDOWN: f64 = 8.0;
+const MAX_SLOWDOWN: f64 = 9.0;
 
 /// Wall time of `n` idle clocks of `rtl` (every clock evaluates the whole design, busy or not).
 fn clocks(rtl: &mut RtlSwitch, n: u32) -> Duration {
@@ -119,7 +119,7 @@ fn default_geometry_simulates_within_a_few_times_the_test_geometry() {
     let mut full = RtlSwitch::with_default_geometry();
     // Alternating rounds, the fastest of each: other work on the machine slows both alike.
     let (mut t_small, mut t_full) = (Duration::MAX, Duration::MAX);
-    for _ in 0..5 {
+    for _ in 0..7 {
         t_small = t_small.min(clocks(&mut small, 4000));
         t_full = t_full.min(clocks(&mut full, 4000));
     }
