@@ -5,7 +5,8 @@
 // incremental checksums.
 //
 // One frame descriptor (the first HDR_BYTES bytes of the frame, its length) may enter every cycle;
-// its result leaves 26 cycles later (stage n below is registered at the end of cycle n). The
+// its result leaves 26 cycles later, unregistered from stage 27 for the caller to register (stage n
+// below is registered at the end of cycle n), its counter event a cycle after that. The
 // pipeline never stalls: the caller reserves room for every result before it admits a frame. The
 // stages are short (at most one 64-bit add, a few LUT levels or one table read each) for Fmax.
 //
@@ -50,7 +51,7 @@ module anypoint_decide #(
     input wire in_inj,
     input wire in_direct,
     input wire [15:0] in_beats,
-    // Result: action 0 = drop, 1 = forward, 2 = host record.
+    // Result (combinational): action 0 = drop, 1 = forward, 2 = host record.
     output logic out_valid,
     output logic [1:0] out_action,
     output logic [2:0] out_port,
@@ -95,7 +96,10 @@ module anypoint_decide #(
   logic [127:0] ports_q[NUM_PORTS];
   logic [127:0] svcs_q[NUM_SERVICES];
   logic [127:0] mems_q[NUM_MEMBERS];
-  logic [16:0] indir_mem[INDIR_SLOTS];
+  // Each member's state is ACTIVE: written with the member table, for the indirection's check
+  // behind its block RAM read.
+  logic [NUM_MEMBERS-1:0] mem_active;
+  logic [17:0] indir_mem[INDIR_SLOTS];  // {member exists, valid, member}
 
   always_ff @(posedge clk) begin
     if (tw_valid) begin
@@ -104,7 +108,11 @@ module anypoint_decide #(
         4'(TBL_SERVICE_ID):
         if (tw_index < 24'(NUM_SERVICES)) svcs_q[tw_index[SW-1:0]] <= tw_data[127:0];
         4'(TBL_MEMBER_ID):
-        if (tw_index < 24'(NUM_MEMBERS)) mems_q[tw_index[MW-1:0]] <= tw_data[127:0];
+        if (tw_index < 24'(NUM_MEMBERS)) begin
+          mems_q[tw_index[MW-1:0]] <= tw_data[127:0];
+          mem_active[tw_index[MW-1:0]] <=
+              `F(tw_data, TBL_MEMBER_STATE) == 2'(MEMBER_STATE_ACTIVE);
+        end
         default: ;
       endcase
     end
@@ -115,22 +123,28 @@ module anypoint_decide #(
   assign tw_way = {tw_index[CONN_BUCKETS_LOG2+2], tw_index[1:0]};
   assign tw_bucket = tw_index[CONN_BUCKETS_LOG2+1:2];
 
-  always_ff @(posedge clk) begin
-    // The register block only sends slots that exist.
-    if (iw_valid)
-      indir_mem[iw_index[INDIR_SLOTS_LOG2-1:0]] <= {iw_data[31], iw_data[15:0]};
-  end
-
   // Entry `id` of a table, all zero beyond it.
   function automatic logic [127:0] port_e(input logic [2:0] id);
     port_e = (32'(id) < NUM_PORTS) ? ports_q[id[PW-1:0]] : '0;
   endfunction
+  // id < n for an index of w bits: the bits above it zero, and a compare only when n is not 2^w.
+  function automatic logic below(input logic [15:0] id, input int n, input int w);
+    below = (id >> w) == 16'd0 && (n == 1 << w || {16'd0, id & 16'((1 << w) - 1)} < n);
+  endfunction
   function automatic logic [127:0] svc_e(input logic [15:0] id);
-    svc_e = (32'(id) < NUM_SERVICES) ? svcs_q[id[SW-1:0]] : '0;
+    svc_e = below(id, NUM_SERVICES, SW) ? svcs_q[id[SW-1:0]] : '0;
   endfunction
   function automatic logic [127:0] mem_e(input logic [15:0] id);
-    mem_e = (32'(id) < NUM_MEMBERS) ? mems_q[id[MW-1:0]] : '0;
+    mem_e = below(id, NUM_MEMBERS, MW) ? mems_q[id[MW-1:0]] : '0;
   endfunction
+
+  // The slot's member range check is made as it is written, off the read path.
+  always_ff @(posedge clk) begin
+    // The register block only sends slots that exist.
+    if (iw_valid)
+      indir_mem[iw_index[INDIR_SLOTS_LOG2-1:0]] <=
+          {below(iw_data[15:0], NUM_MEMBERS, MW), iw_data[31], iw_data[15:0]};
+  end
 
   function automatic logic [15:0] be16(input logic [8*HDR_BYTES-1:0] h, input int at);
     be16 = {h[8*at+:8], h[8*(at+1)+:8]};
@@ -210,10 +224,26 @@ module anypoint_decide #(
     b16 = {v[8*at+:8], v[8*(at+1)+:8]};
   endfunction
 
-  // Stage 2: validate (the header checksum rule is applied in stage 4) and start the header
-  // checksum: two levels of its adder tree here, two in stage 3, the fold in stage 4.
+  // Stage 2: the parse rules' conditions (section 2; stage 3 applies them in order, the header
+  // checksum rule in stage 4) and two levels of the header checksum's adder tree (two more in
+  // stage 3, the fold in stage 4).
+  typedef struct packed {
+    logic runt;
+    logic oversize;
+    logic arp;
+    logic ipv4;
+    logic ip_truncated;
+    logic ip_version;
+    logic ip_ihl;
+    logic ip_options;
+    logic ip_total_len;
+    logic fragment;
+    logic l4known;  // TCP or UDP
+    logic l4_truncated;
+  } rules_t;
+
   pkt_t p_c;
-  logic p_at_csum;
+  rules_t r_c;
   logic [3:0] ihl_c, doff_c;
   logic [15:0] total_c, ulen_c;
   logic [17:0] csum_qa_c, csum_qb_c;
@@ -247,123 +277,180 @@ module anypoint_decide #(
     p_c.ulen = (p_c.proto == 8'd17) ? ulen_c : 16'd0;
     p_c.ip_csum = b16(h1.ip, 10);
     p_c.l4_csum = (p_c.proto == 8'd6) ? b16(h1.l4, 16) : b16(h1.l4, 6);
+    // Stage 3 applies the rules.
     p_c.fail = 1'b1;
     p_c.host = 1'b0;
     p_c.l3known = 1'b0;
     p_c.reason = 5'd0;
-    p_at_csum = 1'b0;
-    if (h1.runt) p_c.reason = 5'(REASON_RUNT);
-    else if (h1.oversize) p_c.reason = 5'(REASON_OVERSIZE);
-    else if (h1.ethertype == 16'h0806) begin
-      p_c.reason = 5'(REASON_ARP);
-      p_c.host = 1'b1;
-    end else if (h1.ethertype != 16'h0800) begin
-      p_c.reason = 5'(REASON_NON_IPV4);
-      p_c.host = 1'b1;
-    end else begin
-      p_c.l3known = 1'b1;
-      if (h1.avail < 17'd20) p_c.reason = 5'(REASON_IP_TRUNCATED);
-      else if (h1.ip[7:4] != 4'd4) p_c.reason = 5'(REASON_IP_VERSION);
-      else if (ihl_c < 4'd5) p_c.reason = 5'(REASON_IP_IHL);
-      else if (ihl_c > 4'd5) begin
-        p_c.reason = 5'(REASON_IP_OPTIONS);
-        p_c.host = 1'b1;
-      end else if ({1'b0, total_c} > h1.avail || total_c < 16'd20)
-        p_c.reason = 5'(REASON_IP_TOTAL_LEN);
-      else begin
-        // The checksum rule comes here; its result overrides the rules below in stage 4.
-        p_at_csum = 1'b1;
-        if ((b16(h1.ip, 6) & 16'h3fff) != 16'd0) begin
-          p_c.reason = 5'(REASON_IP_FRAGMENT);
-          p_c.host = 1'b1;
-        end else if (p_c.proto != 8'd6 && p_c.proto != 8'd17) begin
-          p_c.reason = 5'(REASON_L4_OTHER);
-          p_c.host = 1'b1;
-        end else if (p_c.proto == 8'd6) begin
-          if (h1.l4len < 17'd20 || doff_c < 4'd5 || {11'd0, doff_c, 2'b00} > h1.l4len)
-            p_c.reason = 5'(REASON_L4_TRUNCATED);
-          else p_c.fail = 1'b0;
-        end else begin
-          if (h1.l4len < 17'd8 || ulen_c < 16'd8 || {1'b0, ulen_c} > h1.l4len)
-            p_c.reason = 5'(REASON_L4_TRUNCATED);
-          else p_c.fail = 1'b0;
-        end
-      end
-    end
+    r_c.runt = h1.runt;
+    r_c.oversize = h1.oversize;
+    r_c.arp = h1.ethertype == 16'h0806;
+    r_c.ipv4 = h1.ethertype == 16'h0800;
+    r_c.ip_truncated = h1.avail < 17'd20;
+    r_c.ip_version = h1.ip[7:4] != 4'd4;
+    r_c.ip_ihl = ihl_c < 4'd5;
+    r_c.ip_options = ihl_c > 4'd5;
+    r_c.ip_total_len = {1'b0, total_c} > h1.avail || total_c < 16'd20;
+    r_c.fragment = (b16(h1.ip, 6) & 16'h3fff) != 16'd0;
+    r_c.l4known = p_c.proto == 8'd6 || p_c.proto == 8'd17;
+    r_c.l4_truncated = (p_c.proto == 8'd6) ?
+        h1.l4len < 17'd20 || doff_c < 4'd5 || {11'd0, doff_c, 2'b00} > h1.l4len :
+        h1.l4len < 17'd8 || ulen_c < 16'd8 || {1'b0, ulen_c} > h1.l4len;
   end
 
-  // ... and the service match (lowest valid service on dst ip, proto, dst port) and member match
-  // (lowest member in use on src ip and src port whose service has the packet's proto): every
-  // entry's comparison in stage 2, the lowest-index pick and the service entry read in stage 3.
-  logic [NUM_SERVICES-1:0] svc_match_c, svc_proto_ok;
-  logic [NUM_MEMBERS-1:0] mem_match_c;
+  // ... and every table entry's comparison with the packet, in pieces of at most 16 bits (a few
+  // LUT levels each; as one 56-bit compare it took six): stage 3 ands the pieces, picks the lowest
+  // valid service on dst ip, proto and dst port and reads it; the member match (lowest member in use
+  // on src ip and src port whose service has the packet's proto) is picked in stage 4.
+  logic [4*NUM_SERVICES-1:0] svc_pc_c;  // per service {valid and vip[31:16], vip[15:0], port, proto}
+  // Per member: arrays of small words, not packed vectors. Verilator keeps a loop of 1024 members
+  // (the default geometry) as a loop, and there each piece's store at a variable bit offset of a
+  // 4096-bit vector (and each service number's, straddling words, in 6144 bits) made the
+  // daemon's `rtl` backend simulate 4 times slower than round 3: too slow for its ACP peers'
+  // retransmission timers (host-ctl's acp_live storm stalled). The logic is the same.
+  logic [3:0] mem_pc_c[NUM_MEMBERS];  // {in use with a service, addr[31:16], addr[15:0], port}
+  logic [SW-1:0] mem_svc_c[NUM_MEMBERS];
   logic [7:0] m_svc;
+  logic [31:0] vip, addr;
 
   always_comb begin
     for (int s = 0; s < NUM_SERVICES; s++) begin
-      svc_proto_ok[s] = `F(svcs_q[s], TBL_SERVICE_PROTO) == p_c.proto;
-      svc_match_c[s] = `F(svcs_q[s], TBL_SERVICE_VALID) != 0 &&
-          `F(svcs_q[s], TBL_SERVICE_VIP) == p_c.dip &&
-          `F(svcs_q[s], TBL_SERVICE_PROTO) == p_c.proto &&
-          `F(svcs_q[s], TBL_SERVICE_PORT) == p_c.dport;
+      vip = `F(svcs_q[s], TBL_SERVICE_VIP);
+      svc_pc_c[4*s+3] = `F(svcs_q[s], TBL_SERVICE_VALID) != 0 && vip[31:16] == p_c.dip[31:16];
+      svc_pc_c[4*s+2] = vip[15:0] == p_c.dip[15:0];
+      svc_pc_c[4*s+1] = `F(svcs_q[s], TBL_SERVICE_PORT) == p_c.dport;
+      svc_pc_c[4*s] = `F(svcs_q[s], TBL_SERVICE_PROTO) == p_c.proto;
     end
     for (int m = 0; m < NUM_MEMBERS; m++) begin
       m_svc = `F(mems_q[m], TBL_MEMBER_SERVICE);
-      mem_match_c[m] = `F(mems_q[m], TBL_MEMBER_STATE) != 2'(MEMBER_STATE_UNUSED) &&
-          `F(mems_q[m], TBL_MEMBER_ADDR) == p_c.sip && `F(mems_q[m], TBL_MEMBER_PORT) == p_c.sport &&
-          32'(m_svc) < NUM_SERVICES && svc_proto_ok[m_svc[SW-1:0]];
+      addr = `F(mems_q[m], TBL_MEMBER_ADDR);
+      mem_svc_c[m] = m_svc[SW-1:0];
+      mem_pc_c[m][3] = `F(mems_q[m], TBL_MEMBER_STATE) != 2'(MEMBER_STATE_UNUSED) &&
+          32'(m_svc) < NUM_SERVICES;
+      mem_pc_c[m][2] = addr[31:16] == p_c.sip[31:16];
+      mem_pc_c[m][1] = addr[15:0] == p_c.sip[15:0];
+      mem_pc_c[m][0] = `F(mems_q[m], TBL_MEMBER_PORT) == p_c.sport;
     end
   end
 
+  // The 5-tuple hash needs no table: it starts here, three stages before the key hash, so that the
+  // connection-table read, compare and pick have stages to spare (stages 16-20).
+  logic [191:0] tmsg_c;
+  assign tmsg_c = {48'd0, 8'd13, 8'd0, 24'd0, p_c.proto, p_c.dport[7:0], p_c.dport[15:8],
+                   p_c.sport[7:0], p_c.sport[15:8], p_c.dip[7:0], p_c.dip[15:8], p_c.dip[23:16],
+                   p_c.dip[31:24], p_c.sip[7:0], p_c.sip[15:8], p_c.sip[23:16], p_c.sip[31:24]};
+
   logic vm;
   pkt_t pm;
-  logic [NUM_SERVICES-1:0] svc_match_m;
-  logic [NUM_MEMBERS-1:0] mem_match_m;
+  rules_t rm;
+  logic [4*NUM_SERVICES-1:0] svc_pc_m;
+  logic [3:0] mem_pc_m[NUM_MEMBERS];
+  logic [SW-1:0] mem_svc_m[NUM_MEMBERS];
   logic [8*80-1:0] kwinm;
-  logic at_csum_m;
   logic [17:0] csum_qa_m, csum_qb_m;
   logic [16:0] csum_qc_m;
+
+  // Entry by entry (yosys 0.23 (Debian) rejects the copy of a whole unpacked array, Verilator a
+  // delayed assignment to one in a loop it does not unroll).
+  for (genvar m = 0; m < NUM_MEMBERS; m++) begin : g_mem_pc
+    always_ff @(posedge clk) begin
+      mem_pc_m[m] <= mem_pc_c[m];
+      mem_svc_m[m] <= mem_svc_c[m];
+    end
+  end
 
   always_ff @(posedge clk) begin
     vm <= v1 && !rst;
     pm <= p_c;
+    rm <= r_c;
     kwinm <= kwin1;
-    svc_match_m <= svc_match_c;
-    mem_match_m <= mem_match_c;
-    at_csum_m <= p_at_csum;
+    svc_pc_m <= svc_pc_c;
     csum_qa_m <= csum_qa_c;
     csum_qb_m <= csum_qb_c;
     csum_qc_m <= csum_qc_c;
   end
 
-  logic svc_hit_c, mem_hit_c;
+  // Stage 3: the rules in order, the service pick and read, the member matches.
+  logic r_fail, r_host, r_l3known, r_at_csum;
+  logic [4:0] r_reason;
+
+  always_comb begin
+    r_fail = 1'b1;
+    r_host = 1'b0;
+    r_l3known = 1'b0;
+    r_reason = 5'd0;
+    r_at_csum = 1'b0;
+    if (rm.runt) r_reason = 5'(REASON_RUNT);
+    else if (rm.oversize) r_reason = 5'(REASON_OVERSIZE);
+    else if (rm.arp) begin
+      r_reason = 5'(REASON_ARP);
+      r_host = 1'b1;
+    end else if (!rm.ipv4) begin
+      r_reason = 5'(REASON_NON_IPV4);
+      r_host = 1'b1;
+    end else begin
+      r_l3known = 1'b1;
+      if (rm.ip_truncated) r_reason = 5'(REASON_IP_TRUNCATED);
+      else if (rm.ip_version) r_reason = 5'(REASON_IP_VERSION);
+      else if (rm.ip_ihl) r_reason = 5'(REASON_IP_IHL);
+      else if (rm.ip_options) begin
+        r_reason = 5'(REASON_IP_OPTIONS);
+        r_host = 1'b1;
+      end else if (rm.ip_total_len) r_reason = 5'(REASON_IP_TOTAL_LEN);
+      else begin
+        // The checksum rule comes here; its result overrides the rules below in stage 4.
+        r_at_csum = 1'b1;
+        if (rm.fragment) begin
+          r_reason = 5'(REASON_IP_FRAGMENT);
+          r_host = 1'b1;
+        end else if (!rm.l4known) begin
+          r_reason = 5'(REASON_L4_OTHER);
+          r_host = 1'b1;
+        end else if (rm.l4_truncated) r_reason = 5'(REASON_L4_TRUNCATED);
+        else r_fail = 1'b0;
+      end
+    end
+  end
+
+  logic svc_hit_c;
   logic [5:0] svc_id_c;
-  logic [9:0] mem_id_c;
+  logic [NUM_MEMBERS-1:0] mem_match_c;
+  // Per service, beside the pick: whether it hashes a key (policy, offset and length rules) and
+  // where the key ends in the UDP packet; stage 4 only compares that with the UDP length.
+  logic [NUM_SERVICES-1:0] svc_key_ok;
+  logic [17*NUM_SERVICES-1:0] svc_key_end;
+  logic [7:0] s_key_off;
+  logic [4:0] s_key_len;
+
+  always_comb begin
+    for (int s = 0; s < NUM_SERVICES; s++) begin
+      s_key_off = `F(svcs_q[s], TBL_SERVICE_KEY_OFFSET);
+      s_key_len = `F(svcs_q[s], TBL_SERVICE_KEY_LEN);
+      svc_key_ok[s] = `F(svcs_q[s], TBL_SERVICE_POLICY) == 3'(POLICY_KEY_HASH) &&
+          s_key_off < 8'd64 && s_key_len >= 5'd1 && s_key_len <= 5'd16;
+      svc_key_end[17*s+:17] = {9'd0, s_key_off} + {12'd0, s_key_len} + 17'd8;
+    end
+  end
 
   always_comb begin
     svc_hit_c = 1'b0;
     svc_id_c = '0;
     for (int s = NUM_SERVICES - 1; s >= 0; s--) begin
-      if (svc_match_m[s]) begin
+      if (&svc_pc_m[4*s+:4]) begin
         svc_hit_c = 1'b1;
         svc_id_c = 6'(s);
       end
     end
-    mem_hit_c = 1'b0;
-    mem_id_c = '0;
-    for (int m = NUM_MEMBERS - 1; m >= 0; m--) begin
-      if (mem_match_m[m]) begin
-        mem_hit_c = 1'b1;
-        mem_id_c = 10'(m);
-      end
-    end
+    for (int m = 0; m < NUM_MEMBERS; m++)
+      mem_match_c[m] = &mem_pc_m[m] && svc_pc_m[{mem_svc_m[m], 2'b00}];
   end
 
   logic v2;
   pkt_t p2;
-  logic svc_hit2, mem_hit2;
+  logic svc_hit2, key_ok2;
+  logic [16:0] key_end2;
   logic [5:0] svc_id2;
-  logic [9:0] mem_id2;
+  logic [NUM_MEMBERS-1:0] mem_match2;
   logic [127:0] svc2;
   logic [8*80-1:0] kwin2;
   logic at_csum2;
@@ -377,46 +464,55 @@ module anypoint_decide #(
   always_ff @(posedge clk) begin
     v2 <= vm && !rst;
     p2 <= pm;
+    p2.fail <= r_fail;
+    p2.host <= r_host;
+    p2.l3known <= r_l3known;
+    p2.reason <= r_reason;
     kwin2 <= kwinm;
-    svc_hit2 <= svc_hit_c && !pm.fail;
-    mem_hit2 <= mem_hit_c && !pm.fail;
-    at_csum2 <= at_csum_m;
+    svc_hit2 <= svc_hit_c;
+    mem_match2 <= mem_match_c;
+    at_csum2 <= r_at_csum;
     csum_sum2 <= 20'(19'(csum_qa_m) + 19'(csum_qb_m)) + 20'(csum_qc_m);
     svc_id2 <= svc_id_c;
-    mem_id2 <= mem_id_c;
     svc2 <= svc_e(16'(svc_id_c));
+    key_ok2 <= svc_key_ok[svc_id_c[SW-1:0]];
+    key_end2 <= svc_key_end[17*svc_id_c[SW-1:0]+:17];
   end
 
   // ---------------------------------------------------------------------------------------------
-  // Stage 4: hash messages. The key-hash key is `key_len` bytes at `key_offset` of the UDP payload;
-  // a payload too short for it (or a length outside 1-16) falls back to the 5-tuple hash.
-  logic [191:0] tmsg_c, kmsg_c;
+  // Stage 4: the key hash message and the member pick. The key-hash key is `key_len` bytes at
+  // `key_offset` of the UDP payload; a payload too short for it (or a length outside 1-16) falls back
+  // to the 5-tuple hash.
+  logic [191:0] kmsg_c;
   logic use_key_c;
   logic [8*80-1:0] key_shift;
   logic [127:0] key_bytes;
-  logic [7:0] key_off;
+  logic [5:0] key_off;  // below 64 when the key is used
   logic [4:0] key_len;
-  logic [2:0] policy2;
+  logic mem_hit_c;
+  logic [9:0] mem_id_c;
 
   always_comb begin
-    key_off = `F(svc2, TBL_SERVICE_KEY_OFFSET);
+    key_off = 6'(`F(svc2, TBL_SERVICE_KEY_OFFSET));
     key_len = `F(svc2, TBL_SERVICE_KEY_LEN);
-    policy2 = `F(svc2, TBL_SERVICE_POLICY);
     // The first 80 payload bytes (offset + len <= 64 by the register map's rule).
-    key_shift = kwin2 >> {key_off[5:0], 3'b000};
+    key_shift = kwin2 >> {key_off, 3'b000};
     for (int i = 0; i < 16; i++) key_bytes[8*i+:8] = (5'(i) < key_len) ? key_shift[8*i+:8] : 8'd0;
-    use_key_c = svc_hit2 && policy2 == 3'(POLICY_KEY_HASH) && p2.proto == 8'd17 && key_off < 8'd64 &&
-        key_len >= 5'd1 && key_len <= 5'd16 &&
-        ({9'd0, key_off} + {12'd0, key_len} + 17'd8 <= {1'b0, p2.ulen});
-    tmsg_c = {48'd0, 8'd13, 8'd0, 24'd0, p2.proto, p2.dport[7:0], p2.dport[15:8], p2.sport[7:0],
-              p2.sport[15:8], p2.dip[7:0], p2.dip[15:8], p2.dip[23:16], p2.dip[31:24],
-              p2.sip[7:0], p2.sip[15:8], p2.sip[23:16], p2.sip[31:24]};
+    use_key_c = svc_hit2 && !p2.fail && key_ok2 && p2.proto == 8'd17 && key_end2 <= {1'b0, p2.ulen};
     kmsg_c = {48'd0, 3'd0, key_len, 8'd1, key_bytes};
+    mem_hit_c = 1'b0;
+    mem_id_c = '0;
+    for (int m = NUM_MEMBERS - 1; m >= 0; m--) begin
+      if (mem_match2[m]) begin
+        mem_hit_c = 1'b1;
+        mem_id_c = 10'(m);
+      end
+    end
   end
 
   logic v3;
   pkt_t p3;
-  logic [191:0] tmsg3, kmsg3;
+  logic [191:0] kmsg3;
   logic use_key3, svc_hit3, mem_hit3;
   logic [5:0] svc_id3;
   logic [9:0] mem_id3;
@@ -430,24 +526,24 @@ module anypoint_decide #(
       p3.host <= 1'b0;
       p3.reason <= 5'(REASON_IP_CHECKSUM);
     end
-    tmsg3 <= tmsg_c;
     kmsg3 <= kmsg_c;
     use_key3 <= use_key_c;
-    svc_hit3 <= svc_hit2 && !csum_bad2;
-    mem_hit3 <= mem_hit2 && !csum_bad2;
+    svc_hit3 <= svc_hit2 && !p2.fail && !csum_bad2;
+    mem_hit3 <= mem_hit_c && !p2.fail && !csum_bad2;
     svc_id3 <= svc_id2;
-    mem_id3 <= mem_id2;
+    mem_id3 <= mem_id_c;
     svc3 <= svc2;
   end
 
   // ---------------------------------------------------------------------------------------------
-  // Stages 5-18: SipHash-1-3, the sideband waits in a delay line.
+  // SipHash-1-3: the 5-tuple hash in stages 3-16, the key hash in stages 5-18; the sideband waits in
+  // a delay line.
   logic [63:0] thash, khash;
   anypoint_siphash u_tuple_hash (
       .clk(clk),
       .k0({hash_key[63:32], hash_key[31:0]}),
       .k1({hash_key[127:96], hash_key[95:64]}),
-      .msg(tmsg3),
+      .msg(tmsg_c),
       .hash(thash)
   );
   anypoint_siphash u_key_hash (
@@ -483,279 +579,329 @@ module anypoint_decide #(
     side3.indir_mask = 16'((32'd1 << `F(svc3, TBL_SERVICE_INDIR_LOG2)) - 32'd1);
   end
 
-  // Delay line beside the hash (no reset: reset is held longer than it is deep).
+  // Delay line beside the key hash (no reset: reset is held longer than it is deep).
   logic [$bits(side3)-1:0] dl[HASH_LAT];
   always_ff @(posedge clk) begin
     dl[0] <= side3;
     for (int i = 1; i < HASH_LAT; i++) dl[i] <= dl[i-1];
   end
 
-  side_t s10;
+  side_t s18, s10;
+  assign s18 = dl[HASH_LAT-2];
   assign s10 = dl[HASH_LAT-1];
 
-  // Stage 19: connection-table and indirection reads.
-  logic [63:0] slot_hash;
-  logic [16:0] slot_c;
-  logic [CONN_BUCKETS_LOG2-1:0] bucket0_c, bucket1_c;
-
-  always_comb begin
-    slot_hash = s10.use_key ? khash : thash;
-    slot_c = 17'(`F(s10.svc, TBL_SERVICE_INDIR_BASE)) + 17'(16'(slot_hash[63:48] & s10.indir_mask));
-    bucket0_c = thash[CONN_BUCKETS_LOG2-1:0];
-    bucket1_c = thash[32+:CONN_BUCKETS_LOG2];
+  // ---------------------------------------------------------------------------------------------
+  // Connection lookup, stages 16-22: the 5-tuple hash registered (16), the read of the eight
+  // candidate entries (17), their comparison in pieces (18: the read takes much of the cycle), the
+  // lowest matching way as a one-hot select (19), its entry (20), waiting a stage (21) beside the
+  // indirection read, the entry's member and service (22).
+  logic [63:0] thash16, thash17, thash18, thash19;
+  always_ff @(posedge clk) begin
+    thash16 <= thash;
+    thash17 <= thash16;
+    thash18 <= thash17;
+    thash19 <= thash18;
   end
 
   // One RAM per way (one write and one registered read port each), so every way maps to block RAM.
   logic [159:0] conn_rd[8];
-  logic [16:0] indir_rd;
   for (genvar w = 0; w < 8; w++) begin : g_conn
     logic [159:0] mem[BUCKETS];
     always_ff @(posedge clk) begin
       if (tw_valid && tw_table == 4'(TBL_CONN_ID) && tw_index < 24'(2 * 4 * BUCKETS) &&
           tw_way == 3'(w))
         mem[tw_bucket] <= tw_data;
-      conn_rd[w] <= mem[(w < 4) ? bucket0_c : bucket1_c];
+      conn_rd[w] <= mem[(w < 4) ? thash16[CONN_BUCKETS_LOG2-1:0] : thash16[32+:CONN_BUCKETS_LOG2]];
     end
   end
-  always_ff @(posedge clk) indir_rd <= indir_mem[slot_c[INDIR_SLOTS_LOG2-1:0]];
 
-  side_t s11;
-  logic [63:0] thash11;
-  logic [16:0] slot11;
-  logic [CONN_BUCKETS_LOG2-1:0] bucket0_11, bucket1_11;
-  always_ff @(posedge clk) begin
-    s11 <= s10;
-    if (rst) s11.v <= 1'b0;
-    thash11 <= thash;
-    slot11 <= slot_c;
-    bucket0_11 <= bucket0_c;
-    bucket1_11 <= bucket1_c;
-  end
-
-  // ---------------------------------------------------------------------------------------------
-  // Stage 20: compare the eight candidate entries (the block RAM reads take much of the cycle, so
-  // the lowest-index pick and the indirection slot's member read wait for stage 21).
-  logic [7:0] conn_match_c;
-
+  logic [8*8-1:0] conn_pc_c;  // per way {valid, src ip[31:16], src ip[15:0], dst ip x2, ports, proto}
+  logic [31:0] c_sip, c_dip;
   always_comb begin
-    for (int w = 0; w < 8; w++)
-      conn_match_c[w] = `F(conn_rd[w], TBL_CONN_VALID) != 0 &&
-          `F(conn_rd[w], TBL_CONN_SRC_IP) == s11.p.sip &&
-          `F(conn_rd[w], TBL_CONN_DST_IP) == s11.p.dip &&
-          `F(conn_rd[w], TBL_CONN_SRC_PORT) == s11.p.sport &&
-          `F(conn_rd[w], TBL_CONN_DST_PORT) == s11.p.dport &&
-          `F(conn_rd[w], TBL_CONN_PROTO) == s11.p.proto;
+    for (int w = 0; w < 8; w++) begin
+      c_sip = `F(conn_rd[w], TBL_CONN_SRC_IP);
+      c_dip = `F(conn_rd[w], TBL_CONN_DST_IP);
+      conn_pc_c[8*w+7] = `F(conn_rd[w], TBL_CONN_VALID) != 0;
+      conn_pc_c[8*w+6] = c_sip[31:16] == s18.p.sip[31:16];
+      conn_pc_c[8*w+5] = c_sip[15:0] == s18.p.sip[15:0];
+      conn_pc_c[8*w+4] = c_dip[31:16] == s18.p.dip[31:16];
+      conn_pc_c[8*w+3] = c_dip[15:0] == s18.p.dip[15:0];
+      conn_pc_c[8*w+2] = `F(conn_rd[w], TBL_CONN_SRC_PORT) == s18.p.sport;
+      conn_pc_c[8*w+1] = `F(conn_rd[w], TBL_CONN_DST_PORT) == s18.p.dport;
+      conn_pc_c[8*w] = `F(conn_rd[w], TBL_CONN_PROTO) == s18.p.proto;
+    end
   end
 
-  side_t sk;
-  logic [7:0] conn_match_k;
-  logic [159:0] conn_rd_k[8];
-  logic [16:0] indir_rd_k, slot_k;
-  logic [31:0] hash_lo_k;
-  logic [CONN_BUCKETS_LOG2-1:0] bucket0_k, bucket1_k;
-
+  logic [8*8-1:0] conn_pc18;
+  logic [159:0] conn_rd18[8], conn_rd19[8];
   always_ff @(posedge clk) begin
-    sk <= s11;
-    if (rst) sk.v <= 1'b0;
-    conn_match_k <= conn_match_c;
+    conn_pc18 <= conn_pc_c;
     // Way by way: yosys 0.23 (Debian) rejects the copy of a whole unpacked array.
-    for (int w = 0; w < 8; w++) conn_rd_k[w] <= conn_rd[w];
-    indir_rd_k <= indir_rd;
-    slot_k <= slot11;
-    hash_lo_k <= thash11[31:0];
-    bucket0_k <= bucket0_11;
-    bucket1_k <= bucket1_11;
+    for (int w = 0; w < 8; w++) conn_rd18[w] <= conn_rd[w];
   end
 
-  // Stage 21: the lowest matching way wins.
+  logic [7:0] conn_first_c;
+  logic conn_seen;
+  always_comb begin
+    conn_seen = 1'b0;
+    for (int w = 0; w < 8; w++) begin
+      conn_first_c[w] = &conn_pc18[8*w+:8] && !conn_seen;
+      conn_seen = conn_seen || &conn_pc18[8*w+:8];
+    end
+  end
+
+  logic [7:0] conn_sel19;
+  always_ff @(posedge clk) begin
+    conn_sel19 <= conn_first_c;
+    for (int w = 0; w < 8; w++) conn_rd19[w] <= conn_rd18[w];
+  end
+
+  // Stage 19: the key hash picks the indirection slot (the service's base plus the masked hash),
+  // read in stage 20.
+  logic [63:0] slot_hash;
+  logic [16:0] slot_c;
+  assign slot_hash = s10.use_key ? khash : thash18;
+  assign slot_c = 17'(`F(s10.svc, TBL_SERVICE_INDIR_BASE)) +
+      17'(16'(slot_hash[63:48] & s10.indir_mask));
+
+  side_t s19, s20, s21, s22;
+  logic [16:0] slot19;
+  always_ff @(posedge clk) begin
+    s19 <= s10;
+    if (rst) s19.v <= 1'b0;
+    slot19 <= slot_c;
+  end
+
+  // Stage 20: the matching way's entry, the hit and the activity bitmap index.
   logic conn_hit_c;
   logic [2:0] conn_way_c;
   logic [159:0] conn_e_c;
-  logic indir_valid_c;
-  logic [15:0] indir_member_c;
-
   always_comb begin
-    conn_hit_c = 1'b0;
     conn_way_c = '0;
-    conn_e_c = conn_rd_k[0];
-    for (int w = 7; w >= 0; w--) begin
-      if (conn_match_k[w]) begin
-        conn_hit_c = 1'b1;
-        conn_way_c = 3'(w);
-        conn_e_c = conn_rd_k[w];
-      end
+    conn_e_c = '0;
+    for (int w = 0; w < 8; w++) begin
+      if (conn_sel19[w]) conn_way_c = conn_way_c | 3'(w);
+      conn_e_c = conn_e_c | (conn_sel19[w] ? conn_rd19[w] : 160'd0);
     end
-    conn_hit_c = conn_hit_c && !sk.p.fail && !sk.p.direct;
-    indir_valid_c = (slot_k < 17'(INDIR_SLOTS)) && indir_rd_k[16];
-    indir_member_c = indir_rd_k[15:0];
+    conn_hit_c = conn_sel19 != 8'd0 && !s19.p.fail && !s19.p.direct;
   end
 
-  side_t s12;
-  logic conn_hit12;
-  logic [159:0] conn12;
-  logic indir_valid12;
-  logic [15:0] indir_member12;
-  logic [31:0] hash_lo12;
-  logic [127:0] m_indir12, m_mid12;  // member entries of the indirection slot and the member match
-
+  logic conn_hit20, indir_in20;
+  logic [159:0] conn_e20;
+  logic [17:0] indir_rd20;
+  logic [31:0] hash_lo20;
   always_ff @(posedge clk) begin
-    s12 <= sk;
-    if (rst) s12.v <= 1'b0;
-    conn_hit12 <= conn_hit_c;
-    conn12 <= conn_e_c;
-    indir_valid12 <= indir_valid_c;
-    indir_member12 <= indir_member_c;
-    hash_lo12 <= hash_lo_k;
-    m_indir12 <= mem_e(indir_member_c);
-    m_mid12 <= mem_e(16'(sk.mem_id));
-    act_valid <= sk.v && !rst && conn_hit_c;
-    act_index <= {conn_way_c[2], conn_way_c[2] ? bucket1_k : bucket0_k, conn_way_c[1:0]};
+    s20 <= s19;
+    if (rst) s20.v <= 1'b0;
+    conn_hit20 <= conn_hit_c;
+    conn_e20 <= conn_e_c;
+    act_valid <= s19.v && !rst && conn_hit_c;
+    act_index <= {conn_way_c[2],
+                  conn_way_c[2] ? thash19[32+:CONN_BUCKETS_LOG2] : thash19[CONN_BUCKETS_LOG2-1:0],
+                  conn_way_c[1:0]};
+    indir_rd20 <= indir_mem[slot19[INDIR_SLOTS_LOG2-1:0]];
+    indir_in20 <= slot19 < 17'(INDIR_SLOTS);
+    hash_lo20 <= thash19[31:0];
+  end
+
+  // Stage 21: the indirection read registered as it leaves the block RAM (its clock-to-output takes
+  // half the cycle); the member of the member match.
+  logic conn_hit21, indir_in21;
+  logic [159:0] conn_e21;
+  logic [17:0] indir_rd21;
+  logic [31:0] hash_lo21;
+  logic [127:0] m_mid21;
+  always_ff @(posedge clk) begin
+    s21 <= s20;
+    if (rst) s21.v <= 1'b0;
+    conn_hit21 <= conn_hit20;
+    conn_e21 <= conn_e20;
+    indir_rd21 <= indir_rd20;
+    indir_in21 <= indir_in20;
+    m_mid21 <= mem_e(16'(s20.mem_id));
+    hash_lo21 <= hash_lo20;
+  end
+
+  // Stage 22: the entries one lookup deeper: the connection's member and service, the indirection
+  // slot's member, the service of the matched member.
+  logic conn_hit22, indir_valid22, indir_up22;
+  logic [159:0] conn_e22;
+  logic [15:0] indir_member22;
+  logic [31:0] hash_lo22;
+  logic [127:0] m_conn22, s_conn22, m_indir22, m_mid22, s_mid22;
+  always_ff @(posedge clk) begin
+    s22 <= s21;
+    if (rst) s22.v <= 1'b0;
+    conn_hit22 <= conn_hit21;
+    conn_e22 <= conn_e21;
+    m_conn22 <= mem_e(`F(conn_e21, TBL_CONN_MEMBER));
+    s_conn22 <= svc_e(16'(`F(conn_e21, TBL_CONN_SERVICE)));
+    indir_valid22 <= indir_in21 && indir_rd21[16];
+    indir_member22 <= indir_rd21[15:0];
+    // The slot's member entry unchecked (only a forward reads it, and that needs the member
+    // active), its range and state as one flag.
+    m_indir22 <= mems_q[indir_rd21[MW-1:0]];
+    indir_up22 <= indir_rd21[17] && mem_active[indir_rd21[MW-1:0]];
+    m_mid22 <= m_mid21;
+    s_mid22 <= svc_e(16'(`F(m_mid21, TBL_MEMBER_SERVICE)));
+    hash_lo22 <= hash_lo21;
   end
 
   // ---------------------------------------------------------------------------------------------
-  // Stage 22: read the table entries the decision may need, one lookup deep: the connection's
-  // member and service, and the service of the matched member.
-  side_t se;
-  logic conn_hit_e;
-  logic [159:0] conn_e;
-  logic indir_valid_e;
-  logic [15:0] indir_member_e;
-  logic [31:0] hash_lo_e;
-  logic [127:0] m_conn_e, s_conn_e, m_indir_e, m_mid_e, s_mid_e;
+  // Stage 23: decide (section 3) up to the egress port: which member / service / port the decision
+  // concerns and which rewrite. Stage 24 reads that port's entry and finishes the decision.
+  typedef struct packed {
+    side_t s;
+    logic [1:0] action;  // final unless fwd
+    logic [4:0] reason;
+    logic [15:0] service;
+    logic [15:0] member;
+    logic outbound;
+    logic record;
+    logic fwd;  // forward if the egress port and next hop allow
+    logic ttl_expired;
+    logic [2:0] port;
+    logic [31:0] ip;
+    logic [15:0] l4port;
+    logic [47:0] mac;  // the member's MAC (inbound)
+    logic mac_valid;
+    logic [31:0] hash_lo;
+  } pre_t;
 
-  always_ff @(posedge clk) begin
-    se <= s12;
-    if (rst) se.v <= 1'b0;
-    conn_hit_e <= conn_hit12;
-    conn_e <= conn12;
-    indir_valid_e <= indir_valid12;
-    indir_member_e <= indir_member12;
-    hash_lo_e <= hash_lo12;
-    m_conn_e <= mem_e(`F(conn12, TBL_CONN_MEMBER));
-    s_conn_e <= svc_e(16'(`F(conn12, TBL_CONN_SERVICE)));
-    m_indir_e <= m_indir12;
-    m_mid_e <= m_mid12;
-    s_mid_e <= svc_e(16'(`F(m_mid12, TBL_MEMBER_SERVICE)));
-  end
-
-  // ---------------------------------------------------------------------------------------------
-  // Stage 23: decide (section 3).
-  logic [1:0] d_action;
-  logic [4:0] d_reason;
-  logic [15:0] d_service, d_member;
-  logic d_outbound, d_record, d_nh_valid;
-  logic [2:0] d_port;
-  logic [31:0] d_ip;
-  logic [15:0] d_l4port;
-  logic [47:0] d_src_mac, d_dst_mac;
-  logic [127:0] m_e, s_e, pt_e, in_pt_e;
+  pre_t a;
+  logic [127:0] m_e, s_e, in_pt_e;
   logic [1:0] m_state;
-  logic fwd;
 
   always_comb begin
-    d_action = ACT_HOST;
-    d_reason = '0;
-    d_service = 16'hffff;
-    d_member = 16'hffff;
-    d_outbound = 1'b0;
-    d_record = 1'b0;
-    d_nh_valid = 1'b0;
-    d_port = '0;
-    d_ip = '0;
-    d_l4port = '0;
-    d_src_mac = '0;
-    d_dst_mac = '0;
+    a.s = s22;
+    a.action = ACT_HOST;
+    a.reason = '0;
+    a.service = 16'hffff;
+    a.member = 16'hffff;
+    a.outbound = 1'b0;
+    a.record = 1'b0;
+    a.fwd = 1'b0;
+    a.ttl_expired = s22.p.ttl <= 8'd1;
+    a.port = '0;
+    a.ip = '0;
+    a.l4port = '0;
+    a.mac = '0;
+    a.mac_valid = 1'b0;
+    a.hash_lo = hash_lo22;
     m_e = '0;
     s_e = '0;
-    pt_e = '0;
     m_state = '0;
-    fwd = 1'b0;
-    in_pt_e = port_e(se.p.in_port);
-    if (se.p.direct) begin
-      d_action = ACT_FWD;
-      d_port = se.p.in_port;
-    end else if (se.p.fail) begin
-      d_action = se.p.host ? ACT_HOST : ACT_DROP;
-      d_reason = se.p.reason;
+    in_pt_e = port_e(s22.p.in_port);
+    if (s22.p.direct) begin
+      a.action = ACT_FWD;
+      a.port = s22.p.in_port;
+    end else if (s22.p.fail) begin
+      a.action = s22.p.host ? ACT_HOST : ACT_DROP;
+      a.reason = s22.p.reason;
     end else begin
-      // Which member / service / port the decision concerns, and which rewrite.
-      if (conn_hit_e) begin
-        d_service = 16'(`F(conn_e, TBL_CONN_SERVICE));
-        d_member = `F(conn_e, TBL_CONN_MEMBER);
-        if (`F(conn_e, TBL_CONN_DIR) != 0) begin
-          d_outbound = 1'b1;
-          d_port = `F(conn_e, TBL_CONN_PEER_PORT);
-          fwd = 1'b1;
+      if (conn_hit22) begin
+        a.service = 16'(`F(conn_e22, TBL_CONN_SERVICE));
+        a.member = `F(conn_e22, TBL_CONN_MEMBER);
+        if (`F(conn_e22, TBL_CONN_DIR) != 0) begin
+          a.outbound = 1'b1;
+          a.port = `F(conn_e22, TBL_CONN_PEER_PORT);
+          a.fwd = 1'b1;
         end else begin
-          m_e = m_conn_e;
+          m_e = m_conn22;
           m_state = `F(m_e, TBL_MEMBER_STATE);
-          if (m_state == 2'(MEMBER_STATE_ACTIVE) || m_state == 2'(MEMBER_STATE_DRAINING)) fwd = 1'b1;
-          else d_reason = 5'(REASON_MEMBER_DOWN);
+          if (m_state == 2'(MEMBER_STATE_ACTIVE) || m_state == 2'(MEMBER_STATE_DRAINING)) a.fwd = 1'b1;
+          else a.reason = 5'(REASON_MEMBER_DOWN);
         end
         // A FIN or RST forwarded on a connection: a state record for the host's ageing.
-        if (fwd && (se.p.tcp_fin || se.p.tcp_rst)) begin
-          d_record = 1'b1;
-          d_reason = se.p.tcp_rst ? 5'(REASON_TCP_RST) : 5'(REASON_TCP_FIN);
+        if (a.fwd && (s22.p.tcp_fin || s22.p.tcp_rst)) begin
+          a.record = 1'b1;
+          a.reason = s22.p.tcp_rst ? 5'(REASON_TCP_RST) : 5'(REASON_TCP_FIN);
         end
-      end else if (se.svc_hit) begin
-        d_service = 16'(se.svc_id);
-        if (`F(se.svc, TBL_SERVICE_POLICY) == 3'(POLICY_MAGLEV) ||
-            `F(se.svc, TBL_SERVICE_POLICY) == 3'(POLICY_KEY_HASH)) begin
-          if (!indir_valid_e) d_reason = 5'(REASON_NO_MEMBER);
+      end else if (s22.svc_hit) begin
+        a.service = 16'(s22.svc_id);
+        if (`F(s22.svc, TBL_SERVICE_POLICY) == 3'(POLICY_MAGLEV) ||
+            `F(s22.svc, TBL_SERVICE_POLICY) == 3'(POLICY_KEY_HASH)) begin
+          if (!indir_valid22) a.reason = 5'(REASON_NO_MEMBER);
           else begin
-            d_member = indir_member_e;
-            m_e = m_indir_e;
-            if (`F(m_e, TBL_MEMBER_STATE) != 2'(MEMBER_STATE_ACTIVE))
-              d_reason = 5'(REASON_NO_MEMBER);
+            a.member = indir_member22;
+            m_e = m_indir22;
+            if (!indir_up22) a.reason = 5'(REASON_NO_MEMBER);
             else begin
-              fwd = 1'b1;
-              d_record = se.p.syn;
-              if (se.p.syn) d_reason = 5'(REASON_LEARN);
+              a.fwd = 1'b1;
+              a.record = s22.p.syn;
+              if (s22.p.syn) a.reason = 5'(REASON_LEARN);
             end
           end
-        end else d_reason = 5'(REASON_HOST_POLICY);
-      end else if (se.mem_hit) begin
-        m_e = m_mid_e;
-        d_member = 16'(se.mem_id);
-        d_service = 16'(`F(m_e, TBL_MEMBER_SERVICE));
-        if (se.p.proto != 8'd17) d_reason = 5'(REASON_OUTBOUND_NO_CONN);
+        end else a.reason = 5'(REASON_HOST_POLICY);
+      end else if (s22.mem_hit) begin
+        m_e = m_mid22;
+        a.member = 16'(s22.mem_id);
+        a.service = 16'(`F(m_e, TBL_MEMBER_SERVICE));
+        if (s22.p.proto != 8'd17) a.reason = 5'(REASON_OUTBOUND_NO_CONN);
         else begin
-          d_outbound = 1'b1;
-          s_e = s_mid_e;
-          d_port = `F(s_e, TBL_SERVICE_PEER_PORT);
-          fwd = 1'b1;
+          a.outbound = 1'b1;
+          a.port = `F(s_mid22, TBL_SERVICE_PEER_PORT);
+          a.fwd = 1'b1;
         end
       end else begin
-        d_reason = 5'(REASON_NO_SERVICE);
-        if (`F(in_pt_e, TBL_PORT_NO_SERVICE_DROP) != 0) d_action = ACT_DROP;
+        a.reason = 5'(REASON_NO_SERVICE);
+        if (`F(in_pt_e, TBL_PORT_NO_SERVICE_DROP) != 0) a.action = ACT_DROP;
       end
 
-      if (fwd) begin
-        if (d_outbound) begin
-          s_e = conn_hit_e ? s_conn_e : s_mid_e;
-          pt_e = port_e(d_port);
-          d_ip = `F(s_e, TBL_SERVICE_VIP);
-          d_l4port = `F(s_e, TBL_SERVICE_PORT);
-          d_src_mac = {`F(pt_e, TBL_PORT_MAC_HI), `F(pt_e, TBL_PORT_MAC_LO)};
-          d_dst_mac = {`F(pt_e, TBL_PORT_NH_MAC_HI), `F(pt_e, TBL_PORT_NH_MAC_LO)};
-          d_nh_valid = `F(pt_e, TBL_PORT_NH_VALID) != 0;
+      if (a.fwd) begin
+        if (a.outbound) begin
+          s_e = conn_hit22 ? s_conn22 : s_mid22;
+          a.ip = `F(s_e, TBL_SERVICE_VIP);
+          a.l4port = `F(s_e, TBL_SERVICE_PORT);
         end else begin
-          d_port = `F(m_e, TBL_MEMBER_OUT_PORT);
-          pt_e = port_e(d_port);
-          d_ip = `F(m_e, TBL_MEMBER_ADDR);
-          d_l4port = `F(m_e, TBL_MEMBER_PORT);
-          d_src_mac = {`F(pt_e, TBL_PORT_MAC_HI), `F(pt_e, TBL_PORT_MAC_LO)};
-          d_dst_mac = {`F(m_e, TBL_MEMBER_MAC_HI), `F(m_e, TBL_MEMBER_MAC_LO)};
-          d_nh_valid = `F(m_e, TBL_MEMBER_MAC_VALID) != 0;
+          a.port = `F(m_e, TBL_MEMBER_OUT_PORT);
+          a.ip = `F(m_e, TBL_MEMBER_ADDR);
+          a.l4port = `F(m_e, TBL_MEMBER_PORT);
+          a.mac = {`F(m_e, TBL_MEMBER_MAC_HI), `F(m_e, TBL_MEMBER_MAC_LO)};
+          a.mac_valid = `F(m_e, TBL_MEMBER_MAC_VALID) != 0;
         end
-        if (se.p.ttl <= 8'd1) d_reason = 5'(REASON_TTL_EXPIRED);
-        else if (!d_nh_valid) d_reason = 5'(REASON_NO_NEXT_HOP);
-        else if (`F(pt_e, TBL_PORT_ENABLED) == 0) begin
-          d_reason = 5'(REASON_PORT_DOWN);
-          d_action = ACT_DROP;
-        end else d_action = ACT_FWD;
-        if (d_action != ACT_FWD) d_record = 1'b0;
       end
+    end
+  end
+
+  pre_t a23;
+  always_ff @(posedge clk) begin
+    a23 <= a;
+    if (rst) a23.s.v <= 1'b0;
+  end
+
+  // Stage 24: the egress port's entry: its MAC, the next hop of an outbound forward, and whether
+  // the forward goes out (TTL, next hop, port enabled).
+  logic [1:0] d_action;
+  logic [4:0] d_reason;
+  logic d_record, d_nh_valid;
+  logic [47:0] d_src_mac, d_dst_mac;
+  logic [127:0] pt_e;
+
+  always_comb begin
+    d_action = a23.action;
+    d_reason = a23.reason;
+    d_record = a23.record;
+    d_src_mac = '0;
+    d_dst_mac = '0;
+    d_nh_valid = 1'b0;
+    pt_e = port_e(a23.port);
+    if (a23.fwd) begin
+      d_src_mac = {`F(pt_e, TBL_PORT_MAC_HI), `F(pt_e, TBL_PORT_MAC_LO)};
+      if (a23.outbound) begin
+        d_dst_mac = {`F(pt_e, TBL_PORT_NH_MAC_HI), `F(pt_e, TBL_PORT_NH_MAC_LO)};
+        d_nh_valid = `F(pt_e, TBL_PORT_NH_VALID) != 0;
+      end else begin
+        d_dst_mac = a23.mac;
+        d_nh_valid = a23.mac_valid;
+      end
+      if (a23.ttl_expired) d_reason = 5'(REASON_TTL_EXPIRED);
+      else if (!d_nh_valid) d_reason = 5'(REASON_NO_NEXT_HOP);
+      else if (`F(pt_e, TBL_PORT_ENABLED) == 0) begin
+        d_reason = 5'(REASON_PORT_DOWN);
+        d_action = ACT_DROP;
+      end else d_action = ACT_FWD;
+      if (d_action != ACT_FWD) d_record = 1'b0;
     end
   end
 
@@ -779,28 +925,28 @@ module anypoint_decide #(
   dec_t d13, d14, d15;
 
   always_ff @(posedge clk) begin
-    d13.s <= se;
+    d13.s <= a23.s;
     if (rst) d13.s.v <= 1'b0;
     d13.action <= d_action;
     d13.reason <= d_reason;
-    d13.service <= d_service;
-    d13.member <= d_member;
-    d13.outbound <= d_outbound;
+    d13.service <= a23.service;
+    d13.member <= a23.member;
+    d13.outbound <= a23.outbound;
     d13.record <= d_record;
-    d13.port <= d_port;
-    d13.ip <= d_ip;
-    d13.l4port <= d_l4port;
+    d13.port <= a23.port;
+    d13.ip <= a23.ip;
+    d13.l4port <= a23.l4port;
     d13.src_mac <= d_src_mac;
     d13.dst_mac <= d_dst_mac;
-    d13.hash_lo <= hash_lo_e;
+    d13.hash_lo <= a23.hash_lo;
   end
 
   // ---------------------------------------------------------------------------------------------
-  // Stages 24-25: the RFC 1624 updates of each checksum (section 7). Applying the updates
+  // Stages 25-26: the RFC 1624 updates of each checksum (section 7). Applying the updates
   // HC' = ~(~HC + ~m + m') one after another equals one one's-complement sum of all their terms
   // (end-around-carry addition is associative and is zero only when every term is), so each
-  // checksum is a 7-term sum: a balanced adder tree in stage 24, the last add and the fold in
-  // stage 25. The fold takes one add: both end-around-carry results are added at once and the
+  // checksum is a 7-term sum: a balanced adder tree in stage 25, the last add and the fold in
+  // stage 26. The fold takes one add: both end-around-carry results are added at once and the
   // carry out of the first picks one.
   function automatic logic [15:0] fold(input logic [18:0] s);
     logic [16:0] f0;
@@ -848,7 +994,7 @@ module anypoint_decide #(
   assign l4_sum15 = 19'(l4_pa14) + 19'(l4_pb14);
 
   // ---------------------------------------------------------------------------------------------
-  // Stage 26: rewrite (section 7) and the host record header.
+  // Stage 27: rewrite (section 7) and the host record header.
   logic [15:0] new_ttl_word, ip_hc, l4_hc;
   logic [511:0] rw_data;
   logic [63:0] rw_mask;
@@ -930,17 +1076,21 @@ module anypoint_decide #(
     end
   end
 
-  always_ff @(posedge clk) begin
-    out_valid <= d15.s.v && !rst;
-    out_action <= d15.action;
-    out_port <= d15.port;
-    out_record <= d15.record && d15.action == ACT_FWD && !d15.s.p.direct;
-    out_rw_data <= rw_data;
-    out_rw_mask <= rw_mask;
-    out_hhdr <= hh;
-    out_len <= d15.s.p.len;
-    out_beats <= d15.s.p.beats;
+  // The result goes unregistered into the caller's descriptor FIFO (its write is the register);
+  // the counter event is registered.
+  always_comb begin
+    out_valid = d15.s.v && !rst;
+    out_action = d15.action;
+    out_port = d15.port;
+    out_record = d15.record && d15.action == ACT_FWD && !d15.s.p.direct;
+    out_rw_data = rw_data;
+    out_rw_mask = rw_mask;
+    out_hhdr = hh;
+    out_len = d15.s.p.len;
+    out_beats = d15.s.p.beats;
+  end
 
+  always_ff @(posedge clk) begin
     ev_valid <= d15.s.v && !rst;
     ev_rx <= !d15.s.p.inj;
     ev_in_port <= d15.s.p.in_port;

@@ -37,7 +37,7 @@ module anypoint_fifo #(
   assign full = full_q;
   assign count = {1'b0, mem_count} + {{(DEPTH_LOG2 + 1) {1'b0}}, rd_valid};
   assign wr = wr_en && (FULL_EARLY != 0 || !full_q);
-  assign load = filled_q && (!rd_valid || rd_en);
+  assign load = rd_en ? filled_q : filled_q && !rd_valid;
 
   always_ff @(posedge clk) begin
     if (wr) mem[wr_ptr] <= wr_data;
@@ -45,10 +45,26 @@ module anypoint_fifo #(
   end
 
   // The count's +1 and -1 are taken from the register, off the push and pop paths; those only pick
-  // one of them (an add behind the pop decision was the emitter's longest path).
+  // one of them (an add behind the pop decision was the emitter's longest path). The pop arrives
+  // last (the emitter's and the arbiters' handshakes), so every next state is made for both a pop
+  // (1) and none (0), and `rd_en` picks one.
   logic [DEPTH_LOG2:0] count_inc, count_dec;
   assign count_inc = mem_count + 1'b1;
   assign count_dec = mem_count - 1'b1;
+
+  localparam int CW = DEPTH_LOG2 + 1;
+  logic [2*CW-1:0] count_n;
+  logic [1:0] full_n, filled_n;
+  for (genvar p = 0; p < 2; p++) begin : g_next
+    logic ld, inc, dec;
+    assign ld = filled_q && (p == 1 || !rd_valid);
+    assign inc = wr && !ld;
+    assign dec = !wr && ld;
+    assign count_n[p*CW+:CW] = inc ? count_inc : dec ? count_dec : mem_count;
+    assign full_n[p] = inc ? mem_count >= (DEPTH_LOG2 + 1)'(DEPTH - 1 - FULL_EARLY) :
+        dec ? {1'b0, mem_count} >= (DEPTH_LOG2 + 2)'(DEPTH + 1 - FULL_EARLY) : full_q;
+    assign filled_n[p] = wr || (filled_q && !(ld && mem_count == (DEPTH_LOG2 + 1)'(1)));
+  end
 
   always_ff @(posedge clk) begin
     if (rst) begin
@@ -59,11 +75,9 @@ module anypoint_fifo #(
       full_q <= 1'b0;
       filled_q <= 1'b0;
     end else begin
-      if (wr && !load) mem_count <= count_inc;
-      else if (!wr && load) mem_count <= count_dec;
-      if (wr && !load) full_q <= mem_count >= (DEPTH_LOG2 + 1)'(DEPTH - 1 - FULL_EARLY);
-      else if (!wr && load) full_q <= {1'b0, mem_count} >= (DEPTH_LOG2 + 2)'(DEPTH + 1 - FULL_EARLY);
-      filled_q <= wr || (filled_q && !(load && mem_count == (DEPTH_LOG2 + 1)'(1)));
+      mem_count <= rd_en ? count_n[CW+:CW] : count_n[0+:CW];
+      full_q <= full_n[rd_en];
+      filled_q <= filled_n[rd_en];
       if (wr) wr_ptr <= wr_ptr + 1'b1;
       if (load) begin
         rd_ptr <= rd_ptr + 1'b1;

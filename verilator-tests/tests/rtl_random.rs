@@ -8,24 +8,11 @@ use verilator_tests::rtl::Width;
 use verilator_tests::scoreboard;
 
 fn seed() -> u64 {
-    match std::env::var("ANYPOINT_SEED").ok().as_deref() {
-        None => 0x5eed_a11c_e5ed_0001,
-        Some("random") => std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos() as u64,
-        Some(s) => {
-            let s = s.trim_start_matches("0x");
-            u64::from_str_radix(s, 16).expect("ANYPOINT_SEED: hex")
-        }
-    }
+    scoreboard::env_seed(0x5eed_a11c_e5ed_0001)
 }
 
 fn packets() -> u64 {
-    std::env::var("ANYPOINT_PACKETS")
-        .ok()
-        .map(|s| s.parse().expect("ANYPOINT_PACKETS: a number"))
-        .unwrap_or(200_000)
+    scoreboard::env_packets(200_000)
 }
 
 fn run(width: Width) {
