@@ -297,6 +297,28 @@ fn a_member_resending_what_the_peer_acked_gets_an_ack() {
 }
 
 #[test]
+fn a_member_resending_its_fin_gets_it_acked_again() {
+    let (mut sw, _) = established();
+    // M0 finishes while M1 still sends: its FIN is acked at once.
+    let fin = h(5001, 1001, ACK | Flags::FIN, 50000);
+    let out = send(&mut sw, M0, PEER, fin, &[]);
+    let m0 = to(&out, M0);
+    assert_eq!((m0.len(), m0[0].h.ack), (1, 5002), "{out:?}");
+    // That ack was lost: M0 sends its FIN again and must hear the same ack (the switch has no
+    // timer; without it M0 retries until it gives up and resets the connection).
+    for _ in 0..2 {
+        let out = send(&mut sw, M0, PEER, fin, &[]);
+        let m0 = to(&out, M0);
+        assert_eq!(
+            (m0.len(), m0[0].h.ack, m0[0].h.flags),
+            (1, 5002, ACK),
+            "{out:?}"
+        );
+        assert!(to(&out, PEER).is_empty(), "{out:?}");
+    }
+}
+
+#[test]
 fn a_member_that_sent_its_fin_leaves_its_unused_window_to_the_others() {
     let (mut sw, isn_v) = established();
     // M0 answers with one small frame (16 bytes on the wire: the smallest member frame, so the

@@ -83,11 +83,23 @@ impl Flow {
             // Nothing went on (the peer had it, or no room): the member still gets the ack a
             // receiver sends for every data segment.
             self.ack_leg(li, out);
+        } else if self.fin_sent_again(li, &h) {
+            // Our ack of its FIN was lost: without it again the member retries until it gives up
+            // (the switch has no timers to resend it).
+            self.ack_leg(li, out);
         } else if !pure {
             // The peer's ack of these frames answers them; a change of ours goes at once.
             self.ack_leg_if_changed(li, out);
         }
         kind
+    }
+
+    /// A FIN from leg `li` that we acked already, and told the member so.
+    fn fin_sent_again(&self, li: usize, h: &wire::Header) -> bool {
+        let l = &self.legs[li];
+        h.flags.has(Flags::FIN)
+            && l.fin_out.is_some_and(|f| seq_lt(f, l.ack))
+            && l.sent == (l.ack, l.window_field())
     }
 
     fn ack_leg_if_changed(&mut self, li: usize, out: &mut Vec<Emit>) {
