@@ -303,15 +303,7 @@ module anypoint_decide #(
   // valid service on dst ip, proto and dst port and reads it; the member match (lowest member in use
   // on src ip and src port whose service has the packet's proto) is picked in stage 4.
   logic [4*NUM_SERVICES-1:0] svc_pc_c;  // per service {valid and vip[31:16], vip[15:0], port, proto}
-  // Per member: arrays of small words, not packed vectors. Verilator keeps a loop of 1024 members
-  // (the default geometry) as a loop, and there each piece's store at a variable bit offset of a
-  // 4096-bit vector (and each service number's, straddling words, in 6144 bits) made the
-  // daemon's `rtl` backend simulate 4 times slower than round 3: too slow for its ACP peers'
-  // retransmission timers (host-ctl's acp_live storm stalled). The logic is the same.
-  logic [3:0] mem_pc_c[NUM_MEMBERS];  // {in use with a service, addr[31:16], addr[15:0], port}
-  logic [SW-1:0] mem_svc_c[NUM_MEMBERS];
-  logic [7:0] m_svc;
-  logic [31:0] vip, addr;
+  logic [31:0] vip;
 
   always_comb begin
     for (int s = 0; s < NUM_SERVICES; s++) begin
@@ -320,16 +312,6 @@ module anypoint_decide #(
       svc_pc_c[4*s+2] = vip[15:0] == p_c.dip[15:0];
       svc_pc_c[4*s+1] = `F(svcs_q[s], TBL_SERVICE_PORT) == p_c.dport;
       svc_pc_c[4*s] = `F(svcs_q[s], TBL_SERVICE_PROTO) == p_c.proto;
-    end
-    for (int m = 0; m < NUM_MEMBERS; m++) begin
-      m_svc = `F(mems_q[m], TBL_MEMBER_SERVICE);
-      addr = `F(mems_q[m], TBL_MEMBER_ADDR);
-      mem_svc_c[m] = m_svc[SW-1:0];
-      mem_pc_c[m][3] = `F(mems_q[m], TBL_MEMBER_STATE) != 2'(MEMBER_STATE_UNUSED) &&
-          32'(m_svc) < NUM_SERVICES;
-      mem_pc_c[m][2] = addr[31:16] == p_c.sip[31:16];
-      mem_pc_c[m][1] = addr[15:0] == p_c.sip[15:0];
-      mem_pc_c[m][0] = `F(mems_q[m], TBL_MEMBER_PORT) == p_c.sport;
     end
   end
 
@@ -344,18 +326,34 @@ module anypoint_decide #(
   pkt_t pm;
   rules_t rm;
   logic [4*NUM_SERVICES-1:0] svc_pc_m;
-  logic [3:0] mem_pc_m[NUM_MEMBERS];
-  logic [SW-1:0] mem_svc_m[NUM_MEMBERS];
   logic [8*80-1:0] kwinm;
   logic [17:0] csum_qa_m, csum_qb_m;
   logic [16:0] csum_qc_m;
 
-  // Entry by entry (yosys 0.23 (Debian) rejects the copy of a whole unpacked array, Verilator a
-  // delayed assignment to one in a loop it does not unroll).
-  for (genvar m = 0; m < NUM_MEMBERS; m++) begin : g_mem_pc
-    always_ff @(posedge clk) begin
-      mem_pc_m[m] <= mem_pc_c[m];
-      mem_svc_m[m] <= mem_svc_c[m];
+  // Per member, the pieces {in use with a service, addr[31:16], addr[15:0], port} and its service,
+  // registered only with a packet (v1), as are the matches and the pick below: with 1024 members
+  // (the default geometry) five ports' loops over every member each clock made most of the
+  // simulation's time (the daemon's `rtl` backend runs it in real time against its ACP peers'
+  // timers); in hardware they are clock enables. Unused while no packet is in their stage.
+  logic [NUM_MEMBERS-1:0] mem_use_m, mem_hi_m, mem_lo_m, mem_port_m;
+  logic [SW*NUM_MEMBERS-1:0] mem_svc_m;
+  function automatic logic [3:0] mem_pieces(input logic [127:0] m_e, input logic [31:0] sip,
+                                            input logic [15:0] sport);
+    logic [7:0] svc;
+    logic [31:0] a;
+    svc = `F(m_e, TBL_MEMBER_SERVICE);
+    a = `F(m_e, TBL_MEMBER_ADDR);
+    mem_pieces = {`F(m_e, TBL_MEMBER_STATE) != 2'(MEMBER_STATE_UNUSED) && 32'(svc) < NUM_SERVICES,
+                  a[31:16] == sip[31:16], a[15:0] == sip[15:0], `F(m_e, TBL_MEMBER_PORT) == sport};
+  endfunction
+
+  always_ff @(posedge clk) begin
+    if (v1) begin
+      for (int m = 0; m < NUM_MEMBERS; m++) begin
+        {mem_use_m[m], mem_hi_m[m], mem_lo_m[m], mem_port_m[m]} <=
+            mem_pieces(mems_q[m], p_c.sip, p_c.sport);
+        mem_svc_m[SW*m+:SW] <= SW'(`F(mems_q[m], TBL_MEMBER_SERVICE));
+      end
     end
   end
 
@@ -414,7 +412,6 @@ module anypoint_decide #(
 
   logic svc_hit_c;
   logic [5:0] svc_id_c;
-  logic [NUM_MEMBERS-1:0] mem_match_c;
   // Per service, beside the pick: whether it hashes a key (policy, offset and length rules) and
   // where the key ends in the UDP packet; stage 4 only compares that with the UDP length.
   logic [NUM_SERVICES-1:0] svc_key_ok;
@@ -441,8 +438,6 @@ module anypoint_decide #(
         svc_id_c = 6'(s);
       end
     end
-    for (int m = 0; m < NUM_MEMBERS; m++)
-      mem_match_c[m] = &mem_pc_m[m] && svc_pc_m[{mem_svc_m[m], 2'b00}];
   end
 
   logic v2;
@@ -470,13 +465,22 @@ module anypoint_decide #(
     p2.reason <= r_reason;
     kwin2 <= kwinm;
     svc_hit2 <= svc_hit_c;
-    mem_match2 <= mem_match_c;
     at_csum2 <= r_at_csum;
     csum_sum2 <= 20'(19'(csum_qa_m) + 19'(csum_qb_m)) + 20'(csum_qc_m);
     svc_id2 <= svc_id_c;
     svc2 <= svc_e(16'(svc_id_c));
     key_ok2 <= svc_key_ok[svc_id_c[SW-1:0]];
     key_end2 <= svc_key_end[17*svc_id_c[SW-1:0]+:17];
+  end
+
+  // Stage 3, with a packet: the members matching (their pieces anded with their service's proto
+  // compare).
+  always_ff @(posedge clk) begin
+    if (vm) begin
+      for (int m = 0; m < NUM_MEMBERS; m++)
+        mem_match2[m] <= mem_use_m[m] && mem_hi_m[m] && mem_lo_m[m] && mem_port_m[m] &&
+            svc_pc_m[{mem_svc_m[SW*m+:SW], 2'b00}];
+    end
   end
 
   // ---------------------------------------------------------------------------------------------
@@ -489,8 +493,11 @@ module anypoint_decide #(
   logic [127:0] key_bytes;
   logic [5:0] key_off;  // below 64 when the key is used
   logic [4:0] key_len;
-  logic mem_hit_c;
-  logic [9:0] mem_id_c;
+  // The lowest member matching (0 for none).
+  function automatic logic [9:0] lowest_member(input logic [NUM_MEMBERS-1:0] match);
+    lowest_member = '0;
+    for (int m = NUM_MEMBERS - 1; m >= 0; m--) if (match[m]) lowest_member = 10'(m);
+  endfunction
 
   always_comb begin
     key_off = 6'(`F(svc2, TBL_SERVICE_KEY_OFFSET));
@@ -500,14 +507,6 @@ module anypoint_decide #(
     for (int i = 0; i < 16; i++) key_bytes[8*i+:8] = (5'(i) < key_len) ? key_shift[8*i+:8] : 8'd0;
     use_key_c = svc_hit2 && !p2.fail && key_ok2 && p2.proto == 8'd17 && key_end2 <= {1'b0, p2.ulen};
     kmsg_c = {48'd0, 3'd0, key_len, 8'd1, key_bytes};
-    mem_hit_c = 1'b0;
-    mem_id_c = '0;
-    for (int m = NUM_MEMBERS - 1; m >= 0; m--) begin
-      if (mem_match2[m]) begin
-        mem_hit_c = 1'b1;
-        mem_id_c = 10'(m);
-      end
-    end
   end
 
   logic v3;
@@ -529,10 +528,12 @@ module anypoint_decide #(
     kmsg3 <= kmsg_c;
     use_key3 <= use_key_c;
     svc_hit3 <= svc_hit2 && !p2.fail && !csum_bad2;
-    mem_hit3 <= mem_hit_c && !p2.fail && !csum_bad2;
     svc_id3 <= svc_id2;
-    mem_id3 <= mem_id_c;
     svc3 <= svc2;
+    if (v2) begin
+      mem_hit3 <= |mem_match2 && !p2.fail && !csum_bad2;
+      mem_id3 <= lowest_member(mem_match2);
+    end
   end
 
   // ---------------------------------------------------------------------------------------------
