@@ -9,6 +9,11 @@ use super::flow::{Emit, Flow, Hole, InEntry, InSlot};
 use super::redirect::MAX_ACTIVE;
 use super::{Counters, Kind};
 
+/// Duplicate acks of a leg that send its patch again. A peer retransmission counts as many: a patch
+/// lost on the way to a leg with nothing more to receive leaves the leg without duplicate acks to
+/// send, and then only the peer, which keeps resending at its ack, says the leg is still waiting.
+pub const PATCH_AGAIN: u8 = 3;
+
 /// A frame to forward: its leg, member sequence number and bytes in the peer's payload.
 struct Item {
     leg: usize,
@@ -25,6 +30,8 @@ impl Flow {
         } else {
             Kind::InData
         };
+        // Data below the newest: resent by the peer, whose ack is held (or a late copy).
+        let peer_rtx = !seg.payload.is_empty() && seq_lt(h.seq, self.in_next);
         let mut items = Vec::new();
         for f in seg.frames() {
             let pseq = h.seq.wrapping_add(f.offset as u32);
@@ -55,7 +62,7 @@ impl Flow {
             kind = kind.max(Kind::Close);
         }
         let patches: Vec<Option<u32>> = (0..self.legs.len())
-            .map(|li| self.new_patch(li, false))
+            .map(|li| self.new_patch(li, if peer_rtx { PATCH_AGAIN } else { 0 }))
             .collect();
         let mut served = vec![false; self.legs.len()];
         let mut segments = 0;
@@ -300,14 +307,15 @@ impl Flow {
         (pos != l.una).then_some(pos)
     }
 
-    /// The patch leg `li` should get now: a new target, or the same again on the third duplicate
-    /// ack since it was sent (`dup`: this event is one; the patch was lost). Marks it sent.
-    pub fn new_patch(&mut self, li: usize, dup: bool) -> Option<u32> {
+    /// The patch leg `li` should get now: a new target, or the same again once it was lost, which
+    /// `dups` events of this kind tell (the leg's duplicate ack counts one, so its third sends the
+    /// patch again; a peer retransmission [`PATCH_AGAIN`]). Marks it sent.
+    pub fn new_patch(&mut self, li: usize, dups: u8) -> Option<u32> {
         let p = self.patch_target(li)?;
         let l = &mut self.legs[li];
         if l.patch_sent == Some(p) {
-            l.patch_dups += dup as u8;
-            if l.patch_dups < 3 {
+            l.patch_dups = l.patch_dups.saturating_add(dups);
+            if l.patch_dups < PATCH_AGAIN {
                 return None;
             }
         }
@@ -324,7 +332,7 @@ impl Flow {
         c: &mut Counters,
         out: &mut Vec<Emit>,
     ) -> bool {
-        let Some(p) = self.new_patch(li, dup) else {
+        let Some(p) = self.new_patch(li, dup.into()) else {
             return false;
         };
         c.patches_sent += 1;

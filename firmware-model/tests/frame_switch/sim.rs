@@ -1,7 +1,8 @@
 //! Simulation shared by the frame-switch tests: an `acp::conn` client talks through the model's
 //! frame switch to ACP servers (`acp::conn` engines too), with a simulated clock and links. The
-//! client's link drops, duplicates and reorders with a seeded generator; the servers' links are
-//! clean. Servers answer every request frame with one reply frame naming the server.
+//! client's link drops, duplicates and reorders with a seeded generator, and so, when a run asks for
+//! it, do the servers' links. Servers answer every request frame with one reply frame naming the
+//! server.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -42,7 +43,7 @@ impl Rng {
     }
 }
 
-/// Impairment of the client's link, per direction.
+/// Impairment of a link, the same in both directions.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Impair {
     pub loss: f64,
@@ -70,6 +71,8 @@ pub struct Setup {
     pub keys: u32,
     pub impair: Impair,
     pub seed: u64,
+    /// Impairment of every server's link (default: clean).
+    pub member_impair: Impair,
     pub w: usize,
     pub max_holes: usize,
     /// Drop everything on the client's link during this time (a retransmission storm).
@@ -96,6 +99,7 @@ impl Setup {
             keys: 64,
             impair,
             seed,
+            member_impair: Impair::default(),
             w: 384,
             max_holes: 8,
             blackout: None,
@@ -280,13 +284,29 @@ impl Sim {
 
     /// A packet on the client's link, impaired.
     fn client_link(&mut self, to: Node, bytes: Vec<u8>, a: [u8; 8]) {
-        let imp = self.setup.impair;
         if self
             .setup
             .blackout
             .is_some_and(|(from, to)| self.now >= from && self.now < to)
-            || self.rng.chance(imp.loss)
         {
+            return;
+        }
+        self.link(self.setup.impair, CLIENT_LATENCY, to, bytes, a);
+    }
+
+    /// A packet on a server's link.
+    fn member_link(&mut self, to: Node, bytes: Vec<u8>, a: [u8; 8]) {
+        let imp = self.setup.member_impair;
+        if imp.loss == 0.0 && imp.dup == 0.0 && imp.reorder == 0.0 {
+            // A clean link draws nothing, so runs without it keep their seeds' impairments.
+            return self.push(self.now + SERVER_LATENCY, to, bytes, a);
+        }
+        self.link(imp, SERVER_LATENCY, to, bytes, a);
+    }
+
+    /// A packet on a link impaired by `imp`, arriving after `latency` (more when reordered).
+    fn link(&mut self, imp: Impair, latency: Duration, to: Node, bytes: Vec<u8>, a: [u8; 8]) {
+        if self.rng.chance(imp.loss) {
             return;
         }
         let copies = 1 + self.rng.chance(imp.dup) as usize;
@@ -296,7 +316,7 @@ impl Sim {
             } else {
                 Duration::ZERO
             };
-            self.push(self.now + CLIENT_LATENCY + extra, to, bytes.clone(), a);
+            self.push(self.now + latency + extra, to, bytes.clone(), a);
         }
     }
 
@@ -310,7 +330,7 @@ impl Sim {
                     .find(|&i| *server_addr(i).ip() == p.dst)
                     .expect("to a server");
                 if !self.dead[i] {
-                    self.push(self.now + SERVER_LATENCY, Node::Server(i), p.segment, a);
+                    self.member_link(Node::Server(i), p.segment, a);
                 }
             }
         }
@@ -379,7 +399,7 @@ impl Sim {
                 sent.push(b);
             }
             for b in sent {
-                self.push(self.now + SERVER_LATENCY, Node::Switch, b, a);
+                self.member_link(Node::Switch, b, a);
             }
         }
     }
