@@ -120,8 +120,9 @@ fn a_member_removed_mid_connection() {
     assert!(after > 2500, "the others took the removed member's share");
 }
 
-#[test]
-fn retransmission_storm() {
+/// 3,000 requests through 10% loss, 20% duplication and 20% reordering on the client's link, and
+/// two seconds of nothing: the client times out again and again and goes back each time.
+fn storm(seed: u64) -> Setup {
     let mut setup = Setup::new(
         KEYED,
         3000,
@@ -130,11 +131,15 @@ fn retransmission_storm() {
             dup: 0.2,
             reorder: 0.2,
         },
-        5,
+        seed,
     );
-    // Two seconds of nothing: the client times out again and again and goes back each time.
     setup.blackout = Some((Duration::from_millis(300), Duration::from_millis(2300)));
-    let o = Sim::new(setup).run(Duration::from_secs(600));
+    setup
+}
+
+#[test]
+fn retransmission_storm() {
+    let o = Sim::new(storm(5)).run(Duration::from_secs(600));
     if let Err(e) = check(&o, 3000, 384, 8) {
         panic!(
             "{e}: {} replies, counters {:?}",
@@ -192,21 +197,11 @@ fn early_half_close_with_a_slow_member() {
 #[test]
 fn storm_with_lossy_member_links() {
     for seed in [1147, 1000, 1001, 1002] {
-        let mut setup = Setup::new(
-            KEYED,
-            3000,
-            Impair {
-                loss: 0.1,
-                dup: 0.2,
-                reorder: 0.2,
-            },
-            seed,
-        );
+        let mut setup = storm(seed);
         setup.member_impair = Impair {
             loss: 0.03,
             ..Impair::default()
         };
-        setup.blackout = Some((Duration::from_millis(300), Duration::from_millis(2300)));
         // Backed-off timeouts of up to 60 s at holes: runs take up to about 11 simulated minutes.
         let o = Sim::new(setup).run(Duration::from_secs(3600));
         if let Err(e) = check(&o, 3000, 384, 8) {
