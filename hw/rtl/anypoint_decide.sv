@@ -95,6 +95,11 @@ module anypoint_decide #(
   // Table copies.
   logic [127:0] ports_q[NUM_PORTS];
   logic [127:0] svcs_q[NUM_SERVICES];
+  // Per service, beside the pick: whether it hashes a key (policy, offset and length rules) and
+  // where the key ends in the UDP packet, worked out as the entry is written (off the packet's
+  // path, one rule check for all services); stage 4 only compares that with the UDP length.
+  logic [NUM_SERVICES-1:0] svc_key_ok;
+  logic [17*NUM_SERVICES-1:0] svc_key_end;
   logic [127:0] mems_q[NUM_MEMBERS];
   // Each member's state is ACTIVE: written with the member table, for the indirection's check
   // behind its block RAM read.
@@ -106,7 +111,11 @@ module anypoint_decide #(
       case (tw_table)
         4'(TBL_PORT_ID): if (tw_index < 24'(NUM_PORTS)) ports_q[tw_index[PW-1:0]] <= tw_data[127:0];
         4'(TBL_SERVICE_ID):
-        if (tw_index < 24'(NUM_SERVICES)) svcs_q[tw_index[SW-1:0]] <= tw_data[127:0];
+        if (tw_index < 24'(NUM_SERVICES)) begin
+          svcs_q[tw_index[SW-1:0]] <= tw_data[127:0];
+          svc_key_ok[tw_index[SW-1:0]] <= key_ok(tw_data[127:0]);
+          svc_key_end[17*tw_index[SW-1:0]+:17] <= key_end(tw_data[127:0]);
+        end
         4'(TBL_MEMBER_ID):
         if (tw_index < 24'(NUM_MEMBERS)) begin
           mems_q[tw_index[MW-1:0]] <= tw_data[127:0];
@@ -133,6 +142,20 @@ module anypoint_decide #(
   endfunction
   function automatic logic [127:0] svc_e(input logic [15:0] id);
     svc_e = below(id, NUM_SERVICES, SW) ? svcs_q[id[SW-1:0]] : '0;
+  endfunction
+  // Whether service entry `s_e` hashes a key (policy key-hash, offset below 64, length 1 to 16), and
+  // where the key ends in a UDP packet.
+  function automatic logic key_ok(input logic [127:0] s_e);
+    logic [7:0] off;
+    logic [4:0] len;
+    off = `F(s_e, TBL_SERVICE_KEY_OFFSET);
+    len = `F(s_e, TBL_SERVICE_KEY_LEN);
+    key_ok = `F(s_e, TBL_SERVICE_POLICY) == 3'(POLICY_KEY_HASH) && off < 8'd64 && len >= 5'd1 &&
+        len <= 5'd16;
+  endfunction
+  function automatic logic [16:0] key_end(input logic [127:0] s_e);
+    key_end = {9'd0, `F(s_e, TBL_SERVICE_KEY_OFFSET)} + {12'd0, `F(s_e, TBL_SERVICE_KEY_LEN)} +
+        17'd8;
   endfunction
   function automatic logic [127:0] mem_e(input logic [15:0] id);
     mem_e = below(id, NUM_MEMBERS, MW) ? mems_q[id[MW-1:0]] : '0;
@@ -302,18 +325,15 @@ module anypoint_decide #(
   // LUT levels each; as one 56-bit compare it took six): stage 3 ands the pieces, picks the lowest
   // valid service on dst ip, proto and dst port and reads it; the member match (lowest member in use
   // on src ip and src port whose service has the packet's proto) is picked in stage 4.
-  logic [4*NUM_SERVICES-1:0] svc_pc_c;  // per service {valid and vip[31:16], vip[15:0], port, proto}
-  logic [31:0] vip;
-
-  always_comb begin
-    for (int s = 0; s < NUM_SERVICES; s++) begin
-      vip = `F(svcs_q[s], TBL_SERVICE_VIP);
-      svc_pc_c[4*s+3] = `F(svcs_q[s], TBL_SERVICE_VALID) != 0 && vip[31:16] == p_c.dip[31:16];
-      svc_pc_c[4*s+2] = vip[15:0] == p_c.dip[15:0];
-      svc_pc_c[4*s+1] = `F(svcs_q[s], TBL_SERVICE_PORT) == p_c.dport;
-      svc_pc_c[4*s] = `F(svcs_q[s], TBL_SERVICE_PROTO) == p_c.proto;
-    end
-  end
+  // Per service {valid and vip[31:16], vip[15:0], port, proto}.
+  function automatic logic [3:0] svc_pieces(input logic [127:0] s_e, input logic [31:0] dip,
+                                            input logic [15:0] dport, input logic [7:0] proto);
+    logic [31:0] vip;
+    vip = `F(s_e, TBL_SERVICE_VIP);
+    svc_pieces = {`F(s_e, TBL_SERVICE_VALID) != 0 && vip[31:16] == dip[31:16],
+                  vip[15:0] == dip[15:0], `F(s_e, TBL_SERVICE_PORT) == dport,
+                  `F(s_e, TBL_SERVICE_PROTO) == proto};
+  endfunction
 
   // The 5-tuple hash needs no table: it starts here, three stages before the key hash, so that the
   // connection-table read, compare and pick have stages to spare (stages 16-20).
@@ -349,6 +369,8 @@ module anypoint_decide #(
 
   always_ff @(posedge clk) begin
     if (v1) begin
+      for (int s = 0; s < NUM_SERVICES; s++)
+        svc_pc_m[4*s+:4] <= svc_pieces(svcs_q[s], p_c.dip, p_c.dport, p_c.proto);
       for (int m = 0; m < NUM_MEMBERS; m++) begin
         {mem_use_m[m], mem_hi_m[m], mem_lo_m[m], mem_port_m[m]} <=
             mem_pieces(mems_q[m], p_c.sip, p_c.sport);
@@ -362,7 +384,6 @@ module anypoint_decide #(
     pm <= p_c;
     rm <= r_c;
     kwinm <= kwin1;
-    svc_pc_m <= svc_pc_c;
     csum_qa_m <= csum_qa_c;
     csum_qb_m <= csum_qb_c;
     csum_qc_m <= csum_qc_c;
@@ -410,35 +431,15 @@ module anypoint_decide #(
     end
   end
 
-  logic svc_hit_c;
-  logic [5:0] svc_id_c;
-  // Per service, beside the pick: whether it hashes a key (policy, offset and length rules) and
-  // where the key ends in the UDP packet; stage 4 only compares that with the UDP length.
-  logic [NUM_SERVICES-1:0] svc_key_ok;
-  logic [17*NUM_SERVICES-1:0] svc_key_end;
-  logic [7:0] s_key_off;
-  logic [4:0] s_key_len;
-
-  always_comb begin
-    for (int s = 0; s < NUM_SERVICES; s++) begin
-      s_key_off = `F(svcs_q[s], TBL_SERVICE_KEY_OFFSET);
-      s_key_len = `F(svcs_q[s], TBL_SERVICE_KEY_LEN);
-      svc_key_ok[s] = `F(svcs_q[s], TBL_SERVICE_POLICY) == 3'(POLICY_KEY_HASH) &&
-          s_key_off < 8'd64 && s_key_len >= 5'd1 && s_key_len <= 5'd16;
-      svc_key_end[17*s+:17] = {9'd0, s_key_off} + {12'd0, s_key_len} + 17'd8;
-    end
-  end
-
-  always_comb begin
-    svc_hit_c = 1'b0;
-    svc_id_c = '0;
-    for (int s = NUM_SERVICES - 1; s >= 0; s--) begin
-      if (&svc_pc_m[4*s+:4]) begin
-        svc_hit_c = 1'b1;
-        svc_id_c = 6'(s);
-      end
-    end
-  end
+  // The lowest service all of whose pieces match (0 for none).
+  function automatic logic [5:0] lowest_service(input logic [4*NUM_SERVICES-1:0] pc);
+    lowest_service = '0;
+    for (int s = NUM_SERVICES - 1; s >= 0; s--) if (&pc[4*s+:4]) lowest_service = 6'(s);
+  endfunction
+  function automatic logic any_service(input logic [4*NUM_SERVICES-1:0] pc);
+    any_service = 1'b0;
+    for (int s = 0; s < NUM_SERVICES; s++) any_service = any_service || &pc[4*s+:4];
+  endfunction
 
   logic v2;
   pkt_t p2;
@@ -464,13 +465,16 @@ module anypoint_decide #(
     p2.l3known <= r_l3known;
     p2.reason <= r_reason;
     kwin2 <= kwinm;
-    svc_hit2 <= svc_hit_c;
     at_csum2 <= r_at_csum;
     csum_sum2 <= 20'(19'(csum_qa_m) + 19'(csum_qb_m)) + 20'(csum_qc_m);
-    svc_id2 <= svc_id_c;
-    svc2 <= svc_e(16'(svc_id_c));
-    key_ok2 <= svc_key_ok[svc_id_c[SW-1:0]];
-    key_end2 <= svc_key_end[17*svc_id_c[SW-1:0]+:17];
+    // The service pick, with a packet only (as the member pieces).
+    if (vm) begin
+      svc_hit2 <= any_service(svc_pc_m);
+      svc_id2 <= lowest_service(svc_pc_m);
+      svc2 <= svc_e(16'(lowest_service(svc_pc_m)));
+      key_ok2 <= svc_key_ok[SW'(lowest_service(svc_pc_m))];
+      key_end2 <= svc_key_end[17*SW'(lowest_service(svc_pc_m))+:17];
+    end
   end
 
   // Stage 3, with a packet: the members matching (their pieces anded with their service's proto

@@ -3,8 +3,8 @@
 //! geometry's 64-bit build. The daemon runs that build in real time against its ACP peers'
 //! retransmission timers: timing round 4 first simulated it about 11 to 13 times slower than the
 //! test geometry (4 times slower than round 3) and stalled acp_live's retransmission storm; with
-//! the per-member loops clocked only when a packet is in their stage it runs about 1.3 times slower
-//! (docs/synthesis.md).
+//! the per-member and per-service loops clocked only when a packet is in their stage it runs about
+//! as fast (docs/synthesis.md).
 //!
 //! ```text
 //! cargo run --release -p verilator-tests --features replay-geometry --bin sim-rate
