@@ -271,9 +271,11 @@ fn a_member_added_joins_the_active_sets_of_new_connections() {
         got,
         [(M0, other, 7000), (M1, other, 7000), (M2, other, 7000)]
     );
-    // The first connection keeps its two members: M2 answering for it is not one of its legs.
+    // The first connection keeps its two members: M2 answering for it is not one of its legs and
+    // gets a reset.
     let out = send(&mut sw, M2, PEER, h(1, 1001, ACK, 1000), &[(0, b"x")]);
-    assert!(out.is_empty());
+    assert_eq!(out.len(), 1);
+    assert_eq!((out[0].to, out[0].h.flags), (M2, Flags::RST));
     assert_eq!(
         sw.counters()
             .segments(anypoint_model::frame_switch::Kind::NoFlow),
@@ -416,4 +418,37 @@ fn a_members_window_update_is_not_a_duplicate_ack_to_the_peer() {
     assert_eq!((a.len(), b.len()), (1, 1));
     assert_eq!((a[0].h.ack, a[0].h.flags), (1001, ACK));
     assert_eq!((a[0].h.ack, a[0].h.window), (b[0].h.ack, b[0].h.window));
+}
+
+/// A member's segment for a connection the switch does not have (never had, or the member was
+/// removed from it) gets a reset from the peer's address, RFC 793's answer: else the member retries
+/// until it gives up. A reset gets nothing.
+#[test]
+fn a_member_segment_for_no_connection_gets_a_reset() {
+    let (mut sw, isn_v) = established();
+    let other = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 2), 41000);
+    let out = send(
+        &mut sw,
+        M0,
+        other,
+        h(5001, 777, ACK, 50000),
+        &[(0, &[0xb0; 8])],
+    );
+    assert_eq!(out.len(), 1);
+    assert_eq!(
+        (out[0].to, out[0].from, out[0].h.flags, out[0].h.seq),
+        (M0, other, Flags::RST, 777)
+    );
+    assert!(send(&mut sw, M0, other, h(5001, 777, Flags::RST, 0), &[]).is_empty());
+    // M1 removed: its ack of the peer's data no longer belongs to the connection.
+    sw.remove_member(1);
+    let out = send(&mut sw, M1, PEER, h(9001, 1001, ACK, 40000), &[]);
+    assert_eq!(out.len(), 1);
+    assert_eq!(
+        (out[0].to, out[0].from, out[0].h.flags, out[0].h.seq),
+        (M1, PEER, Flags::RST, 1001)
+    );
+    // The peer's connection goes on with M0.
+    let out = from_peer(&mut sw, 1001, isn_v + 1, &[(0, &[0xa0; 20])]);
+    assert_eq!((out.len(), out[0].to), (1, M0));
 }

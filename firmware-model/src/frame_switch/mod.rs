@@ -276,14 +276,7 @@ impl FrameSwitch {
                 if h.flags.has(Flags::SYN) && !h.flags.has(Flags::ACK) {
                     return self.open_flow(peer, &h, out);
                 }
-                if let Some(r) = acp::conn::reset_reply(&h, seg.payload.len()) {
-                    out.push(Emit {
-                        to: To::Peer,
-                        header: r,
-                        payload: Vec::new(),
-                    });
-                }
-                return (Kind::NoFlow, None);
+                return no_flow(&h, seg.payload.len(), out);
             };
             if h.flags.has(Flags::RST) {
                 flow.reset_all(true, out);
@@ -309,17 +302,19 @@ impl FrameSwitch {
         }
         let from = SocketAddrV4::new(pkt.src, h.src_port);
         let peer = SocketAddrV4::new(pkt.dst, h.dst_port);
-        let Some(flow) = self.flows.get_mut(&peer) else {
-            return (Kind::NoFlow, None);
-        };
         // By address: a member removed and added again has a new id.
         let members = &self.members;
-        let Some(li) = flow
-            .legs
-            .iter()
-            .position(|l| l.live && members[l.member as usize].addr == from)
-        else {
-            return (Kind::NoFlow, None);
+        let leg = self.flows.get_mut(&peer).and_then(|flow| {
+            let li = flow
+                .legs
+                .iter()
+                .position(|l| l.live && members[l.member as usize].addr == from)?;
+            Some((flow, li))
+        });
+        let Some((flow, li)) = leg else {
+            // A connection the switch no longer has (closed, reset, or the member removed from
+            // it): the member gets a reset instead of retrying until it gives up.
+            return no_flow(&h, seg.payload.len(), out);
         };
         let kind = if h.flags.has(Flags::SYN) {
             flow.on_member_syn_ack(li, &h, out)
@@ -340,14 +335,7 @@ impl FrameSwitch {
             .filter(|&i| self.members[i as usize].live)
             .collect();
         if live.is_empty() {
-            if let Some(r) = acp::conn::reset_reply(syn, 0) {
-                out.push(Emit {
-                    to: To::Peer,
-                    header: r,
-                    payload: Vec::new(),
-                });
-            }
-            return (Kind::NoFlow, None);
+            return no_flow(syn, 0, out);
         }
         let start = self.next_set % live.len();
         self.next_set = self.next_set.wrapping_add(1);
@@ -388,6 +376,19 @@ impl FrameSwitch {
             e,
         )
     }
+}
+
+/// A segment for no flow: counted, and answered with a reset to its sender unless it is one
+/// (`encode_reply` addresses it).
+fn no_flow(h: &Header, payload_len: usize, out: &mut Vec<Emit>) -> (Kind, Option<SocketAddrV4>) {
+    if let Some(r) = acp::conn::reset_reply(h, payload_len) {
+        out.push(Emit {
+            to: To::Peer,
+            header: r,
+            payload: Vec::new(),
+        });
+    }
+    (Kind::NoFlow, None)
 }
 
 /// Addresses, ports and checksums of a flow's segments.
