@@ -42,7 +42,7 @@ pub enum Kind {
     Setup,
     /// FIN or RST.
     Close,
-    /// A segment for no connection (answered with a RST when from the peer).
+    /// A segment for no connection (answered with a RST unless it is one).
     NoFlow,
     /// Bad checksum or malformed header, options, frames or sequence numbers.
     Malformed,

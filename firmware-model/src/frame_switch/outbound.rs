@@ -46,6 +46,7 @@ impl Flow {
         };
         let mut placed = Vec::new();
         let mut chain = None;
+        let new_from = self.out_next_fseq;
         for f in seg.frames() {
             let ms = h.seq.wrapping_add(f.offset as u32);
             let k = self.place(li, ms, &f, &mut chain, &mut placed, c);
@@ -74,6 +75,12 @@ impl Flow {
         if self.send_patch(li, member_dup, c, out) {
             kind = kind.max(Kind::Patch);
         }
+        // Frames it sends again that wait in the peer's stream behind another member's frame the
+        // peer has not acked: the peer's duplicate acks go to that member (section 6), so this one
+        // would hear nothing until that frame got through, and time out until it gave up.
+        let behind = placed.iter().any(|p| seq_lt(p.fseq, new_from))
+            && self.out_left != self.out_next_fseq
+            && usize::from(self.out_ring[self.out_left as usize % self.limits.w].leg) != li;
         if segments == 0 {
             // A member's duplicate ack while peer data is outstanding is the peer's duplicate ack.
             let dup = member_dup && self.in_left != self.in_next_fseq;
@@ -86,6 +93,9 @@ impl Flow {
         } else if self.fin_sent_again(li, &h) {
             // Our ack of its FIN was lost: without it again the member retries until it gives up
             // (the switch has no timers to resend it).
+            self.ack_leg(li, out);
+        } else if behind {
+            // The ack a receiver sends for data beyond a hole: the connection is alive.
             self.ack_leg(li, out);
         } else if !pure {
             // The peer's ack of these frames answers them; a change of ours goes at once.

@@ -214,8 +214,9 @@ fn cfg() -> ConnConfig {
         rto_initial: Duration::from_millis(100),
         rto_min: Duration::from_millis(50),
         // Long enough to re-ack a FIN the other end resends after backed-off timeouts (a short
-        // TIME-WAIT leaves that end retrying into a closed connection until it gives up).
-        time_wait: Duration::from_secs(10),
+        // TIME-WAIT leaves that end retrying into a closed connection until it gives up: 10 s did,
+        // with loss on the members' links).
+        time_wait: Duration::from_secs(60),
         recv_buffer: 64 << 10,
         send_buffer: 64 << 10,
         ..ConnConfig::default()
