@@ -716,11 +716,12 @@ module anypoint_acp_out #(
   end
 
   anypoint_siphash u_hash (
-      .clk (clk),
-      .k0  (sel[R_KEY+:64]),
-      .k1  (sel[R_KEY+64+:64]),
-      .msg (msg_q),
-      .hash(hash)
+      .clk  (clk),
+      .valid(1'b1),
+      .k0   (sel[R_KEY+:64]),
+      .k1   (sel[R_KEY+64+:64]),
+      .msg  (msg_q),
+      .hash (hash)
   );
 
   // ST_PPICK: the frame's member. A retransmission: its inbound entry's, if the entry is the frame's

@@ -546,6 +546,7 @@ module anypoint_decide #(
   logic [63:0] thash, khash;
   anypoint_siphash u_tuple_hash (
       .clk(clk),
+      .valid(v1),
       .k0({hash_key[63:32], hash_key[31:0]}),
       .k1({hash_key[127:96], hash_key[95:64]}),
       .msg(tmsg_c),
@@ -553,6 +554,7 @@ module anypoint_decide #(
   );
   anypoint_siphash u_key_hash (
       .clk(clk),
+      .valid(v3),
       .k0({hash_key[63:32], hash_key[31:0]}),
       .k1({hash_key[127:96], hash_key[95:64]}),
       .msg(kmsg3),

@@ -3,12 +3,15 @@
 //
 // Half a SipRound per stage (one 64-bit add and xor per state half, for Fmax): three message blocks,
 // the length block, three finalization rounds, so the hash of `msg` appears LATENCY = 14 cycles later.
-// A new message may enter every cycle. `msg` holds message byte i at bits 8i+7:8i (block j =
+// A new message may enter every cycle, with `valid`: a stage loads only when the message ahead of
+// it is one (clock enables), so an idle pipeline costs a simulation nothing; `hash` is that of the
+// last valid message to reach the end. `msg` holds message byte i at bits 8i+7:8i (block j =
 // msg[64j +: 64]).
 module anypoint_siphash #(
     localparam int LATENCY = 14
 ) (
     input wire clk,
+    input wire valid,
     input wire [63:0] k0,
     input wire [63:0] k1,
     input wire [191:0] msg,
@@ -63,27 +66,32 @@ module anypoint_siphash #(
     k0 ^ 64'h736f6d6570736575
   };
 
+  logic [LATENCY-1:0] v;  // stage i holds a valid message's state
+
   always_ff @(posedge clk) begin
-    m0_q <= msg[63:0];
-    m1_q[0] <= msg[127:64];
-    for (int i = 1; i < 3; i++) m1_q[i] <= m1_q[i-1];
-    m2_q[0] <= msg[191:128];
-    for (int i = 1; i < 5; i++) m2_q[i] <= m2_q[i-1];
-    st[0] <= absorb(init, msg[63:0]);
-    st[1] <= finish(st[0], m0_q);
-    st[2] <= absorb(st[1], m1_q[1]);
-    st[3] <= finish(st[2], m1_q[2]);
-    st[4] <= absorb(st[3], m2_q[3]);
-    st[5] <= finish(st[4], m2_q[4]);
-    st[6] <= absorb(st[5], LEN_BLOCK);
-    st[7] <= finish(st[6], LEN_BLOCK);
+    v <= {v[LATENCY-2:0], valid};
+    if (valid) begin
+      m0_q <= msg[63:0];
+      m1_q[0] <= msg[127:64];
+      m2_q[0] <= msg[191:128];
+      st[0] <= absorb(init, msg[63:0]);
+    end
+    for (int i = 1; i < 3; i++) if (v[i-1]) m1_q[i] <= m1_q[i-1];
+    for (int i = 1; i < 5; i++) if (v[i-1]) m2_q[i] <= m2_q[i-1];
+    if (v[0]) st[1] <= finish(st[0], m0_q);
+    if (v[1]) st[2] <= absorb(st[1], m1_q[1]);
+    if (v[2]) st[3] <= finish(st[2], m1_q[2]);
+    if (v[3]) st[4] <= absorb(st[3], m2_q[3]);
+    if (v[4]) st[5] <= finish(st[4], m2_q[4]);
+    if (v[5]) st[6] <= absorb(st[5], LEN_BLOCK);
+    if (v[6]) st[7] <= finish(st[6], LEN_BLOCK);
     // Finalization: v2 ^= 0xff, three rounds.
-    st[8] <= half_a({st[7][255:192], st[7][191:128] ^ 64'hff, st[7][127:0]});
-    st[9] <= half_b(st[8]);
-    st[10] <= half_a(st[9]);
-    st[11] <= half_b(st[10]);
-    st[12] <= half_a(st[11]);
-    st[13] <= half_b(st[12]);
+    if (v[7]) st[8] <= half_a({st[7][255:192], st[7][191:128] ^ 64'hff, st[7][127:0]});
+    if (v[8]) st[9] <= half_b(st[8]);
+    if (v[9]) st[10] <= half_a(st[9]);
+    if (v[10]) st[11] <= half_b(st[10]);
+    if (v[11]) st[12] <= half_a(st[11]);
+    if (v[12]) st[13] <= half_b(st[12]);
   end
 
   assign fin = st[LATENCY-1];
