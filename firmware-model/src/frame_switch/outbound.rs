@@ -75,12 +75,6 @@ impl Flow {
         if self.send_patch(li, member_dup, c, out) {
             kind = kind.max(Kind::Patch);
         }
-        // Frames it sends again that wait in the peer's stream behind another member's frame the
-        // peer has not acked: the peer's duplicate acks go to that member (section 6), so this one
-        // would hear nothing until that frame got through, and time out until it gave up.
-        let behind = placed.iter().any(|p| seq_lt(p.fseq, new_from))
-            && self.out_left != self.out_next_fseq
-            && usize::from(self.out_ring[self.out_left as usize % self.limits.w].leg) != li;
         if segments == 0 {
             // A member's duplicate ack while peer data is outstanding is the peer's duplicate ack.
             let dup = member_dup && self.in_left != self.in_next_fseq;
@@ -94,7 +88,7 @@ impl Flow {
             // Our ack of its FIN was lost: without it again the member retries until it gives up
             // (the switch has no timers to resend it).
             self.ack_leg(li, out);
-        } else if behind {
+        } else if self.waits_behind_another(li, &placed, new_from) {
             // The ack a receiver sends for data beyond a hole: the connection is alive.
             self.ack_leg(li, out);
         } else if !pure {
@@ -102,6 +96,16 @@ impl Flow {
             self.ack_leg_if_changed(li, out);
         }
         kind
+    }
+
+    /// Whether leg `li` sent frames again (placed below `new_from`) that wait in the peer's stream
+    /// behind another member's frame the peer has not acked: the peer's duplicate acks go to that
+    /// member (section 6), so this one would hear nothing until that frame got through, and time
+    /// out until it gave up.
+    fn waits_behind_another(&self, li: usize, placed: &[Placed], new_from: u32) -> bool {
+        placed.iter().any(|p| seq_lt(p.fseq, new_from))
+            && self.out_left != self.out_next_fseq
+            && usize::from(self.out_ring[self.out_left as usize % self.limits.w].leg) != li
     }
 
     /// A FIN from leg `li` that we acked already, and told the member so.
