@@ -8,6 +8,8 @@
 // with forwarding for close frames of one service or member); a second copy of each RAM
 // serves register reads. CTR_CLEAR sweeps the RAMs (`busy` meanwhile, NMEM*2 cycles): frames
 // counted during the sweep may be lost, so the register block holds the write response until done.
+// The register counters clear a cycle after `clear`, each by a copy of it of its own (`keep`: one
+// net to every counter bit of every bank had 4,700 loads spread over an ECP5, the part's longest).
 //
 // Parameters:
 //   NSRC      - counting sources (ingress pipelines).
@@ -34,8 +36,8 @@ module anypoint_counters #(
     input wire [NSRC*16-1:0] ev_service,
     input wire [NSRC*16-1:0] ev_member,
     input wire [NSRC*17-1:0] ev_len,
-    // Register read: byte offset within CTR; rd_done three cycles after rd_en, rd_data from the
-    // cycle after rd_done (the bank sum is pipelined to fit an ECP5 cycle).
+    // Register read: byte offset within CTR, held until rd_done; rd_done four cycles after rd_en,
+    // rd_data from the cycle after rd_done (the bank sum is pipelined to fit an ECP5 cycle).
     input wire rd_en,
     input wire [15:0] rd_addr,
     output logic rd_done,
@@ -74,15 +76,20 @@ module anypoint_counters #(
   logic rd_pbytes1;
   logic [SA-1:0] rd_sw;
   logic [MA-1:0] rd_mw;
+  // The read starts a cycle after `rd_en`, from registered copies of the address: one for the
+  // decode and one per bank (`keep`: its counter muxes' selects had ~650 loads; the address is
+  // held for the whole register transaction).
+  logic rd_go;
   logic [12:0] rd_slot;
-  assign rd_slot = rd_addr[15:3];
+  (* keep *) always_ff @(posedge clk) rd_slot <= rd_addr[15:3];
+  always_ff @(posedge clk) rd_go <= rd_en && !rst;
   always_comb begin
     // Service pair word = (service * 2 + direction); counter 0/1 = in, 2/3 = out.
     rd_sw = SA'({rd_slot[8:2], rd_slot[1]});
     rd_mw = MA'({13'(rd_slot - 13'(CTR_MEMBER_OFFSET / 8)) >> 2, rd_slot[1]});
   end
   always_ff @(posedge clk) begin
-    rd_v1 <= rd_en;
+    rd_v1 <= rd_go;
     rd_hi1 <= rd_addr[2];
     rd_port1 <= rd_slot[PW+2:3];
     rd_rgrp1 <= rd_slot[4:3];
@@ -118,6 +125,14 @@ module anypoint_counters #(
   end
 
   for (genvar s = 0; s < NSRC; s++) begin : g_bank
+    logic [2:0] slot;  // the counter within a port's or a reason group's eight
+    (* keep *) always_ff @(posedge clk) slot <= rd_addr[5:3];
+    // The bank's own copy of `sweeping` (`keep`): it selects the RAMs' write data and address.
+    logic sweeping_b;
+    (* keep *) always_ff @(posedge clk) begin
+      if (rst || clear) sweeping_b <= 1'b1;
+      else if (sweeping_b && 32'(sweep_idx) == MEM_WORDS - 1) sweeping_b <= 1'b0;
+    end
     logic [127:0] svc_ram[SVC_WORDS];  // {bytes, packets}
     logic [127:0] svc_ram_rd[SVC_WORDS];  // copy for register reads
     logic [127:0] mem_ram[MEM_WORDS];
@@ -152,8 +167,10 @@ module anypoint_counters #(
           default: hit = act == 2'd2 && inp == P;
         endcase
       end
+      logic zero;
+      (* keep *) always_ff @(posedge clk) zero <= rst || clear;
       always_ff @(posedge clk) begin
-        if (rst || clear) cnt <= '0;
+        if (zero) cnt <= '0;
         else if (ev_valid[s] && hit)
           cnt <= cnt + ((C == CTR_PORT_RX_BYTES || C == CTR_PORT_TX_BYTES) ? len : 64'd1);
       end
@@ -161,8 +178,10 @@ module anypoint_counters #(
     end
     for (genvar r = 0; r < 32; r++) begin : g_reason
       logic [63:0] cnt;
+      logic zero;
+      (* keep *) always_ff @(posedge clk) zero <= rst || clear;
       always_ff @(posedge clk) begin
-        if (rst || clear) cnt <= '0;
+        if (zero) cnt <= '0;
         // Punts and drops count under their reason; forwards only with a learn or state record.
         else if (ev_valid[s] && rs == 5'(r) && (act == 2'd0 || act == 2'd2 || (act == 2'd1 && ev_record[s])))
           cnt <= cnt + 64'd1;
@@ -179,8 +198,8 @@ module anypoint_counters #(
     logic [63:0] len1, len2;
     logic [127:0] s_rd, m_rd, s_rd2, m_rd2, s_cur, m_cur, s_new, m_new, s_wd, m_wd;
     logic s_wv, m_wv, s_fwd2, m_fwd2;
-    assign sv_ok0 = ev_valid[s] && act == 2'd1 && 32'(sv) < NSVC && !sweeping;
-    assign mb_ok0 = ev_valid[s] && act == 2'd1 && 32'(mb) < NMEM && !sweeping;
+    assign sv_ok0 = ev_valid[s] && act == 2'd1 && 32'(sv) < NSVC && !sweeping_b;
+    assign mb_ok0 = ev_valid[s] && act == 2'd1 && 32'(mb) < NMEM && !sweeping_b;
     assign sa0 = SA'({sv, ev_outbound[s]});
     assign ma0 = MA'({mb, ev_outbound[s]});
 
@@ -196,8 +215,8 @@ module anypoint_counters #(
       s_rd2 <= (s_wv && sa_w == sa1) ? s_wd : s_rd;
       m_rd2 <= (m_wv && ma_w == ma1) ? m_wd : m_rd;
       // Nor the write of the previous cycle (stage 2 now): forward it in stage 2.
-      s_fwd2 <= sv_ok2 && !sweeping && sa2 == sa1;
-      m_fwd2 <= mb_ok2 && !sweeping && ma2 == ma1;
+      s_fwd2 <= sv_ok2 && !sweeping_b && sa2 == sa1;
+      m_fwd2 <= mb_ok2 && !sweeping_b && ma2 == ma1;
       sv_ok2 <= sv_ok1 && !rst && !clear;
       mb_ok2 <= mb_ok1 && !rst && !clear;
       sa2 <= sa1;
@@ -216,23 +235,23 @@ module anypoint_counters #(
     logic [MA-1:0] m_addr;
     logic s_we, m_we;
     always_comb begin
-      s_we = sweeping ? (32'(sweep_idx) < SVC_WORDS) : sv_ok2;
-      m_we = sweeping || mb_ok2;
-      s_addr = sweeping ? SA'(sweep_idx) : sa2;
-      m_addr = sweeping ? MA'(sweep_idx) : ma2;
+      s_we = sweeping_b ? (32'(sweep_idx) < SVC_WORDS) : sv_ok2;
+      m_we = sweeping_b || mb_ok2;
+      s_addr = sweeping_b ? SA'(sweep_idx) : sa2;
+      m_addr = sweeping_b ? MA'(sweep_idx) : ma2;
     end
 
     always_ff @(posedge clk) begin
       if (s_we) begin
-        svc_ram[s_addr] <= sweeping ? '0 : s_new;
-        svc_ram_rd[s_addr] <= sweeping ? '0 : s_new;
+        svc_ram[s_addr] <= sweeping_b ? '0 : s_new;
+        svc_ram_rd[s_addr] <= sweeping_b ? '0 : s_new;
       end
       if (m_we) begin
-        mem_ram[m_addr] <= sweeping ? '0 : m_new;
-        mem_ram_rd[m_addr] <= sweeping ? '0 : m_new;
+        mem_ram[m_addr] <= sweeping_b ? '0 : m_new;
+        mem_ram_rd[m_addr] <= sweeping_b ? '0 : m_new;
       end
-      s_wv <= sv_ok2 && !sweeping;
-      m_wv <= mb_ok2 && !sweeping;
+      s_wv <= sv_ok2 && !sweeping_b;
+      m_wv <= mb_ok2 && !sweeping_b;
       sa_w <= sa2;
       ma_w <= ma2;
       s_wd <= s_new;
@@ -252,8 +271,8 @@ module anypoint_counters #(
       s_q <= svc_ram_rd[rd_sw];
       m_q <= mem_ram_rd[rd_mw];
       for (int p = 0; p < NUM_PORTS; p++)
-        port_pre[p] <= (rd_slot[2:0] < 3'd6) ? port_c[6*p+32'(rd_slot[2:0])] : '0;
-      for (int k = 0; k < 4; k++) reason_pre[k] <= reason_c[{k[1:0], rd_slot[2:0]}];
+        port_pre[p] <= (slot[2:0] < 3'd6) ? port_c[6*p+32'(slot[2:0])] : '0;
+      for (int k = 0; k < 4; k++) reason_pre[k] <= reason_c[{k[1:0], slot[2:0]}];
       if (rd_v1) begin
         case ({rd_blk1[0], rd_pbytes1})
           2'b00: pair_q <= s_q[63:0];

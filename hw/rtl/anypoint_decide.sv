@@ -46,6 +46,7 @@ module anypoint_decide #(
     input wire in_valid,
     input wire [8*HDR_BYTES-1:0] in_hdr,
     input wire [16:0] in_len,
+    input wire [7:0] in_vlan,  // copies of the 802.1Q flag (anypoint_ingress), for fan-out
     input wire in_oversize,
     input wire [2:0] in_port,
     input wire in_inj,
@@ -92,6 +93,26 @@ module anypoint_decide #(
   localparam logic [1:0] ACT_HOST = 2'd2;
 
   // ---------------------------------------------------------------------------------------------
+  // The table write buses, registered in each pipeline (`keep`: shared, the write index had ~600
+  // loads across an FPGA): a write lands here a cycle after the register block issues it, before
+  // the register write is answered and, in the reset sweep, as the pipeline leaves reset.
+  logic tw_valid_q, iw_valid_q;
+  logic [3:0] tw_table_q;
+  logic [23:0] tw_index_q;
+  logic [159:0] tw_data_q;
+  logic [15:0] iw_index_q;
+  logic [31:0] iw_data_q;
+  (* keep *) always_ff @(posedge clk) begin
+    tw_valid_q <= tw_valid;
+    tw_table_q <= tw_table;
+    tw_index_q <= tw_index;
+    tw_data_q <= tw_data;
+    iw_valid_q <= iw_valid;
+    iw_index_q <= iw_index;
+    iw_data_q <= iw_data;
+  end
+
+  // ---------------------------------------------------------------------------------------------
   // Table copies.
   logic [127:0] ports_q[NUM_PORTS];
   logic [127:0] svcs_q[NUM_SERVICES];
@@ -107,20 +128,20 @@ module anypoint_decide #(
   logic [17:0] indir_mem[INDIR_SLOTS];  // {member exists, valid, member}
 
   always_ff @(posedge clk) begin
-    if (tw_valid) begin
-      case (tw_table)
-        4'(TBL_PORT_ID): if (tw_index < 24'(NUM_PORTS)) ports_q[tw_index[PW-1:0]] <= tw_data[127:0];
+    if (tw_valid_q) begin
+      case (tw_table_q)
+        4'(TBL_PORT_ID): if (tw_index_q < 24'(NUM_PORTS)) ports_q[tw_index_q[PW-1:0]] <= tw_data_q[127:0];
         4'(TBL_SERVICE_ID):
-        if (tw_index < 24'(NUM_SERVICES)) begin
-          svcs_q[tw_index[SW-1:0]] <= tw_data[127:0];
-          svc_key_ok[tw_index[SW-1:0]] <= key_ok(tw_data[127:0]);
-          svc_key_end[17*tw_index[SW-1:0]+:17] <= key_end(tw_data[127:0]);
+        if (tw_index_q < 24'(NUM_SERVICES)) begin
+          svcs_q[tw_index_q[SW-1:0]] <= tw_data_q[127:0];
+          svc_key_ok[tw_index_q[SW-1:0]] <= key_ok(tw_data_q[127:0]);
+          svc_key_end[17*tw_index_q[SW-1:0]+:17] <= key_end(tw_data_q[127:0]);
         end
         4'(TBL_MEMBER_ID):
-        if (tw_index < 24'(NUM_MEMBERS)) begin
-          mems_q[tw_index[MW-1:0]] <= tw_data[127:0];
-          mem_active[tw_index[MW-1:0]] <=
-              `F(tw_data, TBL_MEMBER_STATE) == 2'(MEMBER_STATE_ACTIVE);
+        if (tw_index_q < 24'(NUM_MEMBERS)) begin
+          mems_q[tw_index_q[MW-1:0]] <= tw_data_q[127:0];
+          mem_active[tw_index_q[MW-1:0]] <=
+              `F(tw_data_q, TBL_MEMBER_STATE) == 2'(MEMBER_STATE_ACTIVE);
         end
         default: ;
       endcase
@@ -129,8 +150,8 @@ module anypoint_decide #(
 
   logic [2:0] tw_way;
   logic [CONN_BUCKETS_LOG2-1:0] tw_bucket;
-  assign tw_way = {tw_index[CONN_BUCKETS_LOG2+2], tw_index[1:0]};
-  assign tw_bucket = tw_index[CONN_BUCKETS_LOG2+1:2];
+  assign tw_way = {tw_index_q[CONN_BUCKETS_LOG2+2], tw_index_q[1:0]};
+  assign tw_bucket = tw_index_q[CONN_BUCKETS_LOG2+1:2];
 
   // Entry `id` of a table, all zero beyond it.
   function automatic logic [127:0] port_e(input logic [2:0] id);
@@ -157,16 +178,13 @@ module anypoint_decide #(
     key_end = {9'd0, `F(s_e, TBL_SERVICE_KEY_OFFSET)} + {12'd0, `F(s_e, TBL_SERVICE_KEY_LEN)} +
         17'd8;
   endfunction
-  function automatic logic [127:0] mem_e(input logic [15:0] id);
-    mem_e = below(id, NUM_MEMBERS, MW) ? mems_q[id[MW-1:0]] : '0;
-  endfunction
 
   // The slot's member range check is made as it is written, off the read path.
   always_ff @(posedge clk) begin
     // The register block only sends slots that exist.
-    if (iw_valid)
-      indir_mem[iw_index[INDIR_SLOTS_LOG2-1:0]] <=
-          {below(iw_data[15:0], NUM_MEMBERS, MW), iw_data[31], iw_data[15:0]};
+    if (iw_valid_q)
+      indir_mem[iw_index_q[INDIR_SLOTS_LOG2-1:0]] <=
+          {below(iw_data_q[15:0], NUM_MEMBERS, MW), iw_data_q[31], iw_data_q[15:0]};
   end
 
   function automatic logic [15:0] be16(input logic [8*HDR_BYTES-1:0] h, input int at);
@@ -197,7 +215,8 @@ module anypoint_decide #(
   hdr_t h1;
   logic [8*80-1:0] kwin1;  // the first 80 bytes after a UDP header: the key-hash window
 
-  assign vlan0 = (in_len >= 17'd14) && (be16(in_hdr, 12) == 16'h8100);
+  // Each copy of the VLAN flag picks one share of the header fields (~120 bits).
+  assign vlan0 = in_vlan[7];
 
   always_ff @(posedge clk) begin
     v1 <= in_valid && !rst;
@@ -212,9 +231,10 @@ module anypoint_decide #(
     h1.ethertype <= vlan0 ? be16(in_hdr, 16) : be16(in_hdr, 12);
     h1.avail <= vlan0 ? in_len - 17'd18 : in_len - 17'd14;
     h1.l4len <= vlan0 ? {1'b0, be16(in_hdr, 20)} - 17'd20 : {1'b0, be16(in_hdr, 16)} - 17'd20;
-    h1.ip <= vlan0 ? in_hdr[8*18+:160] : in_hdr[8*14+:160];
-    h1.l4 <= vlan0 ? in_hdr[8*38+:160] : in_hdr[8*34+:160];
-    kwin1 <= vlan0 ? in_hdr[8*46+:8*80] : in_hdr[8*42+:8*80];
+    h1.ip <= in_vlan[0] ? in_hdr[8*18+:160] : in_hdr[8*14+:160];
+    h1.l4 <= in_vlan[1] ? in_hdr[8*38+:160] : in_hdr[8*34+:160];
+    for (int k = 0; k < 5; k++)
+      kwin1[128*k+:128] <= in_vlan[2+k] ? in_hdr[8*46+128*k+:128] : in_hdr[8*42+128*k+:128];
   end
 
   // Parsed fields carried down the pipeline.
@@ -506,8 +526,11 @@ module anypoint_decide #(
   always_comb begin
     key_off = 6'(`F(svc2, TBL_SERVICE_KEY_OFFSET));
     key_len = `F(svc2, TBL_SERVICE_KEY_LEN);
-    // The first 80 payload bytes (offset + len <= 64 by the register map's rule).
-    key_shift = kwin2 >> {key_off, 3'b000};
+    // The first 80 payload bytes (offset + len <= 64 by the register map's rule), shifted by the
+    // offset's high bit first, so that the stages narrow from 47 bytes to the 16 used (a shift
+    // taking the low bit first had ~700 loads on each offset bit).
+    key_shift = kwin2;
+    for (int j = 5; j >= 0; j--) if (key_off[j]) key_shift = key_shift >> (8 << j);
     for (int i = 0; i < 16; i++) key_bytes[8*i+:8] = (5'(i) < key_len) ? key_shift[8*i+:8] : 8'd0;
     use_key_c = svc_hit2 && !p2.fail && key_ok2 && p2.proto == 8'd17 && key_end2 <= {1'b0, p2.ulen};
     kmsg_c = {48'd0, 3'd0, key_len, 8'd1, key_bytes};
@@ -615,9 +638,9 @@ module anypoint_decide #(
   for (genvar w = 0; w < 8; w++) begin : g_conn
     logic [159:0] mem[BUCKETS];
     always_ff @(posedge clk) begin
-      if (tw_valid && tw_table == 4'(TBL_CONN_ID) && tw_index < 24'(2 * 4 * BUCKETS) &&
+      if (tw_valid_q && tw_table_q == 4'(TBL_CONN_ID) && tw_index_q < 24'(2 * 4 * BUCKETS) &&
           tw_way == 3'(w))
-        mem[tw_bucket] <= tw_data;
+        mem[tw_bucket] <= tw_data_q;
       conn_rd[w] <= mem[(w < 4) ? thash16[CONN_BUCKETS_LOG2-1:0] : thash16[32+:CONN_BUCKETS_LOG2]];
     end
   end
@@ -671,6 +694,16 @@ module anypoint_decide #(
   assign slot_c = 17'(`F(s10.svc, TBL_SERVICE_INDIR_BASE)) +
       17'(16'(slot_hash[63:48] & s10.indir_mask));
 
+  // Member and service entries read in stages 21 and 22 by quarters, each 32-bit quarter selected
+  // by a copy of the number of its own, registered a stage before (`keep`: one register selecting
+  // all 128 bits of every entry had ~500 loads across an FPGA).
+  function automatic logic [31:0] mem_q32(input logic [15:0] id, input int k);
+    mem_q32 = below(id, NUM_MEMBERS, MW) ? mems_q[id[MW-1:0]][32*k+:32] : '0;
+  endfunction
+  function automatic logic [31:0] svc_q32(input logic [15:0] id, input int k);
+    svc_q32 = below(id, NUM_SERVICES, SW) ? svcs_q[id[SW-1:0]][32*k+:32] : '0;
+  endfunction
+
   side_t s19, s20, s21, s22;
   logic [16:0] slot19;
   always_ff @(posedge clk) begin
@@ -697,6 +730,10 @@ module anypoint_decide #(
   logic [159:0] conn_e20;
   logic [17:0] indir_rd20;
   logic [31:0] hash_lo20;
+  logic [15:0] mid20_c[4];  // copies of s20.mem_id
+  for (genvar k = 0; k < 4; k++) begin : g_mid20
+    (* keep *) always_ff @(posedge clk) mid20_c[k] <= 16'(s19.mem_id);
+  end
   always_ff @(posedge clk) begin
     s20 <= s19;
     if (rst) s20.v <= 1'b0;
@@ -718,6 +755,16 @@ module anypoint_decide #(
   logic [17:0] indir_rd21;
   logic [31:0] hash_lo21;
   logic [127:0] m_mid21;
+  // Copies of conn_e21's member and service and of indir_rd21's member.
+  logic [15:0] cmem21_c[4], csvc21_c[4];
+  logic [MW-1:0] imem21_c[4];
+  for (genvar k = 0; k < 4; k++) begin : g_sel21
+    (* keep *) always_ff @(posedge clk) begin
+      cmem21_c[k] <= `F(conn_e20, TBL_CONN_MEMBER);
+      csvc21_c[k] <= 16'(`F(conn_e20, TBL_CONN_SERVICE));
+      imem21_c[k] <= indir_rd20[MW-1:0];
+    end
+  end
   always_ff @(posedge clk) begin
     s21 <= s20;
     if (rst) s21.v <= 1'b0;
@@ -725,7 +772,7 @@ module anypoint_decide #(
     conn_e21 <= conn_e20;
     indir_rd21 <= indir_rd20;
     indir_in21 <= indir_in20;
-    m_mid21 <= mem_e(16'(s20.mem_id));
+    for (int k = 0; k < 4; k++) m_mid21[32*k+:32] <= mem_q32(mid20_c[k], k);
     hash_lo21 <= hash_lo20;
   end
 
@@ -741,13 +788,15 @@ module anypoint_decide #(
     if (rst) s22.v <= 1'b0;
     conn_hit22 <= conn_hit21;
     conn_e22 <= conn_e21;
-    m_conn22 <= mem_e(`F(conn_e21, TBL_CONN_MEMBER));
-    s_conn22 <= svc_e(16'(`F(conn_e21, TBL_CONN_SERVICE)));
+    for (int k = 0; k < 4; k++) begin
+      m_conn22[32*k+:32] <= mem_q32(cmem21_c[k], k);
+      s_conn22[32*k+:32] <= svc_q32(csvc21_c[k], k);
+      m_indir22[32*k+:32] <= mems_q[imem21_c[k]][32*k+:32];
+    end
     indir_valid22 <= indir_in21 && indir_rd21[16];
     indir_member22 <= indir_rd21[15:0];
-    // The slot's member entry unchecked (only a forward reads it, and that needs the member
-    // active), its range and state as one flag.
-    m_indir22 <= mems_q[indir_rd21[MW-1:0]];
+    // The slot's member entry (above) unchecked (only a forward reads it, and that needs the
+    // member active), its range and state as one flag.
     indir_up22 <= indir_rd21[17] && mem_active[indir_rd21[MW-1:0]];
     m_mid22 <= m_mid21;
     s_mid22 <= svc_e(16'(`F(m_mid21, TBL_MEMBER_SERVICE)));

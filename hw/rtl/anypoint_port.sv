@@ -104,6 +104,7 @@ module anypoint_port #(
   logic [16:0] d_len;
   logic [3:0] d_user;
   logic [15:0] d_beats;
+  logic [7:0] d_vlan;
 
   anypoint_ingress #(
       .DATA_WIDTH(DATA_WIDTH),
@@ -129,7 +130,8 @@ module anypoint_port #(
       .d_len(d_len),
       .d_oversize(d_oversize),
       .d_user(d_user),
-      .d_beats(d_beats)
+      .d_beats(d_beats),
+      .d_vlan(d_vlan)
   );
 
   logic frame_valid, frame_pop;
@@ -182,6 +184,7 @@ module anypoint_port #(
       .in_valid(d_valid),
       .in_hdr(d_hdr),
       .in_len(d_len),
+      .in_vlan(d_vlan),
       .in_oversize(d_oversize),
       .in_port(d_user[2:0]),
       .in_inj(injected),

@@ -205,20 +205,28 @@ module anypoint_regs #(
   logic [31:0] indir_rd_q;
   logic ctr_wait;  // a counter read waits for ctr_rd_done
 
+  // The wide data registers reset a cycle after the rest, each by a copy of the reset of its own
+  // (`keep`: one net to all of them had ~600 loads); nothing writes them in that cycle (the reset
+  // sweep runs).
+  logic [2:0] data_rst;
+  for (genvar k = 0; k < 3; k++) begin : g_data_rst
+    (* keep *) always_ff @(posedge clk) data_rst[k] <= rst || soft_start;
+  end
+
   always_ff @(posedge clk) begin
     tw_valid <= 1'b0;
     iw_valid <= 1'b0;
     ctr_clear <= 1'b0;
     if (rst || soft_start) begin
       max_frame <= REG_MAX_FRAME_RESET;
-      hash_key <= '0;
       error_q <= 1'b0;
-      wdata_q <= '0;
-      rdata_q <= '0;
       reset_seen_q <= 1'b1;
       sweeping <= 1'b1;
       sweep_n <= '0;
     end
+    if (data_rst[0]) hash_key <= '0;
+    if (data_rst[1]) wdata_q <= '0;
+    if (data_rst[2]) rdata_q <= '0;
     if (rst) begin
       state <= IDLE;
     end else begin

@@ -92,9 +92,16 @@ module anypoint_top #(
   logic [NSRC-1:0] port_busy;
   logic [NUM_PORTS-1:0] egress_busy;
   logic host_busy;
-  // Everything but the register block is reset by `rst` and by a soft reset's sweep.
-  logic soft_rst, core_rst;
-  assign core_rst = rst || soft_rst;
+  // Everything but the register block is reset by `rst` and by a soft reset's sweep, a cycle
+  // later, through a register per block (`keep`: one net to every reset in the design had 760
+  // loads across an FPGA): copy s for source s's pipeline, NSRC + p for egress port p, then the
+  // counters, the inject strip and the host queue.
+  localparam int RST_CTR = NSRC + NUM_PORTS, RST_STRIP = RST_CTR + 1, RST_HOST = RST_CTR + 2;
+  logic soft_rst;
+  logic [RST_HOST:0] core_rst;
+  for (genvar k = 0; k <= RST_HOST; k++) begin : g_rst
+    (* keep *) always_ff @(posedge clk) core_rst[k] <= rst || soft_rst;
+  end
   logic ctr_busy;
   logic [31:0] max_frame;
   logic [127:0] hash_key;
@@ -169,7 +176,7 @@ module anypoint_top #(
       .CTR_MEMBERS(CTR_MEMBERS)
   ) u_counters (
       .clk(clk),
-      .rst(core_rst),
+      .rst(core_rst[RST_CTR]),
       .clear(ctr_clear),
       .busy(ctr_busy),
       .ev_valid(ev_valid),
@@ -200,7 +207,7 @@ module anypoint_top #(
       .NUM_PORTS (NUM_PORTS)
   ) u_strip (
       .clk(clk),
-      .rst(core_rst),
+      .rst(core_rst[RST_STRIP]),
       .s_axis_tdata(s_axis_inj_tdata),
       .s_axis_tkeep(s_axis_inj_tkeep),
       .s_axis_tvalid(s_axis_inj_tvalid),
@@ -253,7 +260,7 @@ module anypoint_top #(
         .FRAME_CAP(FRAME_CAP)
     ) u_port (
         .clk(clk),
-        .rst(core_rst),
+        .rst(core_rst[s]),
         .max_frame(max_frame),
         .hash_key(hash_key),
         .tw_valid(tw_valid),
@@ -318,7 +325,7 @@ module anypoint_top #(
         .WIDTH(BW)
     ) u_arb (
         .clk(clk),
-        .rst(core_rst),
+        .rst(core_rst[NSRC+p]),
         .in_valid(req),
         .in_data(beats),
         .in_last(fwd_tlast),
@@ -333,7 +340,7 @@ module anypoint_top #(
         .DEPTH_LOG2(2)
     ) u_out (
         .clk(clk),
-        .rst(core_rst),
+        .rst(core_rst[NSRC+p]),
         .wr_en(wr),
         .wr_data(wdata),
         .full(full),
@@ -368,7 +375,7 @@ module anypoint_top #(
       .WIDTH(BW)
   ) u_host_arb (
       .clk(clk),
-      .rst(core_rst),
+      .rst(core_rst[RST_HOST]),
       .in_valid(host_valid),
       .in_data(host_beats),
       .in_last(host_tlast),
@@ -383,7 +390,7 @@ module anypoint_top #(
       .DEPTH_LOG2(2)
   ) u_host_out (
       .clk(clk),
-      .rst(core_rst),
+      .rst(core_rst[RST_HOST]),
       .wr_en(host_wr),
       .wr_data(host_wdata),
       .full(host_full),

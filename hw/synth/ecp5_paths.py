@@ -4,10 +4,12 @@ hour: the longest register-to-register paths under a per-cell delay model, named
 at their ends. The model leaves out routing congestion (nextpnr's figures on a full part are about
 twice these); it ranks paths, it does not predict Fmax.
 
-    ecp5_paths.py NETLIST.json [--groups N] [--paths N] [--end REGEX]
+    ecp5_paths.py NETLIST.json [--groups N] [--paths N] [--end REGEX] [--fanout N]
 
 prints the worst path ending at each register group (`--groups`, default 40), then the
-`--paths` worst paths in full (default 3), only those whose end net matches `--end` if given.
+`--paths` worst paths in full (default 3), only those whose end net matches `--end` if given,
+then the `--fanout` nets with the most loads (default 0): on a full part the placer spreads a
+net's loads far apart, and nextpnr's delay grows with that span, which this delay model ignores.
 """
 import argparse
 import collections
@@ -98,6 +100,16 @@ class Netlist:
                         ends.append((self.arrival(b)[0], b, cn, p))
         return sorted(ends, reverse=True)
 
+    def fanout(self):
+        """(loads, bit, driver cell type) of every driven net bit, most loads first."""
+        loads = collections.Counter()
+        for c in self.cells.values():
+            for p, bits in c["connections"].items():
+                if c["port_directions"].get(p) == "input":
+                    loads.update(b for b in bits if b in self.driver)
+        kind = lambda b: self.cells[self.driver[b][0]]["type"]
+        return [(k, b, kind(b)) for b, k in loads.most_common()]
+
     def path(self, bit):
         """The cells of the worst path into `bit`, from its start: (time, net, cell type)."""
         steps = []
@@ -121,6 +133,7 @@ def main():
     ap.add_argument("--groups", type=int, default=40)
     ap.add_argument("--paths", type=int, default=3)
     ap.add_argument("--end", help="only paths whose end net matches this regex")
+    ap.add_argument("--fanout", type=int, default=0)
     args = ap.parse_args()
     n = Netlist(args.netlist)
     ends = n.endpoints()
@@ -143,6 +156,10 @@ def main():
         for st, net, kind in steps:
             print(f"    {st:5.2f}  {kind:<16} {net[:120]}")
         shown += 1
+    if args.fanout:
+        print("\nnets with the most loads:")
+        for k, b, kind in n.fanout()[: args.fanout]:
+            print(f"{k:6d}  {kind:<12} {n.name(b)[:120]}")
     return 0
 
 
