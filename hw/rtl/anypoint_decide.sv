@@ -120,7 +120,7 @@ module anypoint_decide #(
   // where the key ends in the UDP packet, worked out as the entry is written (off the packet's
   // path, one rule check for all services); stage 4 only compares that with the UDP length.
   logic [NUM_SERVICES-1:0] svc_key_ok;
-  logic [17*NUM_SERVICES-1:0] svc_key_end;
+  logic [16:0] svc_key_end[NUM_SERVICES];  // words, not a packed vector: no 17x index multiply
   logic [127:0] mems_q[NUM_MEMBERS];
   // Each member's state is ACTIVE: written with the member table, for the indirection's check
   // behind its block RAM read.
@@ -135,7 +135,7 @@ module anypoint_decide #(
         if (tw_index_q < 24'(NUM_SERVICES)) begin
           svcs_q[tw_index_q[SW-1:0]] <= tw_data_q[127:0];
           svc_key_ok[tw_index_q[SW-1:0]] <= key_ok(tw_data_q[127:0]);
-          svc_key_end[17*tw_index_q[SW-1:0]+:17] <= key_end(tw_data_q[127:0]);
+          svc_key_end[tw_index_q[SW-1:0]] <= key_end(tw_data_q[127:0]);
         end
         4'(TBL_MEMBER_ID):
         if (tw_index_q < 24'(NUM_MEMBERS)) begin
@@ -493,7 +493,7 @@ module anypoint_decide #(
       svc_id2 <= lowest_service(svc_pc_m);
       svc2 <= svc_e(16'(lowest_service(svc_pc_m)));
       key_ok2 <= svc_key_ok[SW'(lowest_service(svc_pc_m))];
-      key_end2 <= svc_key_end[17*SW'(lowest_service(svc_pc_m))+:17];
+      key_end2 <= svc_key_end[SW'(lowest_service(svc_pc_m))];
     end
   end
 
