@@ -7,6 +7,7 @@
 //! handling).
 
 pub mod access;
+pub mod acp;
 pub mod alrm;
 pub mod control;
 pub mod counters;

@@ -7,7 +7,7 @@ pub const MAP_SIZE: u32 = 0x100000;
 /// Value of the `ID` register.
 pub const DEVICE_ID: u32 = 0x414e5950;
 /// Value of the `VERSION` register.
-pub const MAP_VERSION: u32 = 0x00010002;
+pub const MAP_VERSION: u32 = 0x00010003;
 
 /// A bit field: bits `lsb .. lsb + width` of word `word` of a register or table entry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -114,6 +114,68 @@ pub mod reg {
     /// Entry words returned by the last read command. (ro)
     pub const TBL_RDATA: u32 = 0x00070;
     pub const TBL_RDATA_COUNT: usize = 8;
+
+    /// Flow slots of the ACP block (0: the device has none). (ro)
+    pub const ACP_SLOTS: u32 = 0x08000;
+
+    /// log2 of the ring entries per flow slot and direction. (ro)
+    pub const ACP_RING_LOG2: u32 = 0x08004;
+
+    /// Entries of the ACP neighbour table (ACP_NBR). (ro)
+    pub const ACP_NEIGHBOURS: u32 = 0x08008;
+
+    /// Frames the ACP block has sent (wraps; zeroed only by a reset). (ro)
+    pub const ACP_FRAMES: u32 = 0x0800c;
+
+    /// Segments the ACP block sent to an address with no valid neighbour entry, dropped (wraps; zeroed only by a reset). (ro)
+    pub const ACP_DROPS: u32 = 0x08010;
+
+    /// Flow slot command. It is carried out between segments: the write completes once it is. A slot beyond ACP_SLOTS or op 0 does nothing. (wo)
+    pub const ACP_CMD: u32 = 0x08014;
+    /// Flow slot.
+    pub const ACP_CMD_SLOT: Field = Field { word: 0, lsb: 0, width: 8 };
+    /// 1 = load (ACP_REC into the slot's record, slot valid, its taken counts zero), 2 = unload (slot invalid), 3 = select (ACP_RDATA, ACP_TAKEN and ACP_STATUS.VALID show this slot).
+    pub const ACP_CMD_OP: Field = Field { word: 0, lsb: 30, width: 2 };
+
+    /// ACP block status. (ro)
+    pub const ACP_STATUS: u32 = 0x08018;
+    /// The selected slot is valid (its flow's segments are taken).
+    pub const ACP_STATUS_VALID: Field = Field { word: 0, lsb: 0, width: 1 };
+
+    /// Ring entry command. It is carried out between segments: the write completes once it is. A slot beyond ACP_SLOTS, an index beyond the ring or op 0 or 3 does nothing. (wo)
+    pub const ACP_RING_CMD: u32 = 0x0801c;
+    /// Entry index within the ring.
+    pub const ACP_RING_CMD_INDEX: Field = Field { word: 0, lsb: 0, width: 16 };
+    /// Flow slot.
+    pub const ACP_RING_CMD_SLOT: Field = Field { word: 0, lsb: 16, width: 8 };
+    /// 1 = the outbound ring, 0 = the inbound ring.
+    pub const ACP_RING_CMD_OUT: Field = Field { word: 0, lsb: 24, width: 1 };
+    /// 1 = write (ACP_RING_WDATA into the entry), 2 = read (the entry into ACP_RING_RDATA).
+    pub const ACP_RING_CMD_OP: Field = Field { word: 0, lsb: 30, width: 2 };
+
+    /// Staged ring entry (83 bits, word 0 first) for the next ring write. (rw)
+    pub const ACP_RING_WDATA: u32 = 0x08020;
+    pub const ACP_RING_WDATA_COUNT: usize = 3;
+
+    /// Ring entry returned by the last ring read. (ro)
+    pub const ACP_RING_RDATA: u32 = 0x08030;
+    pub const ACP_RING_RDATA_COUNT: usize = 3;
+
+    /// Segments the selected slot took since it was loaded, by kind: out_data, out_ack, in_data, in_rtx, in_ack, out_rtx. (ro)
+    pub const ACP_TAKEN: u32 = 0x08040;
+    pub const ACP_TAKEN_COUNT: usize = 6;
+
+    /// Neighbour table, 4 words per entry (entry i at 0x8100 + 16 i; layout `acp_nbr` below): where the ACP block sends a segment to an address. Clear `valid` before changing an entry. (rw)
+    pub const ACP_NBR: u32 = 0x08100;
+    pub const ACP_NBR_COUNT: usize = 64;
+
+    /// Staged flow record (3584 bits, word i = bits 32i+31..32i; layout in docs/frame-switching.md section 9a) for the next load. (rw)
+    pub const ACP_REC: u32 = 0x08200;
+    pub const ACP_REC_COUNT: usize = 112;
+
+    /// The selected slot's record as the block holds it now (steady while the slot is invalid). (ro)
+    pub const ACP_RDATA: u32 = 0x08400;
+    pub const ACP_RDATA_COUNT: usize = 112;
 }
 
 /// Memory regions: byte offset and size.
@@ -271,6 +333,22 @@ pub mod table {
         pub const VALID: Field = Field { word: 3, lsb: 31, width: 1 };
         /// Member of the connection.
         pub const MEMBER: Field = Field { word: 4, lsb: 0, width: 16 };
+    }
+    /// ACP neighbour entry (written directly in ACP_NBR, not through TBL_CMD): the first valid entry whose address is a segment's destination says where its frame goes.
+    pub mod acp_nbr {
+        use crate::regs::Field;
+        pub const ID: u32 = 14;
+        pub const WORDS: usize = 4;
+        /// IPv4 address (a peer's or a member's).
+        pub const ADDR: Field = Field { word: 0, lsb: 0, width: 32 };
+        /// Destination MAC bytes 2-5 (the member's, or the next hop's towards the peer).
+        pub const MAC_LO: Field = Field { word: 1, lsb: 0, width: 32 };
+        /// Destination MAC bytes 0-1.
+        pub const MAC_HI: Field = Field { word: 2, lsb: 0, width: 16 };
+        /// Ethernet port the frame leaves on (its source MAC is the port's).
+        pub const PORT: Field = Field { word: 2, lsb: 16, width: 3 };
+        /// Entry in use.
+        pub const VALID: Field = Field { word: 2, lsb: 31, width: 1 };
     }
     /// Indirection slot word (written directly in the INDIR region, not through TBL_CMD).
     pub mod indir_slot {

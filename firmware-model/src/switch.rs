@@ -1,5 +1,6 @@
-//! The switch: register file, tables, counters and the per-frame step.
+//! The switch: register file, tables, counters, the per-frame step and the ACP block.
 
+mod acp;
 mod checksum;
 mod counters;
 mod decide;
@@ -15,6 +16,7 @@ use std::collections::VecDeque;
 use crate::hostrec::{InjectHeader, InjectMode};
 use crate::regs::{ctr, reg};
 use crate::HashKey;
+use acp::AcpBlock;
 use counters::Counters;
 use tables::Tables;
 
@@ -100,6 +102,7 @@ pub struct Switch {
     counters: Counters,
     egress: VecDeque<(u8, Vec<u8>)>,
     host: VecDeque<Vec<u8>>,
+    acp: AcpBlock,
     /// `DEV_STATUS.RESET_SEEN`.
     reset_seen: bool,
 }
@@ -126,17 +129,22 @@ impl Switch {
             counters: Counters::new(),
             egress: VecDeque::new(),
             host: VecDeque::new(),
+            acp: AcpBlock::new(),
             reset_seen: true,
         }
     }
     /// `SOFT_RESET`: the power-on state again. Frames already on the egress and host queues have
     /// left the pipeline (on the wire, in host memory) and stay; the model has none in flight.
+    /// The ACP block's records and rings, block RAM, keep their contents (its slots invalid).
     fn soft_reset(&mut self) {
         let egress = std::mem::take(&mut self.egress);
         let host = std::mem::take(&mut self.host);
+        let mut acp = std::mem::replace(&mut self.acp, AcpBlock::new());
+        acp.reset();
         *self = Switch {
             egress,
             host,
+            acp,
             ..Switch::new(self.geometry)
         };
     }
@@ -186,14 +194,20 @@ impl Switch {
     }
 
     /// Steps a frame and queues what it produced: a forwarded frame on egress, a host record or a
-    /// learn or state record on the host queue.
+    /// learn or state record on the host queue; a host record through the ACP block first.
     fn step_and_queue(&mut self, port: u8, frame: &[u8], injected: bool) {
         // A fresh output: its buffer moves into the queue, so reusing one would not save anything.
         let mut out = StepOutput::default();
         self.step(port, frame, injected, &mut out);
         match out.outcome {
             Some(Outcome::Forward { port }) => self.egress.push_back((port, out.bytes)),
-            Some(Outcome::Host { .. }) => self.host.push_back(out.bytes),
+            Some(Outcome::Host { .. }) => {
+                let (tables, ports) = (&self.tables, self.geometry.ports);
+                let port_mac = |p: u8| (p < ports).then(|| tables.port(p).mac);
+                if let Some(record) = self.acp.tap(out.bytes, port_mac, &mut self.egress) {
+                    self.host.push_back(record);
+                }
+            }
             Some(Outcome::Drop { .. }) | None => {}
         }
         if let Some(record) = out.record {

@@ -111,6 +111,7 @@ module anypoint_acp_out #(
     output logic [31:0] out_src,
     output logic [31:0] out_dst,
     output logic out_punt,
+    output logic [15:0] out_len,  // bytes of the segment out, held while out_tvalid
     // The engine is done with a segment, one pulse per segment in input order: the last beat of its
     // last segment out accepted, or its decision committed when it sends nothing (or its turn come
     // when it is dropped).
@@ -1116,6 +1117,7 @@ module anypoint_acp_out #(
       (rewritten && q_head) ? nhead_q[{q_beat, 6'd0}+:64] : ram_q;
   assign out_tkeep = estate == E_ABEAT ? (alast ? 8'h0f : 8'hff) : q_last ? e_keep : 8'hff;
   assign out_tlast = estate == E_ABEAT ? alast : q_last;
+  assign out_len = estate == E_ABEAT ? 16'd20 : len_m[ei];
   // The segment's last out: the frame or given-back segment with no ack after it, or the last ack.
   assign done = ((pop && q_last) || (apop && alast)) && e_pend == '0;
   // A dropped segment is done in its turn (the sends before it done), sending nothing.

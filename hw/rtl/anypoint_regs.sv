@@ -1,7 +1,8 @@
 `default_nettype none
 // anypoint_regs: the AXI4-Lite register slave (hw/regmap.toml): identification and capability
 // registers, MAX_FRAME, HASH_KEY, the TBL_CMD engine with its staging registers, the activity
-// bitmap (ACT), the indirection memory (INDIR) and the counter region (CTR, in anypoint_counters).
+// bitmap (ACT), the indirection memory (INDIR), the counter region (CTR, in anypoint_counters) and
+// the ACP block's window (ACP_*, 0x8000-0x87ff, in anypoint_acp).
 //
 // Table writes go out on one write bus that updates every pipeline's copy in the same cycle; this
 // block keeps the copy that TBL_CMD reads return. One AXI transaction is handled at a time.
@@ -63,6 +64,13 @@ module anypoint_regs #(
     // Activity hits.
     input wire [NSRC-1:0] act_valid,
     input wire [NSRC*CONN_IDX_W-1:0] act_index,
+    // ACP block window: word acp_addr written (acp_wr, a pulse) or read (acp_rdata, combinational);
+    // a write completes once acp_busy is low.
+    output logic acp_wr,
+    output logic [8:0] acp_addr,
+    output logic [31:0] acp_wdata,
+    input wire [31:0] acp_rdata,
+    input wire acp_busy,
     // Hold the pipelines and the counters in reset while the tables and the activity bitmap are
     // swept after a reset (the top's `busy` meanwhile).
     output logic soft_rst
@@ -117,7 +125,7 @@ module anypoint_regs #(
   // sit in front of the register, table-bus and read-data updates.
   typedef struct packed {
     logic max_frame, ctr_clear, dev_status, hash_key, tbl_cmd, tbl_status;
-    logic tbl_wdata, tbl_rdata, ctr, act, indir;  // indir: a slot that exists
+    logic tbl_wdata, tbl_rdata, ctr, act, indir, acp;  // indir: a slot that exists
     logic [31:0] fixed;  // value of a read-only identification or capability register
   } dec_t;
   dec_t dec, dec_q;
@@ -184,6 +192,7 @@ module anypoint_regs #(
     dec.ctr = ax_q >= 20'(REGION_CTR) && ax_q < 20'(REGION_CTR + REGION_CTR_SIZE);
     dec.act = ax_q >= 20'(REGION_ACT) && ax_q < 20'(REGION_ACT + REGION_ACT_SIZE) &&
         32'(ax_q[15:2]) < ACT_WORDS;
+    dec.acp = ax_q[19:11] == 9'(REG_ACP_SLOTS >> 11);
     dec.indir = ax_q >= 20'(REGION_INDIR) && ax_q < 20'(REGION_INDIR + REGION_INDIR_SIZE) &&
         32'(ax_q[17:2]) < INDIR_SLOTS;
   end
@@ -303,8 +312,9 @@ module anypoint_regs #(
             rdata_q <= {96'd0, cmd_conn_q ? entry_rd[159:128] : 32'd0, entry_rd[127:0]};
           state <= WR3;
         end
-        // A counter clear, a soft reset or an activity clear answers once it is done.
-        WR3: if (!ctr_busy && !sweeping && !act_busy) state <= WRESP;
+        // A counter clear, a soft reset, an activity clear or an ACP command answers once it is
+        // done.
+        WR3: if (!ctr_busy && !sweeping && !act_busy && !acp_busy) state <= WRESP;
         WRESP: if (s_axil_bready) state <= IDLE;
         RD1: begin
           ctr_wait <= rd_src == 2'd1;
@@ -319,6 +329,10 @@ module anypoint_regs #(
       endcase
     end
   end
+
+  assign acp_wr = state == WR1 && dec_q.acp;
+  assign acp_addr = addr_q[10:2];
+  assign acp_wdata = wd_q;
 
   always_ff @(posedge clk) begin
     is_rd_cmd_q <= is_wr_cmd && cmd_ok_q && cmd_op == 2'(TBL_OP_READ);
@@ -397,7 +411,7 @@ module anypoint_regs #(
         ({32{dec_q.dev_status}} & (32'(reset_seen_q) << REG_DEV_STATUS_RESET_SEEN_LSB)) |
         ({32{dec_q.hash_key}} & hash_key[32*addr_q[3:2]+:32]) |
         ({32{dec_q.tbl_wdata}} & wdata_q[32*widx+:32]) |
-        ({32{dec_q.tbl_rdata}} & rdata_q[32*widx+:32]);
+        ({32{dec_q.tbl_rdata}} & rdata_q[32*widx+:32]) | ({32{dec_q.acp}} & acp_rdata);
     rd_src = dec_q.act ? 2'd3 : dec_q.ctr ? 2'd1 : dec_q.indir ? 2'd2 : 2'd0;
   end
 

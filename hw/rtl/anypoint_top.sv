@@ -4,7 +4,9 @@
 // One anypoint_port pipeline per Ethernet ingress port and one for host inject, each with its own
 // copies of the tables, so every port can take a frame per cycle. Forwarded frames meet in a
 // round-robin arbiter per egress port; host-queue records (punts, learn and state records) in one arbiter
-// for the host queue. Registers: AXI4-Lite, hw/regmap.toml.
+// for the host queue, then through the ACP block (anypoint_acp: the segments of the frame switch's
+// flows it holds are taken there, and the frames it sends join the egress arbiters). Registers:
+// AXI4-Lite, hw/regmap.toml.
 //
 // Parameters:
 //   DATA_WIDTH        - AXI-Stream data width in bits: 64 or 512.
@@ -19,6 +21,9 @@
 //                       mix of 60-9018-byte frames; smaller only to fit small FPGAs).
 //   CTR_MEMBERS       - members with per-member counters (1024 = the register map; less only to fit
 //                       small FPGAs).
+//   ACP_SLOTS         - flow slots of the ACP block (0: no block, ACP_SLOTS reads 0 and every host
+//                       record passes; else at least 2).
+//   ACP_RING_LOG2     - log2 of the ACP block's ring entries per slot and direction.
 //   Reset: hold `rst` for at least 16 cycles; `busy` then stays high while the tables, the activity
 //   bitmap and the counters clear themselves (also after a SOFT_RESET write).
 module anypoint_top #(
@@ -32,6 +37,8 @@ module anypoint_top #(
     parameter int FRAME_FIFO_LOG2 = 0,
     parameter int CTR_MEMBERS = 1024,
     parameter int DESC_LOG2 = 8,
+    parameter int ACP_SLOTS = 2,
+    parameter int ACP_RING_LOG2 = 9,
     localparam int BYTES = DATA_WIDTH / 8
 ) (
     input wire clk,
@@ -97,9 +104,10 @@ module anypoint_top #(
   // loads across an FPGA): copy s for source s's pipeline, NSRC + p for egress port p, then the
   // counters, the inject strip and the host queue.
   localparam int RST_CTR = NSRC + NUM_PORTS, RST_STRIP = RST_CTR + 1, RST_HOST = RST_CTR + 2;
+  localparam int RST_ACP = RST_HOST + 1;
   logic soft_rst;
-  logic [RST_HOST:0] core_rst;
-  for (genvar k = 0; k <= RST_HOST; k++) begin : g_rst
+  logic [RST_ACP:0] core_rst;
+  for (genvar k = 0; k <= RST_ACP; k++) begin : g_rst
     (* keep *) always_ff @(posedge clk) core_rst[k] <= rst || soft_rst;
   end
   logic ctr_busy;
@@ -122,6 +130,14 @@ module anypoint_top #(
   logic [NSRC*16-1:0] ev_service, ev_member;
   logic [NSRC*17-1:0] ev_len;
   logic [NSRC*CONN_IDX_W-1:0] act_index;
+  logic acp_wr, acp_reg_busy, acp_busy;
+  logic [8:0] acp_addr;
+  logic [31:0] acp_wdata, acp_rdata;
+  // The ACP block's frames to the egress arbiters (source NSRC).
+  logic [DATA_WIDTH-1:0] acp_e_tdata;
+  logic [BYTES-1:0] acp_e_tkeep;
+  logic acp_e_tvalid, acp_e_tready, acp_e_tlast;
+  logic [2:0] acp_e_port;
 
   anypoint_regs #(
       .NUM_PORTS(NUM_PORTS),
@@ -167,6 +183,11 @@ module anypoint_top #(
       .ctr_busy(ctr_busy),
       .act_valid(act_valid),
       .act_index(act_index),
+      .acp_wr(acp_wr),
+      .acp_addr(acp_addr),
+      .acp_wdata(acp_wdata),
+      .acp_rdata(acp_rdata),
+      .acp_busy(acp_reg_busy),
       .soft_rst(soft_rst)
   );
 
@@ -306,29 +327,40 @@ module anypoint_top #(
   end
 
   // Egress: one arbiter per Ethernet port.
+  // Egress sources: the pipelines, then the ACP block.
   localparam int BW = DATA_WIDTH + BYTES;
-  logic [NUM_PORTS*NSRC-1:0] fwd_ready_o;
+  localparam int NE = NSRC + 1;
+  logic [NE-1:0] e_valid, e_last;
+  logic [NE*DATA_WIDTH-1:0] e_data;
+  logic [NE*BYTES-1:0] e_keep;
+  logic [NE*3-1:0] e_port;
+  assign e_valid = {acp_e_tvalid, fwd_valid};
+  assign e_last = {acp_e_tlast, fwd_tlast};
+  assign e_data = {acp_e_tdata, fwd_tdata};
+  assign e_keep = {acp_e_tkeep, fwd_tkeep};
+  assign e_port = {acp_e_port, fwd_port};
+  logic [NUM_PORTS*NE-1:0] fwd_ready_o;
   for (genvar p = 0; p < NUM_PORTS; p++) begin : g_egress
-    logic [NSRC-1:0] req, rdy;
-    logic [NSRC*BW-1:0] beats;
+    logic [NE-1:0] req, rdy;
+    logic [NE*BW-1:0] beats;
     logic full, wr;
     logic [BW:0] wdata, rdata;
     logic [3:0] cnt;
     assign egress_busy[p] = cnt != '0;
-    for (genvar s = 0; s < NSRC; s++) begin : g_in
-      assign req[s] = fwd_valid[s] && fwd_port[3*s+:3] == 3'(p);
-      assign beats[s*BW+:BW] = {fwd_tkeep[s*BYTES+:BYTES], fwd_tdata[s*DATA_WIDTH+:DATA_WIDTH]};
-      assign fwd_ready_o[p*NSRC+s] = rdy[s];
+    for (genvar s = 0; s < NE; s++) begin : g_in
+      assign req[s] = e_valid[s] && e_port[3*s+:3] == 3'(p);
+      assign beats[s*BW+:BW] = {e_keep[s*BYTES+:BYTES], e_data[s*DATA_WIDTH+:DATA_WIDTH]};
+      assign fwd_ready_o[p*NE+s] = rdy[s];
     end
     anypoint_arb #(
-        .N(NSRC),
+        .N(NE),
         .WIDTH(BW)
     ) u_arb (
         .clk(clk),
         .rst(core_rst[NSRC+p]),
         .in_valid(req),
         .in_data(beats),
-        .in_last(fwd_tlast),
+        .in_last(e_last),
         .in_ready(rdy),
         .out_full(full),
         .out_wr(wr),
@@ -357,7 +389,11 @@ module anypoint_top #(
 
   always_comb begin
     fwd_ready = '0;
-    for (int p = 0; p < NUM_PORTS; p++) fwd_ready = fwd_ready | fwd_ready_o[p*NSRC+:NSRC];
+    acp_e_tready = 1'b0;
+    for (int p = 0; p < NUM_PORTS; p++) begin
+      fwd_ready = fwd_ready | fwd_ready_o[p*NE+:NSRC];
+      acp_e_tready = acp_e_tready | fwd_ready_o[p*NE+NSRC];
+    end
   end
 
   // Host queue arbiter.
@@ -366,7 +402,8 @@ module anypoint_top #(
   logic [BW:0] host_wdata, host_rdata;
   logic [3:0] host_cnt;
   assign host_busy = host_cnt != '0;
-  assign busy = strip_busy || (|port_busy) || (|egress_busy) || host_busy || soft_rst || ctr_busy;
+  assign busy = strip_busy || (|port_busy) || (|egress_busy) || host_busy || soft_rst || ctr_busy ||
+      acp_busy;
   for (genvar s = 0; s < NSRC; s++) begin : g_host_in
     assign host_beats[s*BW+:BW] = {host_tkeep[s*BYTES+:BYTES], host_tdata[s*DATA_WIDTH+:DATA_WIDTH]};
   end
@@ -384,7 +421,7 @@ module anypoint_top #(
       .out_wr(host_wr),
       .out_data(host_wdata)
   );
-  /* verilator lint_off PINCONNECTEMPTY */
+  logic host_rvalid, host_rready;
   anypoint_fifo #(
       .WIDTH(BW + 1),
       .DEPTH_LOG2(2)
@@ -395,11 +432,55 @@ module anypoint_top #(
       .wr_data(host_wdata),
       .full(host_full),
       .count(host_cnt),
-      .rd_valid(m_axis_host_tvalid),
+      .rd_valid(host_rvalid),
       .rd_data(host_rdata),
-      .rd_en(m_axis_host_tready)
+      .rd_en(host_rready)
   );
-  /* verilator lint_on PINCONNECTEMPTY */
-  assign {m_axis_host_tlast, m_axis_host_tkeep, m_axis_host_tdata} = host_rdata;
+
+  if (ACP_SLOTS > 0) begin : g_acp
+    anypoint_acp #(
+        .DATA_WIDTH(DATA_WIDTH),
+        .NUM_PORTS(NUM_PORTS),
+        .FRAME_CAP(FRAME_CAP),
+        .SLOTS(ACP_SLOTS),
+        .RING_LOG2(ACP_RING_LOG2)
+    ) u_acp (
+        .clk(clk),
+        .rst(core_rst[RST_ACP]),
+        .s_tdata(host_rdata[DATA_WIDTH-1:0]),
+        .s_tkeep(host_rdata[DATA_WIDTH+:BYTES]),
+        .s_tvalid(host_rvalid),
+        .s_tready(host_rready),
+        .s_tlast(host_rdata[BW]),
+        .m_tdata(m_axis_host_tdata),
+        .m_tkeep(m_axis_host_tkeep),
+        .m_tvalid(m_axis_host_tvalid),
+        .m_tready(m_axis_host_tready),
+        .m_tlast(m_axis_host_tlast),
+        .e_tdata(acp_e_tdata),
+        .e_tkeep(acp_e_tkeep),
+        .e_tvalid(acp_e_tvalid),
+        .e_tready(acp_e_tready),
+        .e_tlast(acp_e_tlast),
+        .e_port(acp_e_port),
+        .tw_valid(tw_valid),
+        .tw_table(tw_table),
+        .tw_index(tw_index),
+        .tw_mac({tw_data[32+:16], tw_data[0+:32]}),
+        .reg_wr(acp_wr),
+        .reg_addr(acp_addr),
+        .reg_wdata(acp_wdata),
+        .reg_rdata(acp_rdata),
+        .reg_busy(acp_reg_busy),
+        .busy(acp_busy)
+    );
+  end else begin : g_no_acp
+    assign {m_axis_host_tlast, m_axis_host_tkeep, m_axis_host_tdata} = host_rdata;
+    assign m_axis_host_tvalid = host_rvalid;
+    assign host_rready = m_axis_host_tready;
+    assign {acp_e_tdata, acp_e_tkeep, acp_e_tvalid, acp_e_tlast, acp_e_port} = '0;
+    assign acp_rdata = '0;
+    assign {acp_reg_busy, acp_busy} = '0;
+  end
 endmodule
 `default_nettype wire

@@ -1,6 +1,7 @@
 //! Golden vectors of the Anypoint pipeline, written by the reference model with the driver in the
 //! loop, for the Verilator co-simulation of `hw/` to replay (`golden/*.json`, `gen-golden`).
 
+pub mod acp_block;
 pub mod acp_out;
 pub mod frames;
 pub mod golden;

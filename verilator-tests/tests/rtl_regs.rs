@@ -4,6 +4,22 @@ use anypoint_model::regs::{reg, region};
 use anypoint_model::Switch;
 use verilator_tests::rtl::{RtlSwitch, Width, GEOMETRY};
 
+/// Applies `ops` to both: `(offset, value)` writes, `(u32::MAX, offset)` reads that must agree.
+fn run(rtl: &mut RtlSwitch, model: &mut Switch, ops: &[(u32, u32)], width: Width) {
+    for (i, &(a, v)) in ops.iter().enumerate() {
+        if a == u32::MAX {
+            let (r, m) = (rtl.read32(v), model.read32(v));
+            assert_eq!(
+                r, m,
+                "op {i}: read {v:#x} rtl {r:#x} model {m:#x} ({width:?})"
+            );
+        } else {
+            rtl.write32(a, v);
+            model.write32(a, v);
+        }
+    }
+}
+
 #[test]
 fn table_write_then_read_back() {
     for width in [Width::W64, Width::W512] {
@@ -42,17 +58,73 @@ fn table_write_then_read_back() {
         ops.push((region::INDIR + 8, 0x8000_0005));
         ops.push((u32::MAX, region::INDIR + 8));
         ops.push((u32::MAX, region::INDIR + 4 * 4096));
-        for (i, &(a, v)) in ops.iter().enumerate() {
-            if a == u32::MAX {
-                let (r, m) = (rtl.read32(v), model.read32(v));
-                assert_eq!(
-                    r, m,
-                    "op {i}: read {v:#x} rtl {r:#x} model {m:#x} ({width:?})"
-                );
-            } else {
-                rtl.write32(a, v);
-                model.write32(a, v);
-            }
+        run(&mut rtl, &mut model, &ops, width);
+    }
+}
+
+/// The ACP block's registers (docs/pipeline.md section 12): staging, neighbours, slot and ring
+/// commands (out-of-range ones included), the whole window read back, then again after a soft
+/// reset (slots invalid, records and rings kept).
+#[test]
+fn acp_registers_match_the_model() {
+    use anypoint_model::frame_switch::layout::{pack, unpack, RECORD_WORDS};
+    // A record the layout holds exactly: reserved bits zero.
+    let mut words = [0u32; RECORD_WORDS];
+    for (i, w) in words.iter_mut().enumerate() {
+        *w = 0x9e37_79b9u32.wrapping_mul(i as u32 + 1);
+    }
+    let rec = pack(&unpack(&words));
+    for width in [Width::W64, Width::W512] {
+        let mut rtl = RtlSwitch::new(width);
+        let mut model = Switch::new(GEOMETRY);
+        let mut ops: Vec<(u32, u32)> = Vec::new();
+        for (i, w) in rec.iter().enumerate() {
+            ops.push((reg::ACP_REC + 4 * i as u32, *w));
         }
+        let cmd = |op: u32, slot: u32| reg::ACP_CMD_OP.place(op) | reg::ACP_CMD_SLOT.place(slot);
+        let ring = |op: u32, out: u32, slot: u32, idx: u32| {
+            reg::ACP_RING_CMD_OP.place(op)
+                | reg::ACP_RING_CMD_OUT.place(out)
+                | reg::ACP_RING_CMD_SLOT.place(slot)
+                | reg::ACP_RING_CMD_INDEX.place(idx)
+        };
+        ops.extend([
+            (reg::ACP_CMD, cmd(1, 1)),
+            (reg::ACP_CMD, cmd(1, 2)),
+            (reg::ACP_CMD, cmd(3, 1)),
+        ]);
+        for (i, v) in [0xdead_beef, 0x0123_4567, 0xffff_ffff]
+            .into_iter()
+            .enumerate()
+        {
+            ops.push((reg::ACP_RING_WDATA + 4 * i as u32, v));
+        }
+        ops.extend([
+            (reg::ACP_RING_CMD, ring(1, 1, 1, 7)),
+            (reg::ACP_RING_CMD, ring(1, 0, 0, 511)),
+            (reg::ACP_RING_CMD, ring(1, 0, 0, 512)),
+            (reg::ACP_RING_CMD, ring(1, 0, 3, 0)),
+            (reg::ACP_RING_CMD, ring(2, 1, 1, 7)),
+        ]);
+        for i in 0..64 {
+            ops.push((reg::ACP_NBR + 4 * i, 0x5a5a_a5a5u32.rotate_left(i)));
+        }
+        // Staged words changed after the load: ACP_REC shows them, ACP_RDATA the slot's.
+        ops.push((reg::ACP_REC + 8, 0x1234_5678));
+        let window = |ops: &mut Vec<(u32, u32)>| {
+            for a in (reg::ACP_SLOTS..reg::ACP_SLOTS + 0x800).step_by(4) {
+                ops.push((u32::MAX, a));
+            }
+        };
+        window(&mut ops);
+        ops.extend([(reg::ACP_CMD, cmd(2, 1)), (reg::ACP_CMD, cmd(3, 0))]);
+        window(&mut ops);
+        ops.extend([(reg::ACP_CMD, cmd(3, 1)), (reg::SOFT_RESET, 1)]);
+        ops.extend([
+            (reg::ACP_RING_CMD, ring(2, 0, 0, 511)),
+            (reg::ACP_CMD, cmd(3, 1)),
+        ]);
+        window(&mut ops);
+        run(&mut rtl, &mut model, &ops, width);
     }
 }

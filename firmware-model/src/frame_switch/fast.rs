@@ -586,6 +586,20 @@ impl TakenCount {
         }
     }
 
+    /// The counts of a device's 32-bit registers (`ACP_TAKEN`, the engine's `rec_taken_*`), in
+    /// the order of [`TakenCount::by_kind`].
+    pub fn from_device(words: [u32; 6]) -> TakenCount {
+        let [out_data, out_ack, in_data, in_rtx, in_ack, out_rtx] = words.map(u64::from);
+        TakenCount {
+            out_data,
+            out_ack,
+            in_data,
+            in_rtx,
+            in_ack,
+            out_rtx,
+        }
+    }
+
     /// The counts with their kinds.
     pub fn by_kind(&self) -> [(Kind, u64); 6] {
         [
@@ -809,19 +823,56 @@ struct Slot {
 
 /// [`member_segment`] and [`peer_segment`] in slots: the device as the model specifies it.
 pub struct SpecEngine {
-    slots: Vec<Option<Slot>>,
+    slots: Vec<Slot>,
     ring: usize,
     total: TakenCount,
 }
 
 impl SpecEngine {
     /// `slots` flow slots of rings of `ring` entries.
+    /// Each slot starts invalid, its record and rings zero.
     pub fn new(slots: usize, ring: usize) -> SpecEngine {
+        let empty = Slot {
+            rec: super::layout::unpack(&[0; super::layout::RECORD_WORDS]),
+            valid: false,
+            taken: TakenCount::default(),
+            rings: [
+                vec![RingEntry::default(); ring],
+                vec![RingEntry::default(); ring],
+            ],
+        };
         SpecEngine {
-            slots: vec![None; slots],
+            slots: vec![empty; slots],
             ring,
             total: TakenCount::default(),
         }
+    }
+
+    /// A reset: every slot invalid and its taken counts zero; records and rings, block RAM in the
+    /// device, keep what they held.
+    pub fn reset(&mut self) {
+        for s in &mut self.slots {
+            s.valid = false;
+            s.taken = TakenCount::default();
+        }
+    }
+
+    /// Whether slot `slot` is valid (its flow's segments are taken).
+    pub fn valid(&self, slot: usize) -> bool {
+        self.slots[slot].valid
+    }
+
+    /// Writes entry `idx` of slot `slot`'s ring `ring`, as the host does before a load.
+    pub fn write_ring(&mut self, slot: usize, ring: Ring, idx: u16, e: RingEntry) {
+        self.slots[slot].rings[ring as usize][usize::from(idx)] = e;
+    }
+
+    /// Makes slot `slot` hold `rec`, valid, its taken counts zero; its rings as they are.
+    pub fn set_record(&mut self, slot: usize, rec: &FlowRecord) {
+        let s = &mut self.slots[slot];
+        s.rec = *rec;
+        s.valid = true;
+        s.taken = TakenCount::default();
     }
 
     /// Segments taken since it was made.
@@ -830,7 +881,7 @@ impl SpecEngine {
     }
 
     fn slot(&mut self, slot: usize) -> &mut Slot {
-        self.slots[slot].as_mut().expect("slot loaded")
+        &mut self.slots[slot]
     }
 }
 
@@ -855,28 +906,21 @@ impl Engine for SpecEngine {
 
     fn load(&mut self, slot: usize, rec: &FlowRecord, in_flight: &Entries) {
         assert!(usize::from(rec.w) <= self.ring, "ring of {} entries", rec.w);
-        let ring = |from: u16, entries: &[RingEntry]| {
-            let mut ring = vec![RingEntry::default(); self.ring];
+        let rings = [
+            (Ring::In, rec.in_idx, &in_flight.inbound),
+            (Ring::Out, rec.out_lidx, &in_flight.outbound),
+        ];
+        for (ring, from, entries) in rings {
             for (k, e) in entries.iter().enumerate() {
-                ring[(usize::from(from) + k) % usize::from(rec.w)] = *e;
+                let idx = (usize::from(from) + k) % usize::from(rec.w);
+                self.write_ring(slot, ring, idx as u16, *e);
             }
-            ring
-        };
-        self.slots[slot] = Some(Slot {
-            rec: *rec,
-            valid: true,
-            taken: TakenCount::default(),
-            rings: [
-                ring(rec.in_idx, &in_flight.inbound),
-                ring(rec.out_lidx, &in_flight.outbound),
-            ],
-        });
+        }
+        self.set_record(slot, rec);
     }
 
     fn unload(&mut self, slot: usize) {
-        if let Some(s) = self.slots[slot].as_mut() {
-            s.valid = false;
-        }
+        self.slots[slot].valid = false;
     }
 
     fn read(&mut self, slot: usize) -> FlowRecord {
@@ -893,7 +937,7 @@ impl Engine for SpecEngine {
 
     fn send(&mut self, pkt: &Packet) -> Result<Vec<Packet>, Packet> {
         let total = &mut self.total;
-        for s in self.slots.iter_mut().flatten() {
+        for s in self.slots.iter_mut() {
             if !s.valid || !same_flow(&s.rec, pkt) {
                 continue;
             }

@@ -8,6 +8,7 @@ pub mod fast;
 mod flow;
 mod inbound;
 mod kinds;
+pub mod layout;
 mod outbound;
 mod redirect;
 

@@ -6,13 +6,23 @@ fn fold(sum: u32) -> u16 {
     ((sum & 0xffff) + (sum >> 16)) as u16
 }
 
+/// The one's complement sum of big-endian 16-bit words.
+fn ones_sum(b: &[u8]) -> u16 {
+    fold(
+        b.chunks_exact(2)
+            .map(|w| u32::from(u16::from_be_bytes([w[0], w[1]])))
+            .sum(),
+    )
+}
+
 /// An IPv4 header (IHL 5) is valid when the one's complement sum of its ten words is `0xffff`.
 pub(super) fn ipv4_header_valid(hdr: &[u8; 20]) -> bool {
-    let sum: u32 = hdr
-        .chunks_exact(2)
-        .map(|w| u32::from(u16::from_be_bytes([w[0], w[1]])))
-        .sum();
-    fold(sum) == 0xffff
+    ones_sum(hdr) == 0xffff
+}
+
+/// The checksum of an IPv4 header whose checksum field is zero.
+pub(super) fn header_checksum(hdr: &[u8]) -> u16 {
+    !ones_sum(hdr)
 }
 
 /// RFC 1624 eqn. 3: `HC' = ~(~HC + ~m + m')` for one 16-bit word changing from `old` to `new`.

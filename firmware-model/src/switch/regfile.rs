@@ -8,7 +8,7 @@ use super::Switch;
 use crate::regs::{self, reg, region};
 
 /// Index `i` when `offset` is word `i` of the `count` words at `base`.
-fn word_index(offset: u32, base: u32, count: usize) -> Option<usize> {
+pub(super) fn word_index(offset: u32, base: u32, count: usize) -> Option<usize> {
     let i = (offset.checked_sub(base)? / 4) as usize;
     (i < count).then_some(i)
 }
@@ -46,7 +46,7 @@ impl Switch {
                 } else if let Some(i) = word_index(offset, region::INDIR, t.indir.len()) {
                     t.indir[i]
                 } else {
-                    0
+                    self.acp.read(offset).unwrap_or(0)
                 }
             }
         }
@@ -80,6 +80,8 @@ impl Switch {
                     t.activity[i] &= !value;
                 } else if let Some(i) = word_index(offset, region::INDIR, t.indir.len()) {
                     t.indir[i] = value;
+                } else {
+                    self.acp.write(offset, value);
                 }
             }
         }
