@@ -7,6 +7,8 @@
 //! same segment in an 802.1Q-tagged frame, as IP protocol 252, or cut to 19 bytes (shorter than an
 //! ACP header).
 
+use std::net::Ipv4Addr;
+
 use anypoint_driver::access::Backend;
 use anypoint_driver::acp::{self, Neighbour, Size};
 use anypoint_model::frame_switch::fast::{
@@ -42,6 +44,8 @@ pub struct DeviceEngine<B> {
     ports: u8,
     nbrs: Vec<Option<Neighbour>>,
     sends: u64,
+    /// An address given no neighbour entry: the block drops what it sends there.
+    pub unroutable: Option<Ipv4Addr>,
     pub stats: BlockStats,
 }
 
@@ -72,6 +76,7 @@ impl<B: Backend> DeviceEngine<B> {
             ports,
             nbrs: vec![None; size.neighbours],
             sends: 0,
+            unroutable: None,
             stats: BlockStats::default(),
         }
     }
@@ -83,7 +88,7 @@ impl<B: Backend> DeviceEngine<B> {
             .iter()
             .map(|l| *l.member.ip());
         for (k, addr) in std::iter::once(*rec.peer.ip()).chain(members).enumerate() {
-            if self.nbrs.iter().flatten().any(|n| n.addr == addr) {
+            if self.nbrs.iter().flatten().any(|n| n.addr == addr) || self.unroutable == Some(addr) {
                 continue;
             }
             let i = self

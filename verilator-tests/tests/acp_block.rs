@@ -17,7 +17,7 @@ use anypoint_model::frame_switch::fast::{Engine, Offload, SpecEngine};
 use anypoint_model::frame_switch::Policy;
 use anypoint_model::regs::reg;
 use anypoint_model::Switch;
-use sim::{check, Impair, Setup, Sim, Step};
+use sim::{check, server_addr, Impair, Setup, Sim, Step};
 use verilator_tests::acp_block::DeviceEngine;
 use verilator_tests::rtl::{RtlSwitch, Width, GEOMETRY};
 
@@ -130,5 +130,39 @@ fn rtl_a_member_removed_mid_connection() {
         setup.pad = Some(600);
         setup.remove = Some((1, 150));
         assert!(replay(setup, 400, RtlSwitch::new(width)) > 0);
+    }
+}
+
+/// A member with no neighbour entry: the block drops the frames it sends that member (ACP_DROPS),
+/// the Verilated top exactly as the model, event by event.
+#[test]
+fn rtl_drops_what_has_no_neighbour_as_the_model_does() {
+    for width in [Width::W64, Width::W512] {
+        let mut setup = Setup::new(Policy::RoundRobin, 200, Impair::lossy(), 9);
+        setup.record = true;
+        let host = || sim::switch(&setup);
+        let (model_host, rtl_host) = (host(), host());
+        let o = Sim::new(setup).run(Duration::from_secs(300));
+        let unroutable = Some(*server_addr(2).ip());
+        let mut m = Offload::new(model_host, DeviceEngine::new(model()));
+        let mut r = Offload::new(rtl_host, DeviceEngine::new(RtlSwitch::new(width)));
+        m.engine.unroutable = unroutable;
+        r.engine.unroutable = unroutable;
+        for (i, step) in o.trace.iter().enumerate() {
+            let (got, want) = match step {
+                Step::Segment(pkt, _) => (r.receive(pkt), m.receive(pkt)),
+                Step::Remove(id, _) => (r.remove_member(*id), m.remove_member(*id)),
+            };
+            assert_eq!(got, want, "event {i}: the RTL, the model ({width:?})");
+            assert_eq!(
+                r.engine.stats.taken, m.engine.stats.taken,
+                "event {i}: segments taken"
+            );
+        }
+        let rtl = anypoint_driver::acp::frames_and_drops(&mut r.engine.dev);
+        let model = anypoint_driver::acp::frames_and_drops(&mut m.engine.dev);
+        assert_eq!(rtl, model, "ACP_FRAMES, ACP_DROPS: the RTL's, the model's");
+        assert!(model.1 > 0, "nothing was dropped: {model:?}");
+        println!("{width:?}: frames sent, dropped {model:?}");
     }
 }
