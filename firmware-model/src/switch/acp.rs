@@ -17,6 +17,7 @@ use crate::frame_switch::Packet;
 use crate::hostrec::{HEADER_LEN, KIND_PUNT};
 use crate::regs::{reason, reg, table::acp_nbr};
 
+use super::parse::IPV4_LEN;
 use super::regfile::word_index;
 
 /// Entries of the neighbour table.
@@ -25,8 +26,7 @@ pub const NEIGHBOURS: usize = reg::ACP_NBR_COUNT / acp_nbr::WORDS;
 const PROTO_ACP: u8 = 253;
 /// Ethernet and IPv4 header bytes in front of a segment, and the record's bytes in front of those.
 const ETH_IP_LEN: usize = 34;
-/// Header bytes of IPv4 (no options) and of ACP: shorter segments are not offered.
-const IPV4_LEN: usize = 20;
+/// Header bytes of ACP: shorter segments are not offered.
 const ACP_HEADER_LEN: usize = acp::wire::HEADER_LEN;
 /// The Ethernet minimum without FCS: shorter frames are zero padded.
 const MIN_FRAME: usize = 60;
