@@ -9,7 +9,7 @@ use acp::{Config, Endpoint, Stream};
 use common::*;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddrV4;
-use std::sync::{Arc, Mutex};
+use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// The daemon's in-process backends: the reference model and the Verilated RTL.
@@ -114,15 +114,23 @@ fn client(lab: &Lab) -> (Endpoint, Stream) {
 }
 
 /// Sends requests `0..n`, closes, and reads replies `(server, index)` until the merged stream
-/// ends; `during(replies so far)` runs after each reply.
+/// ends; `during(replies so far)` runs after each reply. With `hold = Some((k, go))` the sender
+/// stops after request `k - 1` until `go` fires, so what `during` changes is in place before
+/// requests `k..n` leave the client.
 fn exchange(
     conn: &Stream,
     n: u32,
+    hold: Option<(u32, mpsc::Receiver<()>)>,
     mut during: impl FnMut(usize),
 ) -> Result<Vec<(u8, u32)>, String> {
     std::thread::scope(|s| {
-        s.spawn(|| {
+        s.spawn(move || {
             for i in 0..n {
+                if let Some((k, go)) = &hold {
+                    if i == *k {
+                        go.recv().expect("the reader releases the sender");
+                    }
+                }
                 conn.send_frame(&request(i))
                     .unwrap_or_else(|e| panic!("request {i}: {e}"));
             }
@@ -268,7 +276,7 @@ fn ten_thousand_keyed_requests_through_a_lossy_client_link() {
         let (_ep, conn) = client(&lab);
         let n = 10_000;
         let t0 = Instant::now();
-        let replies = done(&lab, &reads, &conn, exchange(&conn, n, |_| {}));
+        let replies = done(&lab, &reads, &conn, exchange(&conn, n, None, |_| {}));
         let elapsed = t0.elapsed();
         let reads = snapshot(&reads);
         check(&replies, &reads, n, None);
@@ -315,10 +323,14 @@ fn a_member_removed_mid_connection_leaves_the_rest_serving_it() {
         let victim = 1;
         let member = format!("{}:{PORT}", server_addr(victim));
         let mut removed_at = None;
-        let r = exchange(&conn, n, |got| {
+        // Requests from 2,000 on leave after the removal: the victim's keys among them must
+        // go to the others.
+        let (go, hold) = mpsc::channel();
+        let r = exchange(&conn, n, Some((2_000, hold)), |got| {
             if got == 1_500 {
                 lab.ctl(&["member", "remove", "frames", &member]);
                 removed_at = Some(reads[victim].lock().unwrap().len());
+                go.send(()).unwrap();
             }
         });
         let replies = done(&lab, &reads, &conn, r);
@@ -370,7 +382,7 @@ fn a_retransmission_storm_still_delivers_everything_once_in_order() {
         let n = 3_000;
         // A blackout of the client's link after 1,000 replies: the client times out and sends
         // its window again, the switch sees everything twice or more.
-        let r = exchange(&conn, n, |got| {
+        let r = exchange(&conn, n, None, |got| {
             if got == 1_000 {
                 lab.switch.ip(&["link", "set", "c", "down"]);
                 std::thread::sleep(Duration::from_secs(2));
