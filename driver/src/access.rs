@@ -1,6 +1,6 @@
 //! The register-access seam and packet interface that every backend implements.
 
-use anypoint_model::frame_switch::fast::{Engine, SpecEngine, ENGINE_RING, ENGINE_SLOTS};
+use anypoint_model::frame_switch::fast::Engine;
 
 /// 32-bit register access at byte offsets of BAR0 (`anypoint_model::regs`).
 pub trait RegisterAccess {
@@ -19,7 +19,9 @@ pub trait PacketIo {
     /// Next host-queue record (32-byte header + frame).
     fn pop_host(&mut self) -> Option<Vec<u8>>;
     /// The device's ACP engine for one more `proto = "acp"` service (docs/frame-switching.md
-    /// section 9a); `None`: the device has none and the host switches every segment.
+    /// section 9a; its ACP block, docs/pipeline.md section 12, through
+    /// [`crate::acp_offload::Shared`]); `None`: the device has none (or gave it to another
+    /// service) and the host switches every segment.
     fn acp_engine(&mut self) -> Option<Box<dyn Engine>> {
         None
     }
@@ -51,9 +53,32 @@ impl PacketIo for anypoint_model::Switch {
     fn pop_host(&mut self) -> Option<Vec<u8>> {
         anypoint_model::Switch::pop_host(self)
     }
-    /// The engine as the model specifies it, with the RTL's slots and ring size.
+}
+
+impl<T: RegisterAccess + ?Sized> RegisterAccess for Box<T> {
+    fn read32(&mut self, offset: u32) -> u32 {
+        (**self).read32(offset)
+    }
+    fn write32(&mut self, offset: u32, value: u32) {
+        (**self).write32(offset, value)
+    }
+}
+
+impl<T: PacketIo + ?Sized> PacketIo for Box<T> {
+    fn receive(&mut self, port: u8, frame: &[u8]) {
+        (**self).receive(port, frame)
+    }
+    fn inject(&mut self, record: &[u8]) -> bool {
+        (**self).inject(record)
+    }
+    fn pop_egress(&mut self) -> Option<(u8, Vec<u8>)> {
+        (**self).pop_egress()
+    }
+    fn pop_host(&mut self) -> Option<Vec<u8>> {
+        (**self).pop_host()
+    }
     fn acp_engine(&mut self) -> Option<Box<dyn Engine>> {
-        Some(Box::new(SpecEngine::new(ENGINE_SLOTS, ENGINE_RING)))
+        (**self).acp_engine()
     }
 }
 

@@ -81,6 +81,34 @@ pub fn read_ring(a: &mut impl RegisterAccess, slot: usize, ring: Ring, idx: u16)
 /// `rec.in_idx` inbound and `rec.out_lidx` outbound): the rings first, then the record, which makes
 /// the slot valid with its taken counts zero.
 pub fn load(a: &mut impl RegisterAccess, slot: usize, rec: &FlowRecord, in_flight: &Entries) {
+    stage(a, slot, rec, in_flight);
+    slot_cmd(a, slot, CMD_LOAD);
+}
+
+/// [`load`] fenced: carried out only if the block has given back exactly `records_read` segments
+/// (wrapping), the ACP records (`anypoint_model::acp_segment`) the host has read and handled, so
+/// that no record of the flow is still on its way to the host. False when the block refused it
+/// (the slot is then invalid, its rings overwritten).
+pub fn load_fenced(
+    a: &mut impl RegisterAccess,
+    slot: usize,
+    rec: &FlowRecord,
+    in_flight: &Entries,
+    records_read: u32,
+) -> bool {
+    stage(a, slot, rec, in_flight);
+    a.write32(reg::ACP_FENCE, records_read);
+    a.write32(
+        reg::ACP_CMD,
+        reg::ACP_CMD_SLOT.place(slot as u32)
+            | reg::ACP_CMD_FENCED.place(1)
+            | reg::ACP_CMD_OP.place(CMD_LOAD),
+    );
+    reg::ACP_STATUS_REFUSED.extract(a.read32(reg::ACP_STATUS)) == 0
+}
+
+/// The rings' entries in flight and the staged record of a load.
+fn stage(a: &mut impl RegisterAccess, slot: usize, rec: &FlowRecord, in_flight: &Entries) {
     let w = usize::from(rec.w.max(1));
     let rings = [
         (Ring::In, rec.in_idx, &in_flight.inbound),
@@ -94,7 +122,11 @@ pub fn load(a: &mut impl RegisterAccess, slot: usize, rec: &FlowRecord, in_fligh
     for (i, w) in pack(rec).into_iter().enumerate() {
         a.write32(reg::ACP_REC + 4 * i as u32, w);
     }
-    slot_cmd(a, slot, CMD_LOAD);
+}
+
+/// Segments the block gave back (`ACP_GIVEN`, wrapping).
+pub fn given(a: &mut impl RegisterAccess) -> u32 {
+    a.read32(reg::ACP_GIVEN)
 }
 
 /// Makes slot `slot` invalid: the block gives its flow's segments back from then on.

@@ -8,6 +8,7 @@
 
 pub mod access;
 pub mod acp;
+pub mod acp_offload;
 pub mod alrm;
 pub mod control;
 pub mod counters;

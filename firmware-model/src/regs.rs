@@ -7,7 +7,7 @@ pub const MAP_SIZE: u32 = 0x100000;
 /// Value of the `ID` register.
 pub const DEVICE_ID: u32 = 0x414e5950;
 /// Value of the `VERSION` register.
-pub const MAP_VERSION: u32 = 0x00010003;
+pub const MAP_VERSION: u32 = 0x00010004;
 
 /// A bit field: bits `lsb .. lsb + width` of word `word` of a register or table entry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -134,6 +134,8 @@ pub mod reg {
     pub const ACP_CMD: u32 = 0x08014;
     /// Flow slot.
     pub const ACP_CMD_SLOT: Field = Field { word: 0, lsb: 0, width: 8 };
+    /// With op 1: load only if ACP_GIVEN equals ACP_FENCE (every segment the block gave back has been read by the host); ACP_STATUS.REFUSED says whether it did not.
+    pub const ACP_CMD_FENCED: Field = Field { word: 0, lsb: 29, width: 1 };
     /// 1 = load (ACP_REC into the slot's record, slot valid, its taken counts zero), 2 = unload (slot invalid), 3 = select (ACP_RDATA, ACP_TAKEN and ACP_STATUS.VALID show this slot).
     pub const ACP_CMD_OP: Field = Field { word: 0, lsb: 30, width: 2 };
 
@@ -141,6 +143,8 @@ pub mod reg {
     pub const ACP_STATUS: u32 = 0x08018;
     /// The selected slot is valid (its flow's segments are taken).
     pub const ACP_STATUS_VALID: Field = Field { word: 0, lsb: 0, width: 1 };
+    /// The last load command was fenced and not carried out (ACP_GIVEN was not ACP_FENCE); cleared by the next load.
+    pub const ACP_STATUS_REFUSED: Field = Field { word: 0, lsb: 1, width: 1 };
 
     /// Ring entry command. It is carried out between segments: the write completes once it is. A slot beyond ACP_SLOTS, an index beyond the ring or op 0 or 3 does nothing. (wo)
     pub const ACP_RING_CMD: u32 = 0x0801c;
@@ -164,6 +168,12 @@ pub mod reg {
     /// Segments the selected slot took since it was loaded, by kind: out_data, out_ack, in_data, in_rtx, in_ack, out_rtx. (ro)
     pub const ACP_TAKEN: u32 = 0x08040;
     pub const ACP_TAKEN_COUNT: usize = 6;
+
+    /// Segments the ACP block offered to its engine and gave back, their records passed on to the host queue (wraps; zeroed only by a reset). The host counts the same records as it reads them: a fenced load compares the two. (ro)
+    pub const ACP_GIVEN: u32 = 0x08058;
+
+    /// The host's count of ACP records read (the records the block offers its engine, as docs/pipeline.md section 12 selects them), for a fenced load (ACP_CMD.FENCED). (rw)
+    pub const ACP_FENCE: u32 = 0x0805c;
 
     /// Neighbour table, 4 words per entry (entry i at 0x8100 + 16 i; layout `acp_nbr` below): where the ACP block sends a segment to an address. Clear `valid` before changing an entry. (rw)
     pub const ACP_NBR: u32 = 0x08100;

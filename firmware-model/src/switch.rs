@@ -16,6 +16,7 @@ use std::collections::VecDeque;
 use crate::hostrec::{InjectHeader, InjectMode};
 use crate::regs::{ctr, reg};
 use crate::HashKey;
+pub use acp::segment as acp_segment;
 use acp::AcpBlock;
 use counters::Counters;
 use tables::Tables;

@@ -23,7 +23,7 @@ fn identification_and_capabilities() {
     assert_eq!(sw.geometry(), g);
     let expected = [
         (reg::ID, 0x414e_5950),
-        (reg::VERSION, 0x0001_0003),
+        (reg::VERSION, 0x0001_0004),
         (reg::NUM_PORTS, 3),
         (reg::NUM_SERVICES, 5),
         (reg::NUM_MEMBERS, 7),

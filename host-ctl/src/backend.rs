@@ -1,5 +1,6 @@
 //! Which switch implementation runs behind the driver: the one place a backend is chosen and built.
 
+use anypoint_driver::acp_offload::Shared;
 use anypoint_driver::device::vfio_user::VfioUserDevice;
 use anypoint_driver::device::{DeviceAccess, DeviceSwitch, KernelVfio, Vfio};
 use anypoint_driver::{Backend, PacketIo, RegisterAccess};
@@ -17,10 +18,11 @@ pub enum BackendKind {
 
 impl BackendKind {
     pub fn build(self) -> AnySwitch {
-        AnySwitch(match self {
+        let dev: Box<dyn Backend> = match self {
             BackendKind::Model => Box::new(anypoint_model::Switch::new(Default::default())),
             BackendKind::Rtl => Box::new(verilator_tests::rtl::RtlSwitch::with_default_geometry()),
-        })
+        };
+        AnySwitch(Shared::new(dev))
     }
 }
 
@@ -86,8 +88,9 @@ impl<D: DeviceAccess> Attachment for DeviceSwitch<D> {
     }
 }
 
-/// A switch of any kind. Not `Send`: a Verilated model must stay on the thread that made it.
-pub struct AnySwitch(Box<dyn Backend>);
+/// A switch of any kind, shared with the engine over its ACP block. Not `Send`: a Verilated
+/// model must stay on the thread that made it.
+pub struct AnySwitch(Shared<Box<dyn Backend>>);
 
 impl RegisterAccess for AnySwitch {
     fn read32(&mut self, offset: u32) -> u32 {

@@ -268,6 +268,10 @@ pub struct AcpStats {
     /// The same by kind (kinds it took none of are left out).
     #[serde(default)]
     pub device_segments: std::collections::BTreeMap<String, u64>,
+    /// Flow loads the device refused: a record it gave back was still on its way to the host
+    /// (docs/pipeline.md section 12, the load fence).
+    #[serde(default)]
+    pub device_loads_refused: u64,
 }
 
 #[cfg(test)]

@@ -239,11 +239,12 @@ fn acp_stats(lab: &Lab, backend: &str, what: &str) -> serde_json::Value {
     let stats = lab.json(&["stats"]);
     let a = stats["acp"][0].clone();
     eprintln!(
-        "{backend} {what}: fast {} slow {} device {} {} sent {} unsent {} flows {} kinds {} events {}",
+        "{backend} {what}: fast {} slow {} device {} {} loads refused {} sent {} unsent {} flows {} kinds {} events {}",
         a["fast"],
         a["slow"],
         a["device"],
         a["device_segments"],
+        a["device_loads_refused"],
         a["sent"],
         a["unsent"],
         a["flows"],

@@ -89,18 +89,23 @@ fn http_through_the_vip_spreads_by_weight_and_keeps_the_client_address() {
                 "-H",
                 "Connection: close",
                 "-w",
-                "%{remote_ip} %{http_code}\\n",
+                "%{remote_ip} %{http_code} %{num_connects} %{local_port}\\n",
             ])
             .args(std::iter::repeat_n(&url, 200)));
         let text = String::from_utf8(out.stdout).unwrap();
         let mut by_server: BTreeMap<String, usize> = BTreeMap::new();
+        // Connections curl opened, and their client ports.
+        let (mut connects, mut client_ports) = (0, BTreeSet::new());
         let mut lines = text.lines();
         while let Some(body) = lines.next() {
+            let w: Vec<&str> = lines.next().unwrap_or_default().split(' ').collect();
             assert_eq!(
-                lines.next(),
-                Some(&*format!("{VIP} 200")),
+                w[..2],
+                [&*VIP.to_string(), "200"],
                 "replies come from the VIP"
             );
+            connects += w[2].parse::<u64>().unwrap();
+            client_ports.insert(w[3].to_string());
             *by_server.entry(body.to_string()).or_default() += 1;
         }
         assert_eq!(by_server.values().sum::<usize>(), 200, "{text}");
@@ -123,10 +128,14 @@ fn http_through_the_vip_spreads_by_weight_and_keeps_the_client_address() {
                 "server {i} sees the client's address: {log}"
             );
         }
+        // Every connection's SYN missed the connection table and was learned, unless it reused
+        // a client port of one still there (curl's `num_connects` and `local_port`).
         let stats = lab.json(&["stats"]);
+        let learned = stats["slow_path"]["learned"].as_u64().unwrap();
         assert!(
-            stats["slow_path"]["learned"].as_u64().unwrap() >= 200,
-            "{stats}"
+            learned >= client_ports.len() as u64,
+            "{connects} connections from {} client ports, {learned} learned: {stats}",
+            client_ports.len()
         );
 
         // The VIP answers ping.

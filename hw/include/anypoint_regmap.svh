@@ -4,7 +4,7 @@
 
 localparam logic [31:0] MAP_SIZE = 32'h00100000;
 localparam logic [31:0] DEVICE_ID = 32'h414e5950;
-localparam logic [31:0] MAP_VERSION = 32'h00010003;
+localparam logic [31:0] MAP_VERSION = 32'h00010004;
 
 localparam logic [31:0] REG_ID = 32'h00000000;
 localparam logic [31:0] REG_VERSION = 32'h00000004;
@@ -54,6 +54,9 @@ localparam logic [31:0] REG_ACP_CMD = 32'h00008014;
 localparam int unsigned REG_ACP_CMD_SLOT_WORD = 0;
 localparam int unsigned REG_ACP_CMD_SLOT_LSB = 0;
 localparam int unsigned REG_ACP_CMD_SLOT_W = 8;
+localparam int unsigned REG_ACP_CMD_FENCED_WORD = 0;
+localparam int unsigned REG_ACP_CMD_FENCED_LSB = 29;
+localparam int unsigned REG_ACP_CMD_FENCED_W = 1;
 localparam int unsigned REG_ACP_CMD_OP_WORD = 0;
 localparam int unsigned REG_ACP_CMD_OP_LSB = 30;
 localparam int unsigned REG_ACP_CMD_OP_W = 2;
@@ -61,6 +64,9 @@ localparam logic [31:0] REG_ACP_STATUS = 32'h00008018;
 localparam int unsigned REG_ACP_STATUS_VALID_WORD = 0;
 localparam int unsigned REG_ACP_STATUS_VALID_LSB = 0;
 localparam int unsigned REG_ACP_STATUS_VALID_W = 1;
+localparam int unsigned REG_ACP_STATUS_REFUSED_WORD = 0;
+localparam int unsigned REG_ACP_STATUS_REFUSED_LSB = 1;
+localparam int unsigned REG_ACP_STATUS_REFUSED_W = 1;
 localparam logic [31:0] REG_ACP_RING_CMD = 32'h0000801c;
 localparam int unsigned REG_ACP_RING_CMD_INDEX_WORD = 0;
 localparam int unsigned REG_ACP_RING_CMD_INDEX_LSB = 0;
@@ -80,6 +86,8 @@ localparam logic [31:0] REG_ACP_RING_RDATA = 32'h00008030;
 localparam int unsigned REG_ACP_RING_RDATA_COUNT = 3;
 localparam logic [31:0] REG_ACP_TAKEN = 32'h00008040;
 localparam int unsigned REG_ACP_TAKEN_COUNT = 6;
+localparam logic [31:0] REG_ACP_GIVEN = 32'h00008058;
+localparam logic [31:0] REG_ACP_FENCE = 32'h0000805c;
 localparam logic [31:0] REG_ACP_NBR = 32'h00008100;
 localparam int unsigned REG_ACP_NBR_COUNT = 64;
 localparam logic [31:0] REG_ACP_REC = 32'h00008200;

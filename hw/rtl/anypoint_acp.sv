@@ -6,8 +6,10 @@
 // ring entries and the neighbour table.
 //
 // Slot and ring commands wait until the engine is idle (between segments), and the register write
-// completes once they are carried out (`reg_busy`). A reset makes every slot invalid and clears
-// the registers; records and rings (block RAM) keep their contents.
+// completes once they are carried out (`reg_busy`). A fenced load (ACP_CMD.FENCED) is carried out
+// only if ACP_GIVEN, the segments given back, equals ACP_FENCE, the host's count of those it has
+// read: then none of the flow's records is still on its way to the host. A reset makes every slot
+// invalid and clears the registers; records and rings (block RAM) keep their contents.
 //
 // Parameters:
 //   DATA_WIDTH, NUM_PORTS, FRAME_CAP as anypoint_top.
@@ -67,6 +69,7 @@ module anypoint_acp #(
   localparam int W_RDATA = (REG_ACP_RDATA - REG_ACP_SLOTS) / 4;
   localparam int W_CMD = (REG_ACP_CMD - REG_ACP_SLOTS) / 4;
   localparam int W_RING_CMD = (REG_ACP_RING_CMD - REG_ACP_SLOTS) / 4;
+  localparam int W_FENCE = (REG_ACP_FENCE - REG_ACP_SLOTS) / 4;
 
   // ---------------------------------------------------------------------------------------------
   // Registers.
@@ -74,15 +77,16 @@ module anypoint_acp #(
   logic [95:0] ring_wdata;  // as written (the entry is its low 83 bits)
   logic [82:0] ring_rdata_q;
   logic [SW-1:0] sel_q;
-  logic [31:0] frames_q, drops_q;
+  logic [31:0] frames_q, drops_q, given_q, fence_q;
+  logic refused_q;
   logic [NBRS*32-1:0] nbr_addr;
   logic [NBRS*48-1:0] nbr_mac;
   logic [NBRS*3-1:0] nbr_port;
   logic [NBRS-1:0] nbr_valid;
   logic [NUM_PORTS*48-1:0] port_mac;
   logic cmd_pend, ring_pend, ring_rd_q;
-  // ACP_CMD {op, slot}; ACP_RING_CMD {op, out, slot, index}.
-  logic [9:0] cmd_q;
+  // ACP_CMD {op, fenced, slot}; ACP_RING_CMD {op, out, slot, index}.
+  logic [10:0] cmd_q;
   logic [26:0] ring_cmd_q;
 
   // Engine ports.
@@ -97,13 +101,14 @@ module anypoint_acp #(
   logic [31:0] taken[6];
   logic [RING_LOG2-1:0] ring_idx;
   logic [82:0] ring_rdata;
-  logic sent, dropped, tap_busy, wrap_busy;
+  logic sent, dropped, gave_back, tap_busy, wrap_busy;
 
   // The commands carried out when the engine is idle: one cycle each.
-  logic cmd_go, ring_go, cmd_ok, ring_ok;
+  logic cmd_go, ring_go, cmd_ok, ring_ok, cmd_fenced, fence_held;
   logic [SW-1:0] cmd_slot, ring_cmd_slot;
   logic [1:0] cmd_op, ring_op;
-  assign cmd_op = cmd_q[9:8];
+  assign cmd_op = cmd_q[10:9];
+  assign cmd_fenced = cmd_q[8];
   assign ring_op = ring_cmd_q[26:25];
   assign cmd_slot = cmd_q[SW-1:0];
   assign ring_cmd_slot = ring_cmd_q[16+:SW];
@@ -111,7 +116,8 @@ module anypoint_acp #(
   assign ring_ok = 32'(ring_cmd_q[23:16]) < SLOTS && 32'(ring_cmd_q[15:0]) < (1 << RING_LOG2);
   assign cmd_go = cmd_pend && idle;
   assign ring_go = ring_pend && idle;
-  assign rec_load = cmd_go && cmd_ok && cmd_op == 2'd1;
+  assign fence_held = cmd_fenced && given_q != fence_q;
+  assign rec_load = cmd_go && cmd_ok && cmd_op == 2'd1 && !fence_held;
   assign rec_unload = cmd_go && cmd_ok && cmd_op == 2'd2;
   assign rec_slot = (cmd_go && cmd_ok) ? cmd_slot : sel_q;
   assign ring_wr = ring_go && ring_ok && ring_op == 2'd1;
@@ -128,6 +134,9 @@ module anypoint_acp #(
       sel_q <= '0;
       frames_q <= '0;
       drops_q <= '0;
+      given_q <= '0;
+      fence_q <= '0;
+      refused_q <= 1'b0;
       nbr_valid <= '0;
       nbr_addr <= '0;
       nbr_mac <= '0;
@@ -138,9 +147,11 @@ module anypoint_acp #(
     end else begin
       if (sent) frames_q <= frames_q + 1'b1;
       if (dropped) drops_q <= drops_q + 1'b1;
+      if (gave_back) given_q <= given_q + 1'b1;
       if (cmd_go) begin
         cmd_pend <= 1'b0;
         if (cmd_ok && cmd_op == 2'd3) sel_q <= cmd_slot;
+        if (cmd_ok && cmd_op == 2'd1) refused_q <= fence_held;
       end
       if (ring_go) begin
         ring_pend <= 1'b0;
@@ -153,13 +164,14 @@ module anypoint_acp #(
       end
       if (reg_wr) begin
         if (32'(reg_addr) == W_CMD) begin
-          cmd_q <= {reg_wdata[31:30], reg_wdata[7:0]};
+          cmd_q <= {reg_wdata[31:29], reg_wdata[7:0]};
           cmd_pend <= 1'b1;
         end
         if (32'(reg_addr) == W_RING_CMD) begin
           ring_cmd_q <= {reg_wdata[31:30], reg_wdata[24:0]};
           ring_pend <= 1'b1;
         end
+        if (32'(reg_addr) == W_FENCE) fence_q <= reg_wdata;
         for (int i = 0; i < 3; i++)
           if (32'(reg_addr) == W_RING_WDATA + i) ring_wdata[32*i+:32] <= reg_wdata;
         for (int i = 0; i < NBRS; i++) begin
@@ -196,7 +208,9 @@ module anypoint_acp #(
       (REG_ACP_NEIGHBOURS - REG_ACP_SLOTS) / 4: reg_rdata = 32'(NBRS);
       (REG_ACP_FRAMES - REG_ACP_SLOTS) / 4: reg_rdata = frames_q;
       (REG_ACP_DROPS - REG_ACP_SLOTS) / 4: reg_rdata = drops_q;
-      (REG_ACP_STATUS - REG_ACP_SLOTS) / 4: reg_rdata = {31'd0, rec_valid};
+      (REG_ACP_GIVEN - REG_ACP_SLOTS) / 4: reg_rdata = given_q;
+      (REG_ACP_FENCE - REG_ACP_SLOTS) / 4: reg_rdata = fence_q;
+      (REG_ACP_STATUS - REG_ACP_SLOTS) / 4: reg_rdata = {30'd0, refused_q, rec_valid};
       default: ;
     endcase
     for (int i = 0; i < 3; i++) begin
@@ -223,6 +237,9 @@ module anypoint_acp #(
     if (rst || seg_done) punt_seen <= 1'b0;
     else if (o_tvalid && o_punt) punt_seen <= 1'b1;
   end
+  // Never in a command's cycle (the engine is not idle as it answers), so a fenced load sees
+  // every answer before it.
+  assign gave_back = seg_done && (punt_seen || (o_tvalid && o_punt));
 
   anypoint_acp_tap #(
       .DATA_WIDTH(DATA_WIDTH),
@@ -248,7 +265,7 @@ module anypoint_acp #(
       .seg_src(seg_src),
       .seg_dst(seg_dst),
       .ans_valid(seg_done),
-      .ans_taken(!(punt_seen || (o_tvalid && o_punt))),
+      .ans_taken(!gave_back),
       .busy(tap_busy)
   );
 

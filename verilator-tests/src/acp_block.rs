@@ -1,7 +1,7 @@
 //! The ACP block of a whole device (the model's `Switch` or the Verilated `anypoint_top`) as a
-//! frame-switch [`Engine`]: slots, rings and neighbours through its registers
-//! (`anypoint_driver::acp`), each segment in as a frame on an Ethernet port and out as the frames
-//! the block sends or the host record it gives back. Every frame sent is checked against the
+//! frame-switch [`Engine`]: slots, rings and neighbours through the daemon's engine over its
+//! registers (`anypoint_driver::acp_offload`, fenced loads), each segment in as a frame on an
+//! Ethernet port and out as the frames the block sends or the host record it gives back. Every frame sent is checked against the
 //! neighbour table (port, both MACs) and re-parsed by etherparse (IPv4 header and its checksum).
 //! Before every second segment a decoy goes in that the block must pass to the host untouched: the
 //! same segment in an 802.1Q-tagged frame, as IP protocol 252, or cut to 19 bytes (shorter than an
@@ -9,8 +9,9 @@
 
 use std::net::Ipv4Addr;
 
-use anypoint_driver::access::Backend;
-use anypoint_driver::acp::{self, Neighbour, Size};
+use anypoint_driver::access::{Backend, PacketIo, RegisterAccess};
+use anypoint_driver::acp::{self, Neighbour};
+use anypoint_driver::acp_offload::Shared;
 use anypoint_model::frame_switch::fast::{
     Engine, Entries, FlowRecord, Ring, RingEntry, TakenCount,
 };
@@ -39,20 +40,23 @@ pub struct BlockStats {
 }
 
 pub struct DeviceEngine<B> {
-    pub dev: B,
-    size: Size,
+    pub dev: Shared<B>,
+    /// The block's slots as the daemon drives them.
+    slots: Box<dyn Engine>,
     ports: u8,
-    nbrs: Vec<Option<Neighbour>>,
+    /// The routes given to `slots`, which writes them to the neighbour table as it loads.
+    nbrs: Vec<Neighbour>,
     sends: u64,
     /// An address given no neighbour entry: the block drops what it sends there.
     pub unroutable: Option<Ipv4Addr>,
     pub stats: BlockStats,
 }
 
-impl<B: Backend> DeviceEngine<B> {
+impl<B: Backend + 'static> DeviceEngine<B> {
     /// Programs every port's MAC (enabled) and leaves the neighbour table empty.
-    pub fn new(mut dev: B) -> DeviceEngine<B> {
-        let size = acp::size(&mut dev);
+    pub fn new(dev: B) -> DeviceEngine<B> {
+        let mut dev = Shared::new(dev);
+        let slots = dev.acp_engine().expect("a device with an ACP block");
         let ports = dev.read32(reg::NUM_PORTS) as u8;
         for p in 0..ports {
             let mac = port_mac(p);
@@ -72,37 +76,32 @@ impl<B: Backend> DeviceEngine<B> {
         }
         DeviceEngine {
             dev,
-            size,
+            slots,
             ports,
-            nbrs: vec![None; size.neighbours],
+            nbrs: Vec::new(),
             sends: 0,
             unroutable: None,
             stats: BlockStats::default(),
         }
     }
 
-    /// A neighbour entry for the record's peer (port 0) and each member (the last port), each
-    /// with a MAC of its own, unless the address has one.
-    fn add_neighbours(&mut self, rec: &FlowRecord) {
+    /// A route for the record's peer (port 0) and each member (the last port), each with a MAC
+    /// of its own, unless the address has one.
+    fn add_routes(&mut self, rec: &FlowRecord) {
         let members = rec.legs[..usize::from(rec.nlegs)]
             .iter()
             .map(|l| *l.member.ip());
         for (k, addr) in std::iter::once(*rec.peer.ip()).chain(members).enumerate() {
-            if self.nbrs.iter().flatten().any(|n| n.addr == addr) || self.unroutable == Some(addr) {
+            if self.nbrs.iter().any(|n| n.addr == addr) || self.unroutable == Some(addr) {
                 continue;
             }
-            let i = self
-                .nbrs
-                .iter()
-                .position(Option::is_none)
-                .expect("a free neighbour entry");
             let n = Neighbour {
                 addr,
                 port: if k == 0 { 0 } else { self.ports - 1 },
-                mac: [0x02, 0xbb, 0, 0, i as u8, k as u8],
+                mac: [0x02, 0xbb, 0, 0, self.nbrs.len() as u8, k as u8],
             };
-            acp::set_neighbour(&mut self.dev, i, Some(n));
-            self.nbrs[i] = Some(n);
+            self.slots.route(n.addr, n.port, n.mac);
+            self.nbrs.push(n);
         }
     }
 
@@ -113,7 +112,6 @@ impl<B: Backend> DeviceEngine<B> {
         let n = self
             .nbrs
             .iter()
-            .flatten()
             .find(|n| n.addr == dst)
             .unwrap_or_else(|| panic!("a frame to {dst}, which has no neighbour entry"));
         assert_eq!(
@@ -192,28 +190,29 @@ fn fix_ip_checksum(f: &mut [u8]) {
     f[24..26].copy_from_slice(&h.calc_header_checksum().to_be_bytes());
 }
 
-impl<B: Backend> Engine for DeviceEngine<B> {
+/// The slots' engine, but segments go in as frames.
+impl<B: Backend + 'static> Engine for DeviceEngine<B> {
     fn slots(&self) -> usize {
-        self.size.slots
+        self.slots.slots()
     }
     fn ring_entries(&self) -> usize {
-        self.size.ring_entries
+        self.slots.ring_entries()
     }
-    fn load(&mut self, slot: usize, rec: &FlowRecord, in_flight: &Entries) {
-        self.add_neighbours(rec);
-        acp::load(&mut self.dev, slot, rec, in_flight);
+    fn load(&mut self, slot: usize, rec: &FlowRecord, in_flight: &Entries) -> bool {
+        self.add_routes(rec);
+        self.slots.load(slot, rec, in_flight)
     }
     fn unload(&mut self, slot: usize) {
-        acp::unload(&mut self.dev, slot);
+        self.slots.unload(slot)
     }
     fn read(&mut self, slot: usize) -> FlowRecord {
-        acp::read(&mut self.dev, slot)
+        self.slots.read(slot)
     }
     fn ring(&mut self, slot: usize, ring: Ring, idx: u16) -> RingEntry {
-        acp::read_ring(&mut self.dev, slot, ring, idx)
+        self.slots.ring(slot, ring, idx)
     }
     fn taken(&mut self, slot: usize) -> TakenCount {
-        acp::taken(&mut self.dev, slot)
+        self.slots.taken(slot)
     }
     fn send(&mut self, pkt: &Packet) -> Result<Vec<Packet>, Packet> {
         self.sends += 1;
@@ -245,6 +244,11 @@ impl<B: Backend> Engine for DeviceEngine<B> {
             "the record given back"
         );
         self.stats.given_back += 1;
+        assert_eq!(
+            u64::from(acp::given(&mut self.dev)),
+            self.stats.given_back,
+            "ACP_GIVEN: the segments given back (decoys are not offered)"
+        );
         Err(pkt.clone())
     }
 }

@@ -238,7 +238,7 @@ impl Engine for RtlAcpOut {
         RING
     }
 
-    fn load(&mut self, slot: usize, rec: &FlowRecord, in_flight: &Entries) {
+    fn load(&mut self, slot: usize, rec: &FlowRecord, in_flight: &Entries) -> bool {
         self.wait_idle();
         assert!(usize::from(rec.w) <= RING, "ring of {} entries", rec.w);
         self.io.ring_wr_slot = slot as u8;
@@ -261,6 +261,7 @@ impl Engine for RtlAcpOut {
         self.io.rec_load = 1;
         self.cycle();
         self.io.rec_load = 0;
+        true
     }
 
     fn unload(&mut self, slot: usize) {

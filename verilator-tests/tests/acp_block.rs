@@ -22,7 +22,7 @@ use verilator_tests::acp_block::DeviceEngine;
 use verilator_tests::rtl::{RtlSwitch, Width, GEOMETRY};
 
 /// Replays `setup` through `dev`'s ACP block; returns how many segments it took.
-fn replay<B: Backend>(mut setup: Setup, requests: u32, dev: B) -> u64 {
+fn replay<B: Backend + 'static>(mut setup: Setup, requests: u32, dev: B) -> u64 {
     setup.record = true;
     let w = setup.w;
     let host = || sim::switch(&setup);

@@ -345,8 +345,8 @@ fn random_records_and_segments(spec: &mut impl Engine) {
     let mut cycles = [(0u64, 0u64); 6];
     for trial in 0..4000 {
         let (rec, in_flight) = record(&mut r);
-        rtl.load(0, &rec, &in_flight);
-        spec.load(0, &rec, &in_flight);
+        assert!(rtl.load(0, &rec, &in_flight));
+        assert!(spec.load(0, &rec, &in_flight));
         for k in 0..8 {
             let before = spec.read(0);
             let pkt = if r.chance(50) {
@@ -475,8 +475,8 @@ fn batches_streamed(spec: &mut impl Engine) {
         for slot in 0..2 {
             let (mut rec, in_flight) = record(&mut r);
             rec.peer = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 1 + slot as u8), 5000);
-            rtl.load(slot, &rec, &in_flight);
-            spec.load(slot, &rec, &in_flight);
+            assert!(rtl.load(slot, &rec, &in_flight));
+            assert!(spec.load(slot, &rec, &in_flight));
             loaded.push(rec);
         }
         let n = 1 + r.below(12) as usize;

@@ -117,6 +117,17 @@ fn acp_registers_match_the_model() {
             }
         };
         window(&mut ops);
+        // Fenced loads: refused while ACP_FENCE is not ACP_GIVEN (0 here), then carried out.
+        let fenced = |slot: u32| cmd(1, slot) | reg::ACP_CMD_FENCED.place(1);
+        ops.extend([
+            (reg::ACP_CMD, cmd(2, 0)),
+            (reg::ACP_FENCE, 5),
+            (reg::ACP_CMD, fenced(0)),
+            (reg::ACP_CMD, cmd(3, 0)),
+        ]);
+        window(&mut ops);
+        ops.extend([(reg::ACP_FENCE, 0), (reg::ACP_CMD, fenced(0))]);
+        window(&mut ops);
         ops.extend([(reg::ACP_CMD, cmd(2, 1)), (reg::ACP_CMD, cmd(3, 0))]);
         window(&mut ops);
         ops.extend([(reg::ACP_CMD, cmd(3, 1)), (reg::SOFT_RESET, 1)]);

@@ -770,8 +770,11 @@ pub trait Engine {
     /// Ring entries per slot and direction: the largest `w` it holds.
     fn ring_entries(&self) -> usize;
     /// Writes slot `slot` whole, with the flow's frames in flight (oldest first, from ring index
-    /// `rec.in_idx` inbound and `rec.out_lidx` outbound), and makes it valid.
-    fn load(&mut self, slot: usize, rec: &FlowRecord, in_flight: &Entries);
+    /// `rec.in_idx` inbound and `rec.out_lidx` outbound), and makes it valid. False when the
+    /// device refused it (a device whose segments reach the host behind a queue holds a load while
+    /// records it gave back are on their way: `anypoint_driver::acp::load_fenced`); the slot is
+    /// then invalid.
+    fn load(&mut self, slot: usize, rec: &FlowRecord, in_flight: &Entries) -> bool;
     /// Makes slot `slot` invalid: the device gives back its flow's segments.
     fn unload(&mut self, slot: usize);
     /// The slot's record as the device holds it now (valid or not).
@@ -783,6 +786,10 @@ pub trait Engine {
     /// One segment in: `Ok` what the device sent, in order, `Err` the segment back to the host. A segment of a valid slot's flow in either direction that the device gives back
     /// invalidates the slot, so the flow's later segments follow it to the host in order.
     fn send(&mut self, pkt: &Packet) -> Result<Vec<Packet>, Packet>;
+    /// Where the device's frames to `addr` go: out of `port` to `mac` (a device that frames what
+    /// it sends itself, the ACP block's neighbour table); an engine that returns its segments
+    /// ignores it.
+    fn route(&mut self, _addr: Ipv4Addr, _port: u8, _mac: [u8; 6]) {}
 }
 
 impl<E: Engine + ?Sized> Engine for Box<E> {
@@ -792,7 +799,7 @@ impl<E: Engine + ?Sized> Engine for Box<E> {
     fn ring_entries(&self) -> usize {
         (**self).ring_entries()
     }
-    fn load(&mut self, slot: usize, rec: &FlowRecord, in_flight: &Entries) {
+    fn load(&mut self, slot: usize, rec: &FlowRecord, in_flight: &Entries) -> bool {
         (**self).load(slot, rec, in_flight)
     }
     fn unload(&mut self, slot: usize) {
@@ -809,6 +816,9 @@ impl<E: Engine + ?Sized> Engine for Box<E> {
     }
     fn send(&mut self, pkt: &Packet) -> Result<Vec<Packet>, Packet> {
         (**self).send(pkt)
+    }
+    fn route(&mut self, addr: Ipv4Addr, port: u8, mac: [u8; 6]) {
+        (**self).route(addr, port, mac)
     }
 }
 
@@ -904,7 +914,7 @@ impl Engine for SpecEngine {
         self.ring
     }
 
-    fn load(&mut self, slot: usize, rec: &FlowRecord, in_flight: &Entries) {
+    fn load(&mut self, slot: usize, rec: &FlowRecord, in_flight: &Entries) -> bool {
         assert!(usize::from(rec.w) <= self.ring, "ring of {} entries", rec.w);
         let rings = [
             (Ring::In, rec.in_idx, &in_flight.inbound),
@@ -917,6 +927,7 @@ impl Engine for SpecEngine {
             }
         }
         self.set_record(slot, rec);
+        true
     }
 
     fn unload(&mut self, slot: usize) {
@@ -975,6 +986,11 @@ pub struct Offload<E: Engine> {
     loaded: Vec<Option<FlowRecord>>,
     /// Segments the device took, as far as taken back.
     pub device: TakenCount,
+    /// Loads the device refused (`Engine::load`).
+    pub loads_refused: u64,
+    /// Peers of the flows the device took segments of, as taken back (drained by the caller: the
+    /// host sees none of those segments).
+    pub device_active: Vec<SocketAddrV4>,
 }
 
 impl<E: Engine> Offload<E> {
@@ -985,6 +1001,8 @@ impl<E: Engine> Offload<E> {
             engine,
             loaded,
             device: TakenCount::default(),
+            loads_refused: 0,
+            device_active: Vec::new(),
         }
     }
 
@@ -1065,6 +1083,9 @@ impl<E: Engine> Offload<E> {
             ),
         };
         let taken = self.engine.taken(slot);
+        if taken.total() > 0 {
+            self.device_active.push(loaded.peer);
+        }
         self.device.add(&taken);
         self.host.absorb(&now, &written, taken);
     }
@@ -1096,8 +1117,11 @@ impl<E: Engine> Offload<E> {
         };
         let fits = |rec: &FlowRecord| usize::from(rec.w) <= self.engine.ring_entries();
         if let Some((rec, in_flight)) = self.host.flow_record(peer).filter(|(r, _)| fits(r)) {
-            self.engine.load(slot, &rec, &in_flight);
-            self.loaded[slot] = Some(rec);
+            if self.engine.load(slot, &rec, &in_flight) {
+                self.loaded[slot] = Some(rec);
+            } else {
+                self.loads_refused += 1;
+            }
         }
     }
 }

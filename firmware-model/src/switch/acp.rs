@@ -48,6 +48,15 @@ pub(super) struct AcpBlock {
     nbr: [u32; reg::ACP_NBR_COUNT],
     frames: u32,
     drops: u32,
+    /// `ACP_GIVEN`: segments given back.
+    given: u32,
+    /// `ACP_FENCE`.
+    fence: u32,
+    /// `ACP_STATUS.REFUSED`.
+    refused: bool,
+    /// `ACP_RDATA` as last packed, until the engine or a command changes a slot (a host reads
+    /// the record's 112 words in a row).
+    rdata: Option<[u32; RECORD_WORDS]>,
 }
 
 /// The bits of word `word` of a neighbour entry that hold a field.
@@ -75,6 +84,10 @@ impl AcpBlock {
             nbr: [0; reg::ACP_NBR_COUNT],
             frames: 0,
             drops: 0,
+            given: 0,
+            fence: 0,
+            refused: false,
+            rdata: None,
         }
     }
 
@@ -91,13 +104,18 @@ impl AcpBlock {
 
     /// The value of ACP register `offset`, `None` when it is not one.
     pub fn read(&mut self, offset: u32) -> Option<u32> {
-        let status = || reg::ACP_STATUS_VALID.place(u32::from(self.engine.valid(self.selected)));
+        let status = || {
+            reg::ACP_STATUS_VALID.place(u32::from(self.engine.valid(self.selected)))
+                | reg::ACP_STATUS_REFUSED.place(u32::from(self.refused))
+        };
         Some(match offset {
             reg::ACP_SLOTS => ENGINE_SLOTS as u32,
             reg::ACP_RING_LOG2 => ENGINE_RING.trailing_zeros(),
             reg::ACP_NEIGHBOURS => NEIGHBOURS as u32,
             reg::ACP_FRAMES => self.frames,
             reg::ACP_DROPS => self.drops,
+            reg::ACP_GIVEN => self.given,
+            reg::ACP_FENCE => self.fence,
             reg::ACP_STATUS => status(),
             _ => {
                 if let Some(i) = word_index(offset, reg::ACP_RING_WDATA, RING_WORDS) {
@@ -114,7 +132,8 @@ impl AcpBlock {
                 } else if let Some(i) = word_index(offset, reg::ACP_REC, RECORD_WORDS) {
                     self.staged[i]
                 } else if let Some(i) = word_index(offset, reg::ACP_RDATA, RECORD_WORDS) {
-                    pack(&self.engine.read(self.selected))[i]
+                    let (engine, slot) = (&mut self.engine, self.selected);
+                    self.rdata.get_or_insert_with(|| pack(&engine.read(slot)))[i]
                 } else {
                     return None;
                 }
@@ -127,6 +146,7 @@ impl AcpBlock {
         match offset {
             reg::ACP_CMD => self.command(value),
             reg::ACP_RING_CMD => self.ring_command(value),
+            reg::ACP_FENCE => self.fence = value,
             _ => {
                 if let Some(i) = word_index(offset, reg::ACP_RING_WDATA, RING_WORDS) {
                     self.ring_wdata[i] = value;
@@ -140,12 +160,19 @@ impl AcpBlock {
     }
 
     fn command(&mut self, value: u32) {
+        self.rdata = None;
         let slot = reg::ACP_CMD_SLOT.extract(value) as usize;
         if slot >= ENGINE_SLOTS {
             return;
         }
         match reg::ACP_CMD_OP.extract(value) {
-            1 => self.engine.set_record(slot, &unpack(&self.staged)),
+            1 => {
+                // Fenced: a record given back and not yet read may be of this flow.
+                self.refused = reg::ACP_CMD_FENCED.extract(value) == 1 && self.given != self.fence;
+                if !self.refused {
+                    self.engine.set_record(slot, &unpack(&self.staged));
+                }
+            }
             2 => self.engine.unload(slot),
             3 => self.selected = slot,
             _ => {}
@@ -184,7 +211,9 @@ impl AcpBlock {
         let Some(pkt) = segment(&record) else {
             return Some(record);
         };
+        self.rdata = None;
         let Ok(out) = self.engine.send(&pkt) else {
+            self.given = self.given.wrapping_add(1);
             return Some(record);
         };
         for p in out {
@@ -218,10 +247,11 @@ impl AcpBlock {
     }
 }
 
-/// The ACP segment of a host record: a punt record, reason `l4_other`, of an untagged frame
-/// (the pipeline then vouches for a 20-byte IPv4 header and its total length) of protocol 253,
-/// at least an ACP header long.
-fn segment(record: &[u8]) -> Option<Packet> {
+/// The ACP segment of a host record, the one the ACP block offers its engine: a punt record,
+/// reason `l4_other`, of an untagged frame (the pipeline then vouches for a 20-byte IPv4 header
+/// and its total length) of protocol 253, at least an ACP header long. The host counts the
+/// records that have one as it reads them, for a fenced load (`ACP_FENCE`).
+pub fn segment(record: &[u8]) -> Option<Packet> {
     let (hdr, frame) = (record.get(..HEADER_LEN)?, &record[HEADER_LEN..]);
     let untagged = hdr[11] & 1 == 0;
     if hdr[1] != KIND_PUNT || hdr[2] != reason::L4_OTHER || !untagged {

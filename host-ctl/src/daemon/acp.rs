@@ -30,6 +30,12 @@ pub enum Hop {
     },
 }
 
+/// The MACs the node knows: a port's next hop towards peers, a member's (port, address) by ARP.
+pub struct L2<'a> {
+    pub next_hop: &'a dyn Fn(u8) -> Option<[u8; 6]>,
+    pub member: &'a dyn Fn(u8, Ipv4Addr) -> Option<[u8; 6]>,
+}
+
 /// One acp service and its switch.
 pub struct AcpService {
     pub entry: AcpServiceEntry,
@@ -143,12 +149,14 @@ impl AcpService {
         dst: SocketAddrV4,
         segment: &[u8],
         now: Instant,
+        l2: &L2,
     ) -> Option<Vec<(Hop, Packet)>> {
         let from_peer = dst == self.vip();
         if !from_peer {
             let i = self.member_index(*src.ip(), src.port())?;
             self.member_packets.entry(self.ids[i]).or_default().1 += 1;
         }
+        self.give_routes(from_peer.then_some((*src.ip(), port)), l2);
         let out = self.switch.receive(&Packet {
             src: *src.ip(),
             dst: *dst.ip(),
@@ -202,10 +210,33 @@ impl AcpService {
         out
     }
 
+    /// Tells the engine where its frames to the peer (`peer`: its address and the port its
+    /// segments arrive on) and to each member go, where the MACs are known: a device that frames
+    /// what it sends (the ACP block) needs them before it holds a flow.
+    fn give_routes(&mut self, peer: Option<(Ipv4Addr, u8)>, l2: &L2) {
+        if let Some((addr, port)) = peer {
+            if let Some(mac) = (l2.next_hop)(port) {
+                self.switch.engine.route(addr, port, mac);
+            }
+        }
+        for m in &self.entry.members {
+            if let Some(mac) = m.mac.or_else(|| (l2.member)(m.out_port, m.addr)) {
+                self.switch.engine.route(m.addr, m.out_port, mac);
+            }
+        }
+    }
+
     /// Forgets the connections idle for longer than their phase's timeout (opening `tcp_syn`,
     /// established `tcp`, closed `tcp_fin`: the linger that answers a FIN sent again); returns
-    /// the resets of those not closed (docs/frame-switching.md section 10).
+    /// the resets of those not closed (docs/frame-switching.md section 10). The device's flows are
+    /// taken back first: one it took a segment of was not idle.
     pub fn age(&mut self, t: &Timeouts, now: Instant) -> Vec<(Hop, Packet)> {
+        self.switch.sync();
+        for peer in std::mem::take(&mut self.switch.device_active) {
+            if let Some(p) = self.peers.get_mut(&peer) {
+                p.1 = now;
+            }
+        }
         // The device never changes a flow's phase: the host's view is enough.
         let idle: Vec<SocketAddrV4> = self
             .switch
@@ -317,6 +348,7 @@ impl AcpService {
                 .filter(|(_, n)| *n > 0)
                 .map(|(k, n)| (k.name().to_string(), *n))
                 .collect(),
+            device_loads_refused: self.switch.loads_refused,
         }
     }
 }
@@ -360,6 +392,7 @@ impl AcpServices {
         dst: Ipv4Addr,
         segment: &[u8],
         now: Instant,
+        l2: &L2,
     ) -> Option<(usize, Vec<(Hop, Packet)>)> {
         let (sport, dport) = ports(segment)?;
         let (src, dst) = (SocketAddrV4::new(src, sport), SocketAddrV4::new(dst, dport));
@@ -368,7 +401,7 @@ impl AcpServices {
                 .iter()
                 .position(|s| s.member_index(*src.ip(), src.port()).is_some())
         })?;
-        let out = self.list[i].receive(port, src, dst, segment, now)?;
+        let out = self.list[i].receive(port, src, dst, segment, now, l2)?;
         Some((i, out))
     }
 

@@ -3,7 +3,7 @@
 //! through [`Node::receive`] and leave through [`Node::take_frames`]; time is passed in, so all of
 //! it runs in tests without devices.
 
-use super::acp::{AcpService, AcpServices, Hop};
+use super::acp::{AcpService, AcpServices, Hop, L2};
 use super::ageing::{self, Ageing};
 use super::neighbors::{self, Neighbors};
 use super::state::{SavedConn, State};
@@ -65,6 +65,14 @@ fn err(e: impl std::fmt::Display) -> String {
 
 fn json(v: impl serde::Serialize) -> Value {
     serde_json::to_value(v).expect("views serialize")
+}
+
+/// The MAC of the router towards peers on `port`: configured, or resolved from `next_hop`.
+fn next_hop_mac(ports: &[PortEntry], neighbors: &Neighbors, port: u8) -> Option<[u8; 6]> {
+    let p = ports.iter().find(|p| p.id() == port)?;
+    p.port
+        .next_hop_mac
+        .or_else(|| neighbors.mac((port, p.next_hop?)))
 }
 
 fn reason_name(code: u8) -> String {
@@ -290,7 +298,15 @@ impl<B: Backend> Node<B> {
         let Some(ip) = Ipv4::parse(frame).filter(|ip| ip.proto == acp::wire::PROTOCOL) else {
             return false;
         };
-        match self.acp.receive(port, ip.src, ip.dst, ip.payload, now) {
+        let (ports, neighbors) = (&self.ports, &self.neighbors);
+        let next_hop = |p: u8| next_hop_mac(ports, neighbors, p);
+        let member = |p: u8, addr: Ipv4Addr| neighbors.mac((p, addr));
+        let l2 = L2 {
+            next_hop: &next_hop,
+            member: &member,
+        };
+        let got = self.acp.receive(port, ip.src, ip.dst, ip.payload, now, &l2);
+        match got {
             Some((service, out)) => {
                 self.send_acp(service, out);
                 true
@@ -326,12 +342,8 @@ impl<B: Backend> Node<B> {
         }
     }
 
-    /// The MAC of the router towards peers on `port`: configured, or resolved from `next_hop`.
     fn next_hop_mac(&self, port: u8) -> Option<[u8; 6]> {
-        let p = self.port(port)?;
-        p.port
-            .next_hop_mac
-            .or_else(|| self.neighbors.mac((port, p.next_hop?)))
+        next_hop_mac(&self.ports, &self.neighbors, port)
     }
 
     fn count_drop(&mut self, why: String) {

@@ -1,0 +1,199 @@
+//! The device's ACP block as the host's frame-switch [`Engine`] (docs/frame-switching.md section 9a,
+//! docs/pipeline.md section 12). Segments reach the block through the pipeline, ahead of the host:
+//! the host sees only the records the block gives back, and loads, reads and unloads flow slots
+//! through the registers ([`crate::acp`]).
+//!
+//! A record the block gave back may still be on its way to the host (in the host queue) when the
+//! host would load its flow again; loaded then, the block would take the flow's later segments
+//! before the host handled that one. So every load is fenced: [`Shared`] counts the ACP records
+//! the host reads, and the block carries out a load only if it gave back exactly that many.
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::net::Ipv4Addr;
+use std::rc::Rc;
+
+use anypoint_model::frame_switch::fast::{
+    Engine, Entries, FlowRecord, Ring, RingEntry, TakenCount,
+};
+use anypoint_model::frame_switch::Packet;
+
+use crate::access::{Backend, PacketIo, RegisterAccess};
+use crate::acp::{self, Neighbour, Size};
+use anypoint_model::regs::reg;
+
+/// A switch shared between the host's packet loop and the engine over its ACP block. Not `Send`
+/// (a Verilated model stays on the thread that made it).
+pub struct Shared<B> {
+    dev: Rc<RefCell<B>>,
+    /// ACP records read from the host queue, as the block selects them (`acp_segment`).
+    records_read: Rc<Cell<u32>>,
+    /// The block's slots went to an acp service (there is one set).
+    slots_given: bool,
+}
+
+impl<B: Backend> Shared<B> {
+    pub fn new(dev: B) -> Shared<B> {
+        Shared {
+            dev: Rc::new(RefCell::new(dev)),
+            records_read: Rc::new(Cell::new(0)),
+            slots_given: false,
+        }
+    }
+}
+
+/// Register access to a [`Shared`] switch, for its engine.
+struct SharedRegs<B>(Rc<RefCell<B>>);
+
+impl<B: RegisterAccess> RegisterAccess for SharedRegs<B> {
+    fn read32(&mut self, offset: u32) -> u32 {
+        self.0.borrow_mut().read32(offset)
+    }
+    fn write32(&mut self, offset: u32, value: u32) {
+        self.0.borrow_mut().write32(offset, value)
+    }
+}
+
+impl<B: RegisterAccess> RegisterAccess for Shared<B> {
+    fn read32(&mut self, offset: u32) -> u32 {
+        self.dev.borrow_mut().read32(offset)
+    }
+    /// A soft reset zeroes `ACP_GIVEN`: the count of records read restarts with it.
+    fn write32(&mut self, offset: u32, value: u32) {
+        self.dev.borrow_mut().write32(offset, value);
+        if offset == reg::SOFT_RESET && reg::SOFT_RESET_GO.extract(value) == 1 {
+            self.records_read.set(0);
+        }
+    }
+}
+
+impl<B: Backend + 'static> PacketIo for Shared<B> {
+    fn receive(&mut self, port: u8, frame: &[u8]) {
+        self.dev.borrow_mut().receive(port, frame)
+    }
+    fn inject(&mut self, record: &[u8]) -> bool {
+        self.dev.borrow_mut().inject(record)
+    }
+    fn pop_egress(&mut self) -> Option<(u8, Vec<u8>)> {
+        self.dev.borrow_mut().pop_egress()
+    }
+    /// The next record; an ACP record counts as read (the caller handles it before it reads the
+    /// next one or loads a slot).
+    fn pop_host(&mut self) -> Option<Vec<u8>> {
+        let rec = self.dev.borrow_mut().pop_host()?;
+        if anypoint_model::acp_segment(&rec).is_some() {
+            self.records_read
+                .set(self.records_read.get().wrapping_add(1));
+        }
+        Some(rec)
+    }
+    /// The block's slots to the first acp service that asks, when the device has a block; else
+    /// what the device offers.
+    fn acp_engine(&mut self) -> Option<Box<dyn Engine>> {
+        if !self.slots_given {
+            let regs = SharedRegs(Rc::clone(&self.dev));
+            if let Some(slots) = DeviceSlots::new(regs, Rc::clone(&self.records_read)) {
+                self.slots_given = true;
+                return Some(Box::new(slots));
+            }
+        }
+        self.dev.borrow_mut().acp_engine()
+    }
+}
+
+/// The block's flow slots as an [`Engine`]: [`Engine::send`] gives every segment back (the host
+/// handles what the block gave back), loads are fenced. A load first writes the neighbour
+/// entries of the flow's peer and members from the routes it was given ([`Engine::route`]),
+/// reusing an address's entry, else a free one, else one no loaded flow uses.
+pub struct DeviceSlots<A> {
+    dev: A,
+    size: Size,
+    records_read: Rc<Cell<u32>>,
+    routes: HashMap<Ipv4Addr, (u8, [u8; 6])>,
+    /// The neighbour table as written.
+    nbrs: Vec<Option<Neighbour>>,
+    /// Addresses of each slot's flow while it is loaded.
+    slot_addrs: Vec<Vec<Ipv4Addr>>,
+}
+
+impl<A: RegisterAccess> DeviceSlots<A> {
+    /// `None` when the device has no ACP block. `records_read`: the ACP records the host has read
+    /// and handled.
+    pub fn new(mut dev: A, records_read: Rc<Cell<u32>>) -> Option<DeviceSlots<A>> {
+        let size = acp::size(&mut dev);
+        (size.slots > 0).then(|| DeviceSlots {
+            dev,
+            size,
+            records_read,
+            routes: HashMap::new(),
+            nbrs: vec![None; size.neighbours],
+            slot_addrs: vec![Vec::new(); size.slots],
+        })
+    }
+
+    /// Writes the neighbour entry of `addr` from its route, if it has one and the table room.
+    fn neighbour_for(&mut self, addr: Ipv4Addr) {
+        let Some(&(port, mac)) = self.routes.get(&addr) else {
+            return;
+        };
+        let n = Neighbour { addr, port, mac };
+        let used = |a: Ipv4Addr| self.slot_addrs.iter().flatten().any(|&x| x == a);
+        let i = self
+            .nbrs
+            .iter()
+            .position(|e| e.is_some_and(|e| e.addr == addr))
+            .or_else(|| self.nbrs.iter().position(Option::is_none))
+            .or_else(|| {
+                self.nbrs
+                    .iter()
+                    .position(|e| e.is_some_and(|e| !used(e.addr)))
+            });
+        if let Some(i) = i.filter(|&i| self.nbrs[i] != Some(n)) {
+            acp::set_neighbour(&mut self.dev, i, Some(n));
+            self.nbrs[i] = Some(n);
+        }
+    }
+}
+
+impl<A: RegisterAccess> Engine for DeviceSlots<A> {
+    fn slots(&self) -> usize {
+        self.size.slots
+    }
+    fn ring_entries(&self) -> usize {
+        self.size.ring_entries
+    }
+    fn load(&mut self, slot: usize, rec: &FlowRecord, in_flight: &Entries) -> bool {
+        let members = rec.legs[..usize::from(rec.nlegs)]
+            .iter()
+            .map(|l| *l.member.ip());
+        let addrs: Vec<Ipv4Addr> = std::iter::once(*rec.peer.ip()).chain(members).collect();
+        self.slot_addrs[slot].clear();
+        for &a in &addrs {
+            self.neighbour_for(a);
+        }
+        let loaded = acp::load_fenced(&mut self.dev, slot, rec, in_flight, self.records_read.get());
+        if loaded {
+            self.slot_addrs[slot] = addrs;
+        }
+        loaded
+    }
+    fn unload(&mut self, slot: usize) {
+        acp::unload(&mut self.dev, slot);
+        self.slot_addrs[slot].clear();
+    }
+    fn read(&mut self, slot: usize) -> FlowRecord {
+        acp::read(&mut self.dev, slot)
+    }
+    fn ring(&mut self, slot: usize, ring: Ring, idx: u16) -> RingEntry {
+        acp::read_ring(&mut self.dev, slot, ring, idx)
+    }
+    fn taken(&mut self, slot: usize) -> TakenCount {
+        acp::taken(&mut self.dev, slot)
+    }
+    fn send(&mut self, pkt: &Packet) -> Result<Vec<Packet>, Packet> {
+        Err(pkt.clone())
+    }
+    fn route(&mut self, addr: Ipv4Addr, port: u8, mac: [u8; 6]) {
+        self.routes.insert(addr, (port, mac));
+    }
+}

@@ -1,0 +1,73 @@
+//! The load fence of the device's ACP block (anypoint_driver::acp_offload, docs/pipeline.md section
+//! 12) against the model's whole switch: a load waits until the host has read every record the
+//! block gave back.
+
+mod common;
+
+use anypoint_driver::acp;
+use anypoint_driver::acp_offload::Shared;
+use anypoint_driver::control::PortConfig;
+use anypoint_driver::{ControlPlane, PacketIo, RegisterAccess};
+use anypoint_model::frame_switch::fast::{Engine, Entries};
+use anypoint_model::frame_switch::layout::{unpack, RECORD_WORDS};
+use anypoint_model::hostrec::HEADER_LEN;
+use anypoint_model::regs::reg;
+use anypoint_model::Switch;
+use common::KEY;
+
+const PORT_MAC: [u8; 6] = [0x02, 0xaa, 0, 0, 0, 0];
+
+/// An IPv4 frame of protocol `proto` to port 0 carrying 40 bytes (an ACP header's worth).
+fn frame(proto: u8) -> Vec<u8> {
+    let mut f = Vec::new();
+    etherparse::PacketBuilder::ethernet2([0x02, 0, 0, 0, 0, 1], PORT_MAC)
+        .ipv4([10, 0, 0, 1], [10, 0, 0, 100], 64)
+        .write(&mut f, etherparse::IpNumber(proto), &[0x5a; 40])
+        .unwrap();
+    f
+}
+
+#[test]
+fn a_load_waits_for_every_record_the_block_gave_back() {
+    let mut cp = ControlPlane::new(Shared::new(Switch::new(Default::default())), KEY).unwrap();
+    cp.set_port(&PortConfig {
+        id: 0,
+        mac: PORT_MAC,
+        next_hop_mac: None,
+        no_service_drop: false,
+    })
+    .unwrap();
+    let dev = cp.backend();
+    let mut slots = dev.acp_engine().expect("the model's ACP block");
+    assert_eq!(slots.slots(), 2);
+    assert!(dev.acp_engine().is_none(), "one set of slots");
+    let rec = unpack(&[0; RECORD_WORDS]);
+    let none = Entries::default();
+    assert!(slots.load(0, &rec, &none), "nothing given back yet");
+    assert!(acp::valid(dev, 0));
+    slots.unload(0);
+
+    // No slot holds its flow: the block gives the segment back.
+    let acp_frame = frame(253);
+    dev.receive(0, &acp_frame);
+    assert_eq!(acp::given(dev), 1);
+    assert!(!slots.load(0, &rec, &none), "its record is still queued");
+    assert!(!acp::valid(dev, 0));
+    let got = dev.pop_host().expect("the record given back");
+    assert_eq!(&got[HEADER_LEN..], &acp_frame[..]);
+    assert!(slots.load(0, &rec, &none), "read: the load goes ahead");
+    assert!(acp::valid(dev, 0));
+
+    // Records the block does not offer (another protocol) are not counted on either side.
+    dev.receive(0, &frame(252));
+    assert_eq!(acp::given(dev), 1);
+    assert!(dev.pop_host().is_some());
+    assert!(slots.load(1, &rec, &none));
+
+    // A soft reset zeroes ACP_GIVEN and the count of records read with it.
+    dev.receive(0, &acp_frame);
+    assert!(dev.pop_host().is_some());
+    dev.write32(reg::SOFT_RESET, reg::SOFT_RESET_GO.place(1));
+    assert_eq!(acp::given(dev), 0);
+    assert!(slots.load(0, &rec, &none), "counted from zero again");
+}
