@@ -15,4 +15,4 @@ mod switch;
 
 pub use hash::{FiveTuple, HashKey};
 pub use hostrec::{HostHeader, InjectHeader, InjectMode};
-pub use switch::{acp_segment, Geometry, InjectError, Outcome, StepOutput, Switch};
+pub use switch::{acp_frame, acp_segment, Geometry, InjectError, Outcome, StepOutput, Switch};

@@ -16,8 +16,8 @@ use std::collections::VecDeque;
 use crate::hostrec::{InjectHeader, InjectMode};
 use crate::regs::{ctr, reg};
 use crate::HashKey;
-pub use acp::segment as acp_segment;
 use acp::AcpBlock;
+pub use acp::{frame as acp_frame, segment as acp_segment};
 use counters::Counters;
 use tables::Tables;
 

@@ -109,26 +109,6 @@ impl<'a> Ipv4<'a> {
             payload: ip.payload,
         })
     }
-
-    /// An untagged frame from `src_mac` to `dst_mac` carrying this packet: a 20-byte header, TTL 64,
-    /// not fragmented, with its checksum; zero-padded to the 60-byte minimum.
-    pub fn frame(&self, dst_mac: [u8; 6], src_mac: [u8; 6]) -> Vec<u8> {
-        let mut f = Vec::with_capacity(34 + self.payload.len());
-        f.extend_from_slice(&dst_mac);
-        f.extend_from_slice(&src_mac);
-        f.extend_from_slice(&ETH_IPV4.to_be_bytes());
-        let total = (20 + self.payload.len()) as u16;
-        f.extend_from_slice(&[0x45, 0]);
-        f.extend_from_slice(&total.to_be_bytes());
-        f.extend_from_slice(&[0, 0, 0x40, 0, 64, self.proto, 0, 0]);
-        f.extend_from_slice(&self.src.octets());
-        f.extend_from_slice(&self.dst.octets());
-        let sum = checksum(&f[14..34]);
-        f[24..26].copy_from_slice(&sum.to_be_bytes());
-        f.extend_from_slice(self.payload);
-        f.resize(f.len().max(60), 0);
-        f
-    }
 }
 
 /// The IPv4 header of an untagged frame and its length, when the frame holds all of the packet.
@@ -222,7 +202,7 @@ mod tests {
     }
 
     #[test]
-    fn ipv4_packets_round_trip_with_a_valid_checksum() {
+    fn acp_packets_round_trip_with_a_valid_checksum() {
         let payload = [7u8; 30];
         let p = Ipv4 {
             src: Ipv4Addr::new(10, 0, 0, 1),
@@ -230,7 +210,16 @@ mod tests {
             proto: 253,
             payload: &payload,
         };
-        let f = p.frame(A, B);
+        // The model's frame builder, which the daemon sends acp segments with.
+        let frame = |p: &Ipv4| {
+            let pkt = anypoint_model::frame_switch::Packet {
+                src: p.src,
+                dst: p.dst,
+                segment: p.payload.to_vec(),
+            };
+            anypoint_model::acp_frame(&pkt, A, B)
+        };
+        let f = frame(&p);
         assert_eq!((&f[..6], &f[6..12]), (&A[..], &B[..]));
         let s = SlicedPacket::from_ethernet(&f).unwrap();
         let Some(etherparse::NetSlice::Ipv4(ip)) = s.net else {
@@ -245,7 +234,7 @@ mod tests {
             payload: &payload[..8],
             ..p
         };
-        let f = short.frame(A, B);
+        let f = frame(&short);
         assert_eq!((f.len(), Ipv4::parse(&f)), (60, Some(short)));
         assert_eq!(Ipv4::parse(&f[..35]), None, "truncated");
     }

@@ -272,9 +272,10 @@ pub fn segment(record: &[u8]) -> Option<Packet> {
     })
 }
 
-/// The frame of a segment the engine sent: Ethernet to `dst_mac` from `src_mac`, a 20-byte IPv4
-/// header (identification 0, DF, TTL 64, protocol 253, its checksum), zero padded to 60 bytes.
-fn frame(p: &Packet, dst_mac: [u8; 6], src_mac: [u8; 6]) -> Vec<u8> {
+/// The frame of an ACP segment (one the engine sent, or the host's slow path): Ethernet to
+/// `dst_mac` from `src_mac`, a 20-byte IPv4 header (identification 0, DF, TTL 64, protocol 253, its
+/// checksum), zero padded to 60 bytes.
+pub fn frame(p: &Packet, dst_mac: [u8; 6], src_mac: [u8; 6]) -> Vec<u8> {
     let total = (20 + p.segment.len()) as u16;
     let mut f = Vec::with_capacity(ETH_IP_LEN + p.segment.len());
     f.extend_from_slice(&dst_mac);

@@ -332,13 +332,7 @@ impl<B: Backend> Node<B> {
                 continue;
             };
             s.sent += 1;
-            let packet = Ipv4 {
-                src: p.src,
-                dst: p.dst,
-                proto: acp::wire::PROTOCOL,
-                payload: &p.segment,
-            };
-            self.send(port, packet.frame(dst_mac, src_mac));
+            self.send(port, anypoint_model::acp_frame(&p, dst_mac, src_mac));
         }
     }
 
@@ -1478,15 +1472,14 @@ mod tests {
             dst_port: to.1,
             ..h
         };
-        let mut seg = Vec::new();
-        acp::wire::emit_segment(&h, &[], from.0, to.0, &mut seg);
-        Ipv4 {
+        let mut segment = Vec::new();
+        acp::wire::emit_segment(&h, &[], from.0, to.0, &mut segment);
+        let p = Packet {
             src: from.0,
             dst: to.0,
-            proto: acp::wire::PROTOCOL,
-            payload: &seg,
-        }
-        .frame(mac, [2, 0, 0, 0, 0, 0x99])
+            segment,
+        };
+        anypoint_model::acp_frame(&p, mac, [2, 0, 0, 0, 0, 0x99])
     }
 
     /// The member's SYN-ACK to the peer's port `peer_port` (acking its SYN at 1000).
