@@ -88,7 +88,8 @@ pub fn load(a: &mut impl RegisterAccess, slot: usize, rec: &FlowRecord, in_fligh
 /// [`load`] fenced: carried out only if the block has given back exactly `records_read` segments
 /// (wrapping), the ACP records (`anypoint_model::acp_segment`) the host has read and handled, so
 /// that no record of the flow is still on its way to the host. False when the block refused it
-/// (the slot is then invalid, its rings overwritten).
+/// (the slot is then invalid, its rings overwritten). `ACP_GIVEN` only grows, so one that already
+/// differs refuses the load before anything is staged.
 pub fn load_fenced(
     a: &mut impl RegisterAccess,
     slot: usize,
@@ -96,6 +97,9 @@ pub fn load_fenced(
     in_flight: &Entries,
     records_read: u32,
 ) -> bool {
+    if given(a) != records_read {
+        return false;
+    }
     stage(a, slot, rec, in_flight);
     a.write32(reg::ACP_FENCE, records_read);
     a.write32(

@@ -553,9 +553,4 @@ impl anypoint_driver::PacketIo for RtlSwitch {
     fn pop_host(&mut self) -> Option<Vec<u8>> {
         self.host.pop_front()
     }
-    /// The Verilated ACP engine (`hw/rtl/anypoint_acp_out.sv`), beside this pipeline: not yet in
-    /// `anypoint_top`, so the daemon passes it the acp segments the pipeline punts.
-    fn acp_engine(&mut self) -> Option<Box<dyn anypoint_model::frame_switch::fast::Engine>> {
-        Some(Box::new(crate::acp_out::RtlAcpOut::new(0, 1)))
-    }
 }
