@@ -1011,6 +1011,7 @@ fn check_weight(w: u32) -> Result<(), String> {
 mod tests {
     use super::*;
     use acp::wire::{Flags, Header, Options};
+    use anypoint_driver::acp_offload::Shared;
     use etherparse::{PacketBuilder, SlicedPacket, TransportSlice};
     use std::time::Duration;
 
@@ -1054,11 +1055,13 @@ mod tests {
     const MEMBER: Ipv4Addr = Ipv4Addr::new(10, 77, 1, 11);
     const VIP: Ipv4Addr = Ipv4Addr::new(10, 77, 0, 100);
 
-    type TestNode = Node<anypoint_model::Switch>;
+    /// The model's switch, its ACP block driven as the daemon drives a device's.
+    type TestNode = Node<Shared<anypoint_model::Switch>>;
 
     fn node(t0: Instant) -> TestNode {
         let config = Config::parse(CONFIG).unwrap();
-        Node::new(anypoint_model::Switch::new(Default::default()), &config, t0).unwrap()
+        let switch = Shared::new(anypoint_model::Switch::new(Default::default()));
+        Node::new(switch, &config, t0).unwrap()
     }
 
     /// An echo request from the peer to the VIP on port 0.
@@ -1467,13 +1470,24 @@ mod tests {
         mac: [u8; 6],
         h: Header,
     ) -> Vec<u8> {
+        acp_data_frame(from, to, mac, h, &[])
+    }
+
+    /// An acp segment with header `h` (ports filled in) carrying `payload` (its frames).
+    fn acp_data_frame(
+        from: (Ipv4Addr, u16),
+        to: (Ipv4Addr, u16),
+        mac: [u8; 6],
+        h: Header,
+        payload: &[u8],
+    ) -> Vec<u8> {
         let h = Header {
             src_port: from.1,
             dst_port: to.1,
             ..h
         };
         let mut segment = Vec::new();
-        acp::wire::emit_segment(&h, &[], from.0, to.0, &mut segment);
+        acp::wire::emit_segment(&h, payload, from.0, to.0, &mut segment);
         let p = Packet {
             src: from.0,
             dst: to.0,
@@ -1518,6 +1532,38 @@ mod tests {
             .collect()
     }
 
+    /// The peer's header at `seq` acking the VIP's SYN-ACK (ISN `isn_v`).
+    fn peer_ack(seq: u32, isn_v: u32) -> Header {
+        Header {
+            seq,
+            ack: isn_v.wrapping_add(1),
+            flags: Flags::ACK,
+            window: 1000,
+            ..Header::default()
+        }
+    }
+
+    /// Peer port 40000 opens a connection to the VIP and completes the handshake (its ISN 1000);
+    /// the VIP's ISN. The frames sent are taken.
+    fn establish(n: &mut TestNode, t: Instant) -> u32 {
+        n.receive(
+            0,
+            &acp_frame((PEER, 40000), (VIP, 7000), PORT0_MAC, Flags::SYN),
+            t,
+        );
+        n.receive(1, &member_syn_ack(40000), t);
+        let to_peer = acp_sent(n.take_frames());
+        let isn_v = to_peer.iter().find(|o| o.2 == VIP).expect("SYN-ACK").4.seq;
+        let ack = peer_ack(1001, isn_v);
+        n.receive(
+            0,
+            &acp_header_frame((PEER, 40000), (VIP, 7000), PORT0_MAC, ack),
+            t,
+        );
+        n.take_frames();
+        isn_v
+    }
+
     /// Idle frame-switched connections are forgotten after their phase's timeout (`tcp_syn` 6 s
     /// opening, `tcp` 20 s established), their ends reset.
     #[test]
@@ -1526,26 +1572,7 @@ mod tests {
         let mut n = node(t0);
         resolve(&mut n, t0);
         // Peer port 40000 opens and completes the handshake; 40001 sends a SYN only.
-        n.receive(
-            0,
-            &acp_frame((PEER, 40000), (VIP, 7000), PORT0_MAC, Flags::SYN),
-            t0,
-        );
-        n.receive(1, &member_syn_ack(40000), t0);
-        let to_peer = acp_sent(n.take_frames());
-        let isn_v = to_peer.iter().find(|o| o.2 == VIP).expect("SYN-ACK").4.seq;
-        let ack = Header {
-            seq: 1001,
-            ack: isn_v.wrapping_add(1),
-            flags: Flags::ACK,
-            window: 1000,
-            ..Header::default()
-        };
-        n.receive(
-            0,
-            &acp_header_frame((PEER, 40000), (VIP, 7000), PORT0_MAC, ack),
-            t0,
-        );
+        establish(&mut n, t0);
         n.receive(
             0,
             &acp_frame((PEER, 40001), (VIP, 7000), PORT0_MAC, Flags::SYN),
@@ -1585,6 +1612,59 @@ mod tests {
             ]
         );
         assert_eq!(flows(&mut n, t2), (0, 2));
+    }
+
+    /// A connection whose segments the device's ACP block takes is not idle, though the host sees
+    /// none of them: ageing takes the flows back and counts what the device took as activity.
+    #[test]
+    fn acp_connections_the_device_serves_are_not_aged() {
+        let t0 = Instant::now();
+        let mut n = node(t0);
+        resolve(&mut n, t0);
+        let isn_v = establish(&mut n, t0);
+        let segments = |n: &mut TestNode, t| {
+            let a = &n.stats(t).acp[0];
+            (a.segments.values().sum::<u64>(), a.device, a.flows, a.aged)
+        };
+        // Frame 0 from the peer at t0 (the host assigns the first), frames 1 to 4 at 15 s, one a
+        // segment.
+        let mut seq = 1001;
+        let mut frame = |n: &mut TestNode, k: u32, t| {
+            let mut payload = Vec::new();
+            acp::wire::emit_frame(k, 0, &[k as u8; 16], &mut payload);
+            let h = peer_ack(seq, isn_v);
+            let f = acp_data_frame((PEER, 40000), (VIP, 7000), PORT0_MAC, h, &payload);
+            n.receive(0, &f, t);
+            seq += payload.len() as u32;
+        };
+        // Stats take the flows back: frame 0 is the host's, which loads the flow again.
+        let (before, device_before, _, _) = segments(&mut n, t0);
+        frame(&mut n, 0, t0);
+        n.take_frames();
+        let t1 = t0 + Duration::from_secs(15);
+        for k in 1..5 {
+            frame(&mut n, k, t1);
+        }
+        let to_member = acp_sent(n.take_frames())
+            .into_iter()
+            .filter(|o| o.3 == MEMBER)
+            .count();
+        assert_eq!(to_member, 4, "each frame to the member");
+        let (after, device, _, _) = segments(&mut n, t1);
+        assert_eq!(
+            (after - before, device - device_before),
+            (5, 4),
+            "the device took the four at 15 s"
+        );
+
+        // The established timeout is 20 s: idle for the host since t0, served at 15 s.
+        let t2 = t0 + Duration::from_secs(21);
+        n.tick(t2);
+        let (_, _, flows, aged) = segments(&mut n, t2);
+        assert_eq!((flows, aged), (1, 0), "served by the device: not idle");
+        n.tick(t2 + Duration::from_secs(21));
+        let (_, _, flows, aged) = segments(&mut n, t2 + Duration::from_secs(21));
+        assert_eq!((flows, aged), (0, 1), "then idle: aged");
     }
 
     /// An acp service added through the control socket switches like one from the config; a bad
@@ -1977,8 +2057,8 @@ mod tests {
         // What `save` writes builds a node with the same services and members.
         let saved = ask(&mut n, Request::Save).unwrap();
         let config = Config::parse(saved.as_str().unwrap()).unwrap();
-        let mut restored =
-            Node::new(anypoint_model::Switch::new(Default::default()), &config, t0).unwrap();
+        let switch = Shared::new(anypoint_model::Switch::new(Default::default()));
+        let mut restored = Node::new(switch, &config, t0).unwrap();
         assert_eq!(ask(&mut restored, Request::ServiceList), Ok(services));
         assert_eq!(
             ask(
