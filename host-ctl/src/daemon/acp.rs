@@ -226,6 +226,12 @@ impl AcpService {
         }
     }
 
+    /// Takes the service's flows back from the device, whose slots then hold none of them: before
+    /// the service is deleted, else the device would go on switching them.
+    pub fn release(&mut self) {
+        self.switch.sync();
+    }
+
     /// Forgets the connections idle for longer than their phase's timeout (opening `tcp_syn`,
     /// established `tcp`, closed `tcp_fin`: the linger that answers a FIN sent again); returns
     /// the resets of those not closed (docs/frame-switching.md section 10). The device's flows are

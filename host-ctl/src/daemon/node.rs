@@ -612,8 +612,8 @@ impl<B: Backend> Node<B> {
             }
             Request::ServiceDelete { name } => {
                 if let Some(i) = self.acp.list.iter().position(|s| s.entry.name == name) {
-                    // Its connections go with it, as a tcp service's do.
-                    self.acp.list.remove(i);
+                    // Its connections go with it, as a tcp service's do (the device's too).
+                    self.acp.list.remove(i).release();
                 } else {
                     self.ctl.remove_service(&name).map_err(err)?;
                 }
@@ -1543,6 +1543,15 @@ mod tests {
         }
     }
 
+    /// The segment of frame `k` (16 bytes) from peer port 40000 after `establish`: one frame a
+    /// segment, the first at byte 1001.
+    fn peer_frame(k: u32, isn_v: u32) -> Vec<u8> {
+        let mut payload = Vec::new();
+        acp::wire::emit_frame(k, 0, &[k as u8; 16], &mut payload);
+        let h = peer_ack(1001 + k * payload.len() as u32, isn_v);
+        acp_data_frame((PEER, 40000), (VIP, 7000), PORT0_MAC, h, &payload)
+    }
+
     /// Peer port 40000 opens a connection to the VIP and completes the handshake (its ISN 1000);
     /// the VIP's ISN. The frames sent are taken.
     fn establish(n: &mut TestNode, t: Instant) -> u32 {
@@ -1626,24 +1635,14 @@ mod tests {
             let a = &n.stats(t).acp[0];
             (a.segments.values().sum::<u64>(), a.device, a.flows, a.aged)
         };
-        // Frame 0 from the peer at t0 (the host assigns the first), frames 1 to 4 at 15 s, one a
-        // segment.
-        let mut seq = 1001;
-        let mut frame = |n: &mut TestNode, k: u32, t| {
-            let mut payload = Vec::new();
-            acp::wire::emit_frame(k, 0, &[k as u8; 16], &mut payload);
-            let h = peer_ack(seq, isn_v);
-            let f = acp_data_frame((PEER, 40000), (VIP, 7000), PORT0_MAC, h, &payload);
-            n.receive(0, &f, t);
-            seq += payload.len() as u32;
-        };
+        // Frame 0 from the peer at t0 (the host assigns the first), frames 1 to 4 at 15 s.
         // Stats take the flows back: frame 0 is the host's, which loads the flow again.
         let (before, device_before, _, _) = segments(&mut n, t0);
-        frame(&mut n, 0, t0);
+        n.receive(0, &peer_frame(0, isn_v), t0);
         n.take_frames();
         let t1 = t0 + Duration::from_secs(15);
         for k in 1..5 {
-            frame(&mut n, k, t1);
+            n.receive(0, &peer_frame(k, isn_v), t1);
         }
         let to_member = acp_sent(n.take_frames())
             .into_iter()
@@ -1665,6 +1664,30 @@ mod tests {
         n.tick(t2 + Duration::from_secs(21));
         let (_, _, flows, aged) = segments(&mut n, t2 + Duration::from_secs(21));
         assert_eq!((flows, aged), (0, 1), "then idle: aged");
+    }
+
+    /// A deleted acp service's connections leave the device's ACP block with it: a segment of one
+    /// reaches no member.
+    #[test]
+    fn a_deleted_acp_service_leaves_nothing_on_the_device() {
+        let t0 = Instant::now();
+        let mut n = node(t0);
+        resolve(&mut n, t0);
+        let isn_v = establish(&mut n, t0);
+        n.receive(0, &peer_frame(0, isn_v), t0);
+        let sent = |n: &mut TestNode| {
+            acp_sent(n.take_frames())
+                .iter()
+                .filter(|o| o.3 == MEMBER)
+                .count()
+        };
+        assert_eq!(sent(&mut n), 1, "frame 0 to the member");
+        let name = "frames".to_string();
+        ask(&mut n, Request::ServiceDelete { name }).unwrap();
+        n.receive(0, &peer_frame(1, isn_v), t0);
+        assert_eq!(sent(&mut n), 0, "the service is gone");
+        let slots = anypoint_driver::acp::size(n.backend()).slots;
+        assert!((0..slots).all(|s| !anypoint_driver::acp::valid(n.backend(), s)));
     }
 
     /// An acp service added through the control socket switches like one from the config; a bad
