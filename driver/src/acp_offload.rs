@@ -25,7 +25,7 @@ use anypoint_model::regs::reg;
 /// A switch shared between the host's packet loop and the engine over its ACP block. Not `Send`
 /// (a Verilated model stays on the thread that made it).
 pub struct Shared<B> {
-    dev: Rc<RefCell<B>>,
+    dev: SharedRegs<B>,
     /// ACP records read from the host queue, as the block selects them (`acp_segment`).
     records_read: Rc<Cell<u32>>,
     /// The block's slots went to an acp service (there is one set).
@@ -35,14 +35,14 @@ pub struct Shared<B> {
 impl<B: Backend> Shared<B> {
     pub fn new(dev: B) -> Shared<B> {
         Shared {
-            dev: Rc::new(RefCell::new(dev)),
+            dev: SharedRegs(Rc::new(RefCell::new(dev))),
             records_read: Rc::new(Cell::new(0)),
             slots_given: false,
         }
     }
 }
 
-/// Register access to a [`Shared`] switch, for its engine.
+/// Register access to a [`Shared`] switch, its own and its engine's.
 struct SharedRegs<B>(Rc<RefCell<B>>);
 
 impl<B: RegisterAccess> RegisterAccess for SharedRegs<B> {
@@ -56,11 +56,11 @@ impl<B: RegisterAccess> RegisterAccess for SharedRegs<B> {
 
 impl<B: RegisterAccess> RegisterAccess for Shared<B> {
     fn read32(&mut self, offset: u32) -> u32 {
-        self.dev.borrow_mut().read32(offset)
+        self.dev.read32(offset)
     }
     /// A soft reset zeroes `ACP_GIVEN`: the count of records read restarts with it.
     fn write32(&mut self, offset: u32, value: u32) {
-        self.dev.borrow_mut().write32(offset, value);
+        self.dev.write32(offset, value);
         if offset == reg::SOFT_RESET && reg::SOFT_RESET_GO.extract(value) == 1 {
             self.records_read.set(0);
         }
@@ -69,18 +69,18 @@ impl<B: RegisterAccess> RegisterAccess for Shared<B> {
 
 impl<B: Backend + 'static> PacketIo for Shared<B> {
     fn receive(&mut self, port: u8, frame: &[u8]) {
-        self.dev.borrow_mut().receive(port, frame)
+        self.dev.0.borrow_mut().receive(port, frame)
     }
     fn inject(&mut self, record: &[u8]) -> bool {
-        self.dev.borrow_mut().inject(record)
+        self.dev.0.borrow_mut().inject(record)
     }
     fn pop_egress(&mut self) -> Option<(u8, Vec<u8>)> {
-        self.dev.borrow_mut().pop_egress()
+        self.dev.0.borrow_mut().pop_egress()
     }
     /// The next record; an ACP record counts as read (the caller handles it before it reads the
     /// next one or loads a slot).
     fn pop_host(&mut self) -> Option<Vec<u8>> {
-        let rec = self.dev.borrow_mut().pop_host()?;
+        let rec = self.dev.0.borrow_mut().pop_host()?;
         if anypoint_model::acp_segment(&rec).is_some() {
             self.records_read
                 .set(self.records_read.get().wrapping_add(1));
@@ -91,13 +91,13 @@ impl<B: Backend + 'static> PacketIo for Shared<B> {
     /// what the device offers.
     fn acp_engine(&mut self) -> Option<Box<dyn Engine>> {
         if !self.slots_given {
-            let regs = SharedRegs(Rc::clone(&self.dev));
+            let regs = SharedRegs(Rc::clone(&self.dev.0));
             if let Some(slots) = DeviceSlots::new(regs, Rc::clone(&self.records_read)) {
                 self.slots_given = true;
                 return Some(Box::new(slots));
             }
         }
-        self.dev.borrow_mut().acp_engine()
+        self.dev.0.borrow_mut().acp_engine()
     }
 }
 

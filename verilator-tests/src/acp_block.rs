@@ -1,8 +1,9 @@
 //! The ACP block of a whole device (the model's `Switch` or the Verilated `anypoint_top`) as a
 //! frame-switch [`Engine`]: slots, rings and neighbours through the daemon's engine over its
 //! registers (`anypoint_driver::acp_offload`, fenced loads), each segment in as a frame on an
-//! Ethernet port and out as the frames the block sends or the host record it gives back. Every frame sent is checked against the
-//! neighbour table (port, both MACs) and re-parsed by etherparse (IPv4 header and its checksum).
+//! Ethernet port and out as the frames the block sends or the host record it gives back. Every
+//! frame sent is checked against the neighbour table (port, both MACs) and re-parsed by
+//! etherparse (IPv4 header and its checksum).
 //! Before every second segment a decoy goes in that the block must pass to the host untouched: the
 //! same segment in an 802.1Q-tagged frame, as IP protocol 252, or cut to 19 bytes (shorter than an
 //! ACP header).
