@@ -150,7 +150,11 @@ module anypoint_acp_out #(
   localparam int SW = $clog2(SLOTS);
   localparam int BW = $clog2(MAX_BEATS);  // buffer address
   localparam int CW = $clog2(MAX_BEATS + 1);  // beat count
-  localparam int BUFS = 3;  // buffer slots: a segment coming in, one deciding, one sending
+  // Buffer slots: a segment coming in, one deciding, one sending and one decided behind it (with
+  // three, a long segment's send and the next one's decision held the input off for the decision's
+  // length every frame).
+  localparam int BUFS = 4;
+  localparam int BI = $clog2(BUFS), BC = $clog2(BUFS + 1);  // slot index, slot count
   localparam int AW = $clog2(BUFS * MAX_BEATS);  // buffer address
   localparam int LEGS = 8;
   localparam int MAX_RETIRE = 8;  // fast::MAX_RETIRE
@@ -287,7 +291,7 @@ module anypoint_acp_out #(
   typedef enum logic [1:0] {
     E_IDLE,
     E_OUT,     // sending the segment (the frame or the segment given back)
-    E_ABUILD,  // peer's: the next pure ack's header
+    E_ABUILD,  // peer's: the first pure ack's header, when nothing is sent before it
     E_ABEAT    // peer's: sending it
   } estate_t;
   estate_t estate;
@@ -318,8 +322,8 @@ module anypoint_acp_out #(
   // before it are decided and sent.
   logic [63:0] buf_mem[BUFS * MAX_BEATS];
   // The slot taking beats, the slot deciding (or next to), the slot sending (or next to).
-  logic [1:0] wi, di, ei;
-  logic [1:0] nfull, nwait;  // full slots; of them, not yet decided
+  logic [BI-1:0] wi, di, ei;
+  logic [BC-1:0] nfull, nund;  // full slots; of them, not yet decided
   logic [CW-1:0] nb;  // beats of the segment coming in (saturates at MAX_BEATS)
   logic full;
   logic ovf;  // a beat beyond MAX_BEATS: the segment is dropped in its turn
@@ -347,7 +351,7 @@ module anypoint_acp_out #(
   logic [7:0] e_keep;
   logic [CW-1:0] e_nb;
 
-  assign in_tready = nfull != 2'(BUFS);
+  assign in_tready = nfull != BC'(BUFS);
   assign acc = in_tvalid && in_tready;
   assign full = nb == CW'(MAX_BEATS);
   assign drop = acc && in_tlast && (ovf || full);
@@ -361,7 +365,6 @@ module anypoint_acp_out #(
   assign hsum_q = hsum_m[di];
   assign base = AW'(MAX_BEATS) * AW'(di);
   assign ebase = AW'(MAX_BEATS) * AW'(ei);
-  assign nwait = nfull - 2'(estate != E_IDLE);
 
   always_comb begin
     kcnt = '0;
@@ -400,6 +403,7 @@ module anypoint_acp_out #(
       di <= '0;
       ei <= '0;
       nfull <= '0;
+      nund <= '0;
       nb <= '0;
       ovf <= 1'b0;
       hsum <= '0;
@@ -415,12 +419,13 @@ module anypoint_acp_out #(
           ovf <= 1'b0;
           hsum <= '0;
           dsum <= '0;
-          wi <= wi == 2'(BUFS - 1) ? '0 : wi + 2'd1;
+          wi <= wi == BI'(BUFS - 1) ? '0 : wi + 1'b1;
         end
       end
-      if (decided) di <= di == 2'(BUFS - 1) ? '0 : di + 2'd1;
-      if (fin) ei <= ei == 2'(BUFS - 1) ? '0 : ei + 2'd1;
-      nfull <= nfull + 2'(acc && in_tlast) - 2'(fin);
+      if (decided) di <= di == BI'(BUFS - 1) ? '0 : di + 1'b1;
+      if (fin) ei <= ei == BI'(BUFS - 1) ? '0 : ei + 1'b1;
+      nfull <= nfull + BC'(acc && in_tlast) - BC'(fin);
+      nund <= nund + BC'(acc && in_tlast) - BC'(decided);
     end
   end
 
@@ -773,7 +778,7 @@ module anypoint_acp_out #(
   end
 
   // ST_COMMIT: the rewritten head, the advanced record and the ring entry.
-  logic [255:0] nh, nh_p, nhead_q;  // nhead_q: the sent segment's bytes 0..31
+  logic [255:0] nh, nh_p;
   logic [3583:0] upd, upd_p;
 
   always_comb begin
@@ -843,26 +848,41 @@ module anypoint_acp_out #(
     end
   end
 
-  // A pure ack to member ai (E_ABUILD), sent as three beats (E_ABEAT), from what the commit left:
-  // the peer's address, the members' addresses, next sequence numbers, acks and window fields.
+  // What a decided segment sends, kept with its buffer slot until the send reaches it (later
+  // segments are decided and committed meanwhile): whether the segment or its rewrite goes out, its
+  // bytes 0..31 when rewritten, its addresses, the members owed a pure ack and what those acks
+  // carry (each member's next sequence number, ack and window field as the commit left them; the
+  // addresses from its record, which only the host changes, while the engine is idle).
+  logic [BUFS-1:0] out_m, punt_m;
+  logic [255:0] nhead_m[BUFS];
+  logic [31:0] osrc_m[BUFS], odst_m[BUFS];
+  logic [LEGS-1:0] pend_m[BUFS];
+  logic [SW-1:0] erec_m[BUFS];
+  logic [32*LEGS-1:0] enext_m[BUFS], eack_m[BUFS];
+  logic [16*LEGS-1:0] efld_m[BUFS];
+
+  // A pure ack to member ai, built in E_ABUILD when the segment sends nothing before it, else as
+  // the last beat before it leaves (next_ack), and sent as three beats (E_ABEAT).
   logic [159:0] ah;
   logic [1:0] abeat;
-  logic [31:0] a_ack, a_next, a_ip, e_peer_ip;
+  logic [31:0] a_ack, a_next, a_ip, a_src, a_dst, e_peer_ip;
   logic [15:0] a_port, a_fld, e_peer_port;
-  logic [32*LEGS-1:0] e_ip, e_next, e_ack;
-  logic [16*LEGS-1:0] e_port, e_fld;
+  logic [3583:0] e_rec;
   always_comb begin
-    a_ack = e_ack[32*ai+:32];
-    a_next = e_next[32*ai+:32];
-    a_ip = e_ip[32*ai+:32];
-    a_port = e_port[16*ai+:16];
-    a_fld = e_fld[16*ai+:16];
+    e_rec = recs_q[erec_m[ei]];
+    e_peer_ip = e_rec[R_PEER_IP+:32];
+    e_peer_port = e_rec[R_PEER_PORT+:16];
+    a_ack = eack_m[ei][32*ai+:32];
+    a_next = enext_m[ei][32*ai+:32];
+    a_fld = efld_m[ei][16*ai+:16];
+    a_ip = e_rec[LEG0+LEG_W*ai+L_IP+:32];
+    a_port = e_rec[LEG0+LEG_W*ai+L_PORT+:16];
   end
 
-  logic take, commit, silent;
+  logic take, commit, gone, start, next_ack;  // gone: a dropped segment decided; start: see the send
+  logic [LEGS-1:0] e_pend_d;
   assign take = ok_q && !over_q;
-  assign commit = state == ST_COMMIT && estate == E_IDLE;
-  assign silent = commit && take && !send_q && pend_q == '0;  // taken, nothing sent
+  assign commit = state == ST_COMMIT;
 
   always_ff @(posedge clk) begin
     case (state)
@@ -977,24 +997,20 @@ module anypoint_acp_out #(
         out_sum_q <= dsum_q + {12'd0, s1_q} + {12'd0, s2_q} + {16'd0, field_q};
       end
       ST_COMMIT: begin
-        if (commit) begin
-          if (take && send_q) nhead_q <= peer_q ? nh_p : nh;
-          e_pend <= take ? pend_q : '0;
-          out_punt <= !take;
-          out_src <= !take ? src_q : peer_q ? r_peer_ip : r_vip_ip;
-          out_dst <= !take ? dst_q : peer_q ? l_ip[32*t_q+:32] : r_peer_ip;
-          e_peer_ip <= r_peer_ip;
-          e_peer_port <= r_peer_port;
-          e_ip <= l_ip;
-          e_port <= l_port;
-          e_ack <= ackw_q;
-          e_fld <= fld_q;
-          for (int i = 0; i < LEGS; i++) e_next[32*i+:32] <= upd_p[LEG0+LEG_W*i+L_NEXT+:32];
-        end
+        out_m[di] <= !take || send_q;
+        punt_m[di] <= !take;
+        nhead_m[di] <= peer_q ? nh_p : nh;
+        osrc_m[di] <= !take ? src_q : peer_q ? r_peer_ip : r_vip_ip;
+        odst_m[di] <= !take ? dst_q : peer_q ? l_ip[32*t_q+:32] : r_peer_ip;
+        pend_m[di] <= take ? pend_q : '0;
+        erec_m[di] <= slot_q;
+        eack_m[di] <= ackw_q;
+        efld_m[di] <= fld_q;
+        for (int i = 0; i < LEGS; i++) enext_m[di][32*i+:32] <= upd_p[LEG0+LEG_W*i+L_NEXT+:32];
       end
       default: ;
     endcase
-    if (estate == E_ABUILD) begin
+    if (estate == E_ABUILD || next_ack) begin
       ah[0+:16] <= net16(e_peer_port);
       ah[16+:16] <= net16(a_port);
       ah[32+:32] <= net32(a_next);
@@ -1005,10 +1021,15 @@ module anypoint_acp_out #(
           32'd253 + 32'd20 + {16'd0, e_peer_port} + {16'd0, a_port} + {12'd0, halves(a_next)} +
           {12'd0, halves(a_ack)} + 32'h5010 + {16'd0, a_fld}));
       ah[144+:16] <= '0;
-      out_src <= e_peer_ip;
-      out_dst <= a_ip;
+      a_src <= e_peer_ip;
+      a_dst <= a_ip;
       e_pend[ai] <= 1'b0;
     end
+    if (gone) begin  // sends nothing
+      out_m[di] <= 1'b0;
+      pend_m[di] <= '0;
+    end
+    if (start) e_pend <= e_pend_d;
   end
 
   always_ff @(posedge clk) begin
@@ -1098,32 +1119,40 @@ module anypoint_acp_out #(
   end
 
   // ---------------------------------------------------------------------------------------------
-  // Send, from the commit on while the next segment is decided: the buffer read into ram_q a beat
-  // ahead (ei is di at the commit); a sent segment's first 4 beats come from the rewritten head instead. Then the pure
-  // acks, from `ah`.
+  // Send, in input order, each decided segment from its buffer slot `ei` while later ones are
+  // decided: the buffer read into ram_q a beat ahead, a rewritten segment's first 4 beats from its
+  // new head instead, then its pure acks from `ah`. A segment committed now starts at once when the
+  // send is idle and it is next (s_now: the send reads what the commit writes from the next cycle
+  // on). Taken silently or dropped, a segment is done in its turn, sending nothing.
   logic [CW-1:0] rd_ptr;
-  logic q_valid, q_head, q_last, pop, apop, load, rewritten, alast, done, gone;
+  logic q_valid, q_head, q_last, pop, apop, load, alast, done, quiet, s_now, e_out;
   logic [1:0] q_beat;
   logic [63:0] ram_q;
 
+  assign s_now = decided && di == ei;
+  assign start = estate == E_IDLE && (nfull != nund || s_now);
+  assign e_out = s_now ? commit && (!take || send_q) : out_m[ei];
+  assign e_pend_d = s_now ? (commit && take ? pend_q : '0) : pend_m[ei];
+  assign quiet = start && !e_out && e_pend_d == '0;
   assign pop = estate == E_OUT && q_valid && out_tready;
   assign apop = estate == E_ABEAT && out_tready;
   assign alast = abeat == 2'd2;
-  // The first beat read with the commit, the rest as they leave.
-  assign load = (estate == E_OUT || (commit && !silent && (!take || send_q))) && rd_ptr != e_nb &&
-      (!q_valid || pop);
+  assign load = (estate == E_OUT || (start && e_out)) && rd_ptr != e_nb && (!q_valid || pop);
   assign out_tvalid = (estate == E_OUT && q_valid) || estate == E_ABEAT;
   assign out_tdata = estate == E_ABEAT ? (alast ? {32'd0, ah[128+:32]} : abeat[0] ? ah[64+:64] : ah[0+:64]) :
-      (rewritten && q_head) ? nhead_q[{q_beat, 6'd0}+:64] : ram_q;
+      (!punt_m[ei] && q_head) ? nhead_m[ei][{q_beat, 6'd0}+:64] : ram_q;
   assign out_tkeep = estate == E_ABEAT ? (alast ? 8'h0f : 8'hff) : q_last ? e_keep : 8'hff;
   assign out_tlast = estate == E_ABEAT ? alast : q_last;
   assign out_len = estate == E_ABEAT ? 16'd20 : len_m[ei];
+  assign out_src = estate == E_ABEAT ? a_src : osrc_m[ei];
+  assign out_dst = estate == E_ABEAT ? a_dst : odst_m[ei];
+  assign out_punt = estate != E_ABEAT && punt_m[ei];
   // The segment's last out: the frame or given-back segment with no ack after it, or the last ack.
   assign done = ((pop && q_last) || (apop && alast)) && e_pend == '0;
-  // A dropped segment is done in its turn (the sends before it done), sending nothing.
-  assign gone = state == ST_IDLE && estate == E_IDLE && nwait != '0 && drop_m[di];
+  assign next_ack = ((pop && q_last) || (apop && alast)) && e_pend != '0;
+  assign gone = state == ST_IDLE && nund != '0 && drop_m[di];
   assign decided = commit || gone;
-  assign fin = done || silent || gone;
+  assign fin = done || quiet;
   assign seg_done = fin;
   assign idle = state == ST_IDLE && estate == E_IDLE && nfull == '0 && nb == '0;
 
@@ -1134,7 +1163,6 @@ module anypoint_acp_out #(
       q_beat <= rd_ptr[1:0];
       q_last <= rd_ptr + 1'b1 == e_nb;
     end
-    if (commit) rewritten <= take;
   end
 
   always_ff @(posedge clk) begin
@@ -1152,19 +1180,21 @@ module anypoint_acp_out #(
       if (fin) rd_ptr <= '0;
       case (estate)
         E_IDLE: begin
-          // Nothing to send when taken silently; the segment given back or the sent one; pure
-          // acks only.
-          if (commit && !silent) estate <= take && !send_q ? E_ABUILD : E_OUT;
+          // The segment given back or its rewrite (then any pure acks); pure acks only.
+          if (start && (e_out || e_pend_d != '0)) estate <= e_out ? E_OUT : E_ABUILD;
         end
-        E_OUT: if (pop && q_last) estate <= e_pend != '0 ? E_ABUILD : E_IDLE;
+        E_OUT: begin
+          abeat <= '0;
+          if (pop && q_last) estate <= e_pend != '0 ? E_ABEAT : E_IDLE;
+        end
         E_ABUILD: begin
           estate <= E_ABEAT;
           abeat <= '0;
         end
         default: begin  // E_ABEAT
           if (apop) begin
-            abeat <= abeat + 2'd1;
-            if (alast) estate <= e_pend != '0 ? E_ABUILD : E_IDLE;
+            abeat <= alast ? '0 : abeat + 2'd1;
+            if (alast && e_pend == '0) estate <= E_IDLE;
           end
         end
       endcase
@@ -1178,7 +1208,7 @@ module anypoint_acp_out #(
       case (state)
         ST_IDLE: begin
           // The oldest undecided segment, or the one whose last beat comes in now when none is.
-          if ((nwait != '0 && !drop_m[di]) || (nwait == '0 && acc && in_tlast && !drop))
+          if ((nund != '0 && !drop_m[di]) || (nund == '0 && acc && in_tlast && !drop))
             state <= ST_SLOT;
         end
         ST_SLOT: state <= ST_REC;
@@ -1221,7 +1251,7 @@ module anypoint_acp_out #(
         ST_PPICK: state <= ST_PFIELD;
         ST_PFIELD: state <= ST_PSUM;
         ST_PSUM: state <= ST_COMMIT;
-        default: if (commit) state <= ST_IDLE;  // ST_COMMIT
+        default: state <= ST_IDLE;  // ST_COMMIT
       endcase
     end
   end

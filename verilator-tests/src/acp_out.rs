@@ -77,6 +77,9 @@ pub struct AcpStats {
     /// Clocks from the first beat in of each [`RtlAcpOut::send_batch`] (or `send`) to the engine's
     /// done with its last segment, summed.
     pub batch_cycles: u64,
+    /// Of those clocks, the ones a beat waited on `in_tready`, and the beats sent.
+    pub batch_in_stall: u64,
+    pub batch_out_beats: u64,
 }
 
 /// The Verilated engine.
@@ -175,9 +178,12 @@ impl RtlAcpOut {
             if self.io.in_valid == 1 && self.io.in_ready == 1 {
                 first_in[beats[next].0].get_or_insert(cycles);
                 next += 1;
+            } else if self.io.in_valid == 1 {
+                self.stats.batch_in_stall += 1;
             }
             cycles += 1;
             if self.io.out_valid == 1 && self.io.out_ready == 1 {
+                self.stats.batch_out_beats += 1;
                 let n = self.io.out_keep.trailing_ones() as usize;
                 bytes.extend_from_slice(&self.io.out_data.to_le_bytes()[..n]);
                 if self.io.out_last == 1 {

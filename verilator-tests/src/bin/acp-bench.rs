@@ -112,10 +112,21 @@ fn kind_taken(before: &TakenCount, after: &TakenCount) -> Option<&'static str> {
         .map(|(_, (k, _))| k.name())
 }
 
-/// The streamed pass: segments in batches and the engine's clocks for them all.
+/// The streamed pass: segments in batches and the engine's clocks for them all, the clocks a beat
+/// in waited and the beats out.
 struct Streamed {
     batched: u64,
     cycles: u64,
+    in_stall: u64,
+    out_beats: u64,
+}
+
+/// Clocks of the 64-bit datapath at 161.13 MHz (10GBASE-R: 156.25 MHz x 66/64) for which a
+/// segment's Ethernet frame holds a 10 Gb/s wire: IPv4 and Ethernet headers, FCS, padding to the
+/// 64-byte minimum, preamble and inter-frame gap.
+fn wire_cycles(segment_len: usize) -> f64 {
+    let frame = (segment_len + 20 + 14 + 4).max(64);
+    (frame + 20) as f64 * 8.0 / 10e9 * 161.132_812_5e6
 }
 
 /// Replays `trace` through a fresh engine and `host`, each run of segments the engine took (`took`)
@@ -154,9 +165,12 @@ fn stream(trace: &[Step], took: &[bool], host: FrameSwitch, a: &Args) -> Streame
         batched += pkts.len() as u64;
         i = end;
     }
+    let s = rtl.engine.stats;
     Streamed {
         batched,
-        cycles: rtl.engine.stats.batch_cycles,
+        cycles: s.batch_cycles,
+        in_stall: s.batch_in_stall,
+        out_beats: s.batch_out_beats,
     }
 }
 
@@ -186,6 +200,7 @@ fn main() {
     // Per kind the engine took (or "given_back"): segments and clocks.
     let mut by_kind: BTreeMap<&str, (u64, u64)> = BTreeMap::new();
     let mut segments = 0u64;
+    let (mut in_beats, mut wire) = (0u64, 0.0);
     // Whether the engine took each segment of the trace.
     let mut took = Vec::new();
     for (i, step) in o.trace.iter().enumerate() {
@@ -209,6 +224,8 @@ fn main() {
         e.0 += 1;
         e.1 += s.cycles - before.1.cycles;
         segments += 1;
+        in_beats += pkt.segment.len().div_ceil(8) as u64;
+        wire += wire_cycles(pkt.segment.len());
     }
     let cycles = rtl.engine.stats.cycles;
     let streamed = stream(&o.trace, &took, stream_host, &a);
@@ -240,6 +257,11 @@ fn main() {
             "engine_cycles": streamed.cycles,
             "cycles_per_segment": streamed.cycles as f64 / segments as f64,
             "engine_cycles_per_frame": streamed.cycles as f64 / frames as f64,
+            "ingress_beats": in_beats,
+            "ingress_stall_cycles": streamed.in_stall,
+            "egress_beats": streamed.out_beats,
+            "wire_cycles_per_frame": wire / frames as f64,
+            "line_rate_percent": 100.0 * wire / streamed.cycles as f64,
         },
     });
     println!("{}", serde_json::to_string_pretty(&out).expect("json"));
