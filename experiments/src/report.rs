@@ -80,6 +80,9 @@ pub struct EngineFigure {
     pub cycles_per_frame: f64,
     #[serde(default)]
     pub streamed_cycles_per_frame: Option<f64>,
+    /// The segments' time on a 10 Gb/s wire over the engine's streamed clocks, per cent.
+    #[serde(default)]
+    pub line_rate_percent: Option<f64>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -318,9 +321,8 @@ fn rtl(r: &Results, notes: &Notes, md: &mut String) {
     }
     md.push_str(
         "The device's ACP engine (`hw/rtl/anypoint_acp_out.sv`, docs/frame-switching.md section \
-         9a) takes the in-order common case of both directions; it is not in `anypoint_top` yet \
-         (the pipeline punts IP protocol 253 to the host, which passes segments through the \
-         engine). Its clocks, first beat in to done for a segment alone, on a connection of frames of this size, one a segment, each request answered by a frame a \
+         9a) takes the in-order common case of both directions, in `anypoint_top`'s ACP block \
+         on the host queue (docs/pipeline.md section 12). Its clocks, first beat in to done for a segment alone, on a connection of frames of this size, one a segment, each request answered by a frame a \
          byte longer (`acp-bench`: a simulated run replayed through the Verilated engine and \
          the host, which takes what the engine gives back):\n\n",
     );
@@ -353,6 +355,14 @@ fn rtl(r: &Results, notes: &Notes, md: &mut String) {
                     md,
                     "With the segments it takes streamed back to back (it receives the next \
                      while it decides and sends earlier ones): **{c:.1} clocks per frame**."
+                );
+            }
+            if let Some(p) = e.line_rate_percent {
+                let _ = writeln!(
+                    md,
+                    "Streamed, the engine takes the segments in {p:.1}% of the time their Ethernet \
+                     frames hold a 10 Gb/s wire (64-bit datapath at 161.13 MHz; at 100% and more it \
+                     keeps up with one port at line rate)."
                 );
             }
         }
@@ -611,6 +621,7 @@ mod tests {
             }],
             cycles_per_frame: 301.5,
             streamed_cycles_per_frame: Some(150.7),
+            line_rate_percent: Some(103.25),
         });
         r.rtl_date = Some("2026-11-28 05:00 UTC".into());
         let md = markdown(&r, "p");
@@ -622,6 +633,7 @@ mod tests {
              sends earlier ones): **150.7 clocks per frame**."
         ));
         assert!(md.contains("Measured again on its own on 2026-11-28 05:00 UTC."));
+        assert!(md.contains("in 103.2% of the time their Ethernet frames hold a 10 Gb/s wire"));
         // Results written before the engine was measured still read.
         let mut old = serde_json::to_value(results()).unwrap();
         old.as_object_mut().unwrap().remove("engine");

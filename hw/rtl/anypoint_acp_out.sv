@@ -39,11 +39,15 @@
 // valid slot's flow is given back alone.
 //
 // Each segment is stored whole, since a segment given back must leave unchanged, while its 16-bit
-// one's-complement sums are taken beat by beat. The buffer has three segment slots, so a segment
-// comes in while the one before it is decided and the one before that sent: in_tready is low only
-// while all three hold a whole segment. Segments are decided one at a time and in order; a
-// decision's commit (record, rings, counts, valid bit) waits until the segment before it has been
-// sent, so each decision sees the records the one before it left, and outputs leave in input order.
+// one's-complement sums are taken beat by beat, into a ring of beats (2^RL, at least two of the
+// longest segments) that the segments take in turn, up to eight in the engine at once: a segment
+// comes in while earlier ones are decided and sent, and in_tready is low only while eight are in
+// or the ring is full. Segments are decided one at a time and in order, each decision committing
+// (record, rings, counts, valid bit) as soon as it is made, so each sees the records the one before
+// it left. What a committed segment sends (its new head, addresses, the pure acks it owes and their
+// fields) is kept with it, and the send takes the segments in input order, so decisions overlap
+// the sends of the segments before them (a run of acks queues behind a long frame's send) and
+// outputs leave in input order.
 // A segment's clocks from its last beat in (N beats): members' direction, 4 cycles (slot; record
 // compares; leg; leg windows), the retire walk one inbound ring entry a cycle (1 to MAX_RETIRE + 1
 // cycles: it reads one entry beyond the last it retires, or finds the ring empty), then 4 cycles
@@ -52,13 +56,14 @@
 // MAX_RETIRE + 1), 6 for the window share (numerators; 4 divider steps; promises), for a new frame
 // the redirect (key hash: 4 key reads, 16 hash cycles, 4 divider steps; round robin and most open
 // window: 4 divider steps), for a frame 1 (member pick, frame checks), then 3 (window fields;
-// output sum; commit); the frame sent (N beats), then each pure ack in 4 cycles (build, 3 beats).
-// So, first beat in to done, one segment alone: out_data, out_rtx and out_ack N + 9 + k + N (a
-// pure ack that sends nothing N + 9 + k), in_ack N + 12 + k, in_rtx N + 13 + k + N, in_data
-// N + 17 + k + N (key hash N + 37 + k + N), each plus 4 per pure ack. Back to back the three
-// overlap: a segment costs about the most of its beats in, its decision and the send before it,
-// plus 1 or 2; with 1 KB frames about 150 clocks per frame switched (frame and ack) against 294
-// one at a time.
+// output sum; commit); the frame sent (N beats), then each pure ack in 3 beats (built in the last
+// beat before it; the first of an ack that sends nothing else in 4, a cycle to build it). So,
+// first beat in to done, one segment alone: out_data, out_rtx and out_ack N + 9 + k + N (a pure
+// ack that sends nothing N + 9 + k), in_ack N + 12 + k (+ 1 with pure acks), in_rtx
+// N + 13 + k + N, in_data N + 17 + k + N (key hash N + 37 + k + N), each plus 3 per pure ack.
+// Back to back the input, the decisions and the send overlap, and the send leaves a cycle between
+// segments: a run of segments costs about the most of its beats in, its decisions and its beats
+// out (docs/frame-switching.md section 9a has the figures).
 //
 // A segment of more than MAX_BEATS beats cannot be stored, so it cannot be given back either: it
 // is dropped whole and counted nowhere (seg_done in its turn, after its last beat; 1152 beats hold
@@ -150,12 +155,12 @@ module anypoint_acp_out #(
   localparam int SW = $clog2(SLOTS);
   localparam int BW = $clog2(MAX_BEATS);  // buffer address
   localparam int CW = $clog2(MAX_BEATS + 1);  // beat count
-  // Buffer slots: a segment coming in, one deciding, one sending and one decided behind it (with
-  // three, a long segment's send and the next one's decision held the input off for the decision's
-  // length every frame).
-  localparam int BUFS = 4;
-  localparam int BI = $clog2(BUFS), BC = $clog2(BUFS + 1);  // slot index, slot count
-  localparam int AW = $clog2(BUFS * MAX_BEATS);  // buffer address
+  // Segments in the engine at once (coming in, deciding, decided, sending), a power of two: enough
+  // for a run of pure acks to queue behind a long segment's send without holding the input off.
+  localparam int NSEG = 8;
+  localparam int BI = $clog2(NSEG), BC = $clog2(NSEG + 1);  // segment index, segment count
+  // The buffer, a ring of 2^RL beats the segments take in turn: at least two of the longest.
+  localparam int RL = $clog2(MAX_BEATS) + 1;
   localparam int LEGS = 8;
   localparam int MAX_RETIRE = 8;  // fast::MAX_RETIRE
 
@@ -314,14 +319,15 @@ module anypoint_acp_out #(
   assign rec_taken_out_rtx = taken_or_q[rec_slot];
 
   // ---------------------------------------------------------------------------------------------
-  // Ingest: the beats into the buffer slot `wi`, the first 32 bytes into `head_in`, and the
+  // Ingest: the beats into the ring at `wp`, the first 32 bytes into `head_in`, and the
   // one's-complement sums as they arrive: header words (bytes 0..27, which the rewrite replaces)
   // apart from the data words (bytes 28 on, which it keeps), so both checksums need only the head
-  // at the end. At the last beat the segment's head, length, addresses and sums go to its slot's
-  // registers and the slot is full until the segment is done, so a segment comes in while the ones
-  // before it are decided and sent.
-  logic [63:0] buf_mem[BUFS * MAX_BEATS];
-  // The slot taking beats, the slot deciding (or next to), the slot sending (or next to).
+  // at the end. At the last beat the segment's first beat's address, head, length, addresses and
+  // sums go to its entry `wi` (of NSEG), which it holds, with its beats, until it is done.
+  logic [63:0] buf_mem[1 << RL];
+  logic [RL-1:0] wp, seg0;  // the next beat's address; the incoming segment's first
+  logic [RL:0] used;  // beats held
+  // The segment coming in, the one deciding (or next to), the one sending (or next to).
   logic [BI-1:0] wi, di, ei;
   logic [BC-1:0] nfull, nund;  // full slots; of them, not yet decided
   logic [CW-1:0] nb;  // beats of the segment coming in (saturates at MAX_BEATS)
@@ -334,24 +340,25 @@ module anypoint_acp_out #(
   logic [19:0] hsum, hsum_d;  // 14 header words
   logic [31:0] dsum, dsum_d;
   logic [255:0] head_in, head_d;  // bytes 0..31
-  // Each slot's segment: bytes 0..31, bytes, last beat's tkeep, beats, addresses, sums, dropped.
-  logic [255:0] head_m[BUFS];
-  logic [15:0] len_m[BUFS];
-  logic [7:0] keep_m[BUFS];
-  logic [CW-1:0] nb_m[BUFS];
-  logic [31:0] src_m[BUFS], dst_m[BUFS], dsum_m[BUFS];
-  logic [19:0] hsum_m[BUFS];
-  logic [BUFS-1:0] drop_m;
-  // The segment of slot di, which the decision sees, and of slot ei, which the send sees.
+  // Each segment's bytes 0..31, bytes, last beat's tkeep, beats, addresses, sums, dropped.
+  logic [255:0] head_m[NSEG];
+  logic [15:0] len_m[NSEG];
+  logic [7:0] keep_m[NSEG];
+  logic [CW-1:0] nb_m[NSEG];
+  logic [31:0] src_m[NSEG], dst_m[NSEG], dsum_m[NSEG];
+  logic [19:0] hsum_m[NSEG];
+  logic [NSEG-1:0] drop_m;
+  // The segment di, which the decision sees, and ei, which the send sees.
   logic [255:0] head;
   logic [15:0] len_q;
   logic [31:0] src_q, dst_q, dsum_q;
   logic [19:0] hsum_q;
-  logic [AW-1:0] base, ebase;  // their first beats in buf_mem
+  logic [RL-1:0] base, ebase;  // their first beats in buf_mem
+  logic [RL-1:0] start_m[NSEG];
   logic [7:0] e_keep;
   logic [CW-1:0] e_nb;
 
-  assign in_tready = nfull != BC'(BUFS);
+  assign in_tready = nfull != BC'(NSEG) && (used != (RL + 1)'(1 << RL) || full);
   assign acc = in_tvalid && in_tready;
   assign full = nb == CW'(MAX_BEATS);
   assign drop = acc && in_tlast && (ovf || full);
@@ -363,8 +370,8 @@ module anypoint_acp_out #(
   assign dst_q = dst_m[di];
   assign dsum_q = dsum_m[di];
   assign hsum_q = hsum_m[di];
-  assign base = AW'(MAX_BEATS) * AW'(di);
-  assign ebase = AW'(MAX_BEATS) * AW'(ei);
+  assign base = start_m[di];
+  assign ebase = start_m[ei];
 
   always_comb begin
     kcnt = '0;
@@ -382,10 +389,11 @@ module anypoint_acp_out #(
   end
 
   always_ff @(posedge clk) begin
-    if (acc && !full) buf_mem[AW'(MAX_BEATS) * AW'(wi) + AW'(nb[BW-1:0])] <= in_tdata;
+    if (acc && !full) buf_mem[wp] <= in_tdata;
     if (acc) head_in <= head_d;
     if (acc && in_tlast) begin
       head_m[wi] <= head_d;
+      start_m[wi] <= seg0;
       len_m[wi] <= 16'({nb, 3'd0}) + {12'd0, kcnt};
       keep_m[wi] <= in_tkeep;
       nb_m[wi] <= full ? nb : nb + 1'b1;
@@ -404,6 +412,9 @@ module anypoint_acp_out #(
       ei <= '0;
       nfull <= '0;
       nund <= '0;
+      wp <= '0;
+      seg0 <= '0;
+      used <= '0;
       nb <= '0;
       ovf <= 1'b0;
       hsum <= '0;
@@ -419,11 +430,14 @@ module anypoint_acp_out #(
           ovf <= 1'b0;
           hsum <= '0;
           dsum <= '0;
-          wi <= wi == BI'(BUFS - 1) ? '0 : wi + 1'b1;
+          wi <= wi + 1'b1;
+          seg0 <= wp + RL'(!full);
         end
       end
-      if (decided) di <= di == BI'(BUFS - 1) ? '0 : di + 1'b1;
-      if (fin) ei <= ei == BI'(BUFS - 1) ? '0 : ei + 1'b1;
+      if (decided) di <= di + 1'b1;
+      if (fin) ei <= ei + 1'b1;
+      if (acc && !full) wp <= wp + 1'b1;
+      used <= used + (RL + 1)'(acc && !full) - (fin ? (RL + 1)'(nb_m[ei]) : '0);
       nfull <= nfull + BC'(acc && in_tlast) - BC'(fin);
       nund <= nund + BC'(acc && in_tlast) - BC'(decided);
     end
@@ -433,7 +447,7 @@ module anypoint_acp_out #(
   logic [BW-1:0] key_addr;
   logic [63:0] key_rd;
 
-  always_ff @(posedge clk) key_rd <= buf_mem[base + AW'(key_addr)];
+  always_ff @(posedge clk) key_rd <= buf_mem[base + RL'(key_addr)];
 
   // ---------------------------------------------------------------------------------------------
   // Decision. Fields of the segment head and of the selected slot's record.
@@ -848,18 +862,18 @@ module anypoint_acp_out #(
     end
   end
 
-  // What a decided segment sends, kept with its buffer slot until the send reaches it (later
+  // What a decided segment sends, kept in its entry until the send reaches it (later
   // segments are decided and committed meanwhile): whether the segment or its rewrite goes out, its
   // bytes 0..31 when rewritten, its addresses, the members owed a pure ack and what those acks
   // carry (each member's next sequence number, ack and window field as the commit left them; the
   // addresses from its record, which only the host changes, while the engine is idle).
-  logic [BUFS-1:0] out_m, punt_m;
-  logic [255:0] nhead_m[BUFS];
-  logic [31:0] osrc_m[BUFS], odst_m[BUFS];
-  logic [LEGS-1:0] pend_m[BUFS];
-  logic [SW-1:0] erec_m[BUFS];
-  logic [32*LEGS-1:0] enext_m[BUFS], eack_m[BUFS];
-  logic [16*LEGS-1:0] efld_m[BUFS];
+  logic [NSEG-1:0] out_m, punt_m;
+  logic [255:0] nhead_m[NSEG];
+  logic [31:0] osrc_m[NSEG], odst_m[NSEG];
+  logic [LEGS-1:0] pend_m[NSEG];
+  logic [SW-1:0] erec_m[NSEG];
+  logic [32*LEGS-1:0] enext_m[NSEG], eack_m[NSEG];
+  logic [16*LEGS-1:0] efld_m[NSEG];
 
   // A pure ack to member ai, built in E_ABUILD when the segment sends nothing before it, else as
   // the last beat before it leaves (next_ack), and sent as three beats (E_ABEAT).
@@ -1119,7 +1133,7 @@ module anypoint_acp_out #(
   end
 
   // ---------------------------------------------------------------------------------------------
-  // Send, in input order, each decided segment from its buffer slot `ei` while later ones are
+  // Send, in input order, each decided segment (entry `ei`) from the ring while later ones are
   // decided: the buffer read into ram_q a beat ahead, a rewritten segment's first 4 beats from its
   // new head instead, then its pure acks from `ah`. A segment committed now starts at once when the
   // send is idle and it is next (s_now: the send reads what the commit writes from the next cycle
@@ -1158,7 +1172,7 @@ module anypoint_acp_out #(
 
   always_ff @(posedge clk) begin
     if (load) begin
-      ram_q <= buf_mem[ebase + AW'(rd_ptr[BW-1:0])];
+      ram_q <= buf_mem[ebase + RL'(rd_ptr[BW-1:0])];
       q_head <= rd_ptr < CW'(4);
       q_beat <= rd_ptr[1:0];
       q_last <= rd_ptr + 1'b1 == e_nb;

@@ -129,6 +129,7 @@ fn engine_figure(bin: &Path) -> Result<EngineFigure, String> {
             .as_f64()
             .ok_or_else(|| bad("engine_cycles_per_frame"))?,
         streamed_cycles_per_frame: v["streamed"]["engine_cycles_per_frame"].as_f64(),
+        line_rate_percent: v["streamed"]["line_rate_percent"].as_f64(),
     })
 }
 
