@@ -61,8 +61,9 @@
 // first beat in to done, one segment alone: out_data, out_rtx and out_ack N + 9 + k + N (a pure
 // ack that sends nothing N + 9 + k), in_ack N + 12 + k (+ 1 with pure acks), in_rtx
 // N + 13 + k + N, in_data N + 17 + k + N (key hash N + 37 + k + N), each plus 3 per pure ack.
-// Back to back the input, the decisions and the send overlap, and the send leaves a cycle between
-// segments: a run of segments costs about the most of its beats in, its decisions and its beats
+// Back to back the input, the decisions and the send overlap, the next segment's slot is matched
+// in the cycle the one before commits (its decision 2 cycles shorter: no idle cycle, no ST_SLOT),
+// and the send leaves a cycle between segments: a run of segments costs about the most of its beats in, its decisions and its beats
 // out (docs/frame-switching.md section 9a has the figures).
 //
 // A segment of more than MAX_BEATS beats cannot be stored, so it cannot be given back either: it
@@ -352,7 +353,6 @@ module anypoint_acp_out #(
   logic [255:0] head;
   logic [15:0] len_q;
   logic [31:0] src_q, dst_q, dsum_q;
-  logic [19:0] hsum_q;
   logic [RL-1:0] base, ebase;  // their first beats in buf_mem
   logic [RL-1:0] start_m[NSEG];
   logic [7:0] e_keep;
@@ -369,7 +369,6 @@ module anypoint_acp_out #(
   assign src_q = src_m[di];
   assign dst_q = dst_m[di];
   assign dsum_q = dsum_m[di];
-  assign hsum_q = hsum_m[di];
   assign base = start_m[di];
   assign ebase = start_m[ei];
 
@@ -535,23 +534,6 @@ module anypoint_acp_out #(
     assign l_sent_ack[32*i+:32] = sel[LEG0+LEG_W*i+L_SENT_ACK+:32];
     assign l_sent_field[16*i+:16] = sel[LEG0+LEG_W*i+L_SENT_FIELD+:16];
     assign l_shift_to[4*i+:4] = sel[LEG0+LEG_W*i+L_SHIFT_TO+:4];
-  end
-
-  // ST_SLOT: the first valid slot of the segment's flow (same_flow; a segment under 4 bytes has
-  // no ports and matches none), and the received checksum's sum.
-  logic [SW-1:0] slot_d;
-  logic hit_d;
-  always_comb begin
-    slot_d = '0;
-    hit_d = 1'b0;
-    for (int s = SLOTS - 1; s >= 0; s--) begin
-      if (valid_q[s] && len_q >= 16'd4 &&
-          ((dst_q == recs_q[s][R_PEER_IP+:32] && dport == recs_q[s][R_PEER_PORT+:16]) ||
-           (src_q == recs_q[s][R_PEER_IP+:32] && sport == recs_q[s][R_PEER_PORT+:16]))) begin
-        slot_d = SW'(s);
-        hit_d = 1'b1;
-      end
-    end
   end
 
   logic [31:0] in_sum_q;  // pseudo-header (src, dst, 0, 253, length) and every segment word
@@ -898,14 +880,50 @@ module anypoint_acp_out #(
   assign take = ok_q && !over_q;
   assign commit = state == ST_COMMIT;
 
-  always_ff @(posedge clk) begin
-    case (state)
-      ST_SLOT: begin
-        slot_q <= slot_d;
-        hit_q <= hit_d;
-        in_sum_q <= dsum_q + {12'd0, hsum_q} + {12'd0, halves(src_q)} + {12'd0, halves(dst_q)} +
-            32'd253 + {16'd0, len_q};
+  // ST_SLOT: the first valid slot of the segment's flow (same_flow; a segment under 4 bytes has
+  // no ports and matches none), and the received checksum's sum. Back to back this is done for the
+  // next segment in the cycle the one before it commits (`chain`), with that commit's giving back
+  // seen (valid_n), so the next decision starts at ST_REC.
+  logic chain;
+  logic [BI-1:0] si;  // the segment matched: di, or the next while di commits
+  logic [SLOTS-1:0] valid_n;  // valid_q after this cycle's commit
+  logic [255:0] s_head;
+  logic [15:0] s_len;
+  logic [31:0] s_src, s_dst;
+  logic [SW-1:0] slot_d;
+  logic hit_d;
+  assign chain = commit && nund >= BC'(2) && !drop_m[di+1'b1];
+  assign si = di + BI'(commit);
+  assign s_head = head_m[si];
+  assign s_len = len_m[si];
+  assign s_src = src_m[si];
+  assign s_dst = dst_m[si];
+
+  always_comb begin
+    valid_n = valid_q;
+    if (commit && !take && hit_q) valid_n[slot_q] = 1'b0;
+    slot_d = '0;
+    hit_d = 1'b0;
+    for (int s = SLOTS - 1; s >= 0; s--) begin
+      if (valid_n[s] && s_len >= 16'd4 &&
+          ((s_dst == recs_q[s][R_PEER_IP+:32] && be16(s_head, 2) == recs_q[s][R_PEER_PORT+:16]) ||
+           (s_src == recs_q[s][R_PEER_IP+:32] && be16(s_head, 0) == recs_q[s][R_PEER_PORT+:16])))
+      begin
+        slot_d = SW'(s);
+        hit_d = 1'b1;
       end
+    end
+  end
+
+
+  always_ff @(posedge clk) begin
+    if (state == ST_SLOT || chain) begin
+      slot_q <= slot_d;
+      hit_q <= hit_d;
+      in_sum_q <= dsum_m[si] + {12'd0, hsum_m[si]} + {12'd0, halves(s_src)} +
+          {12'd0, halves(s_dst)} + 32'd253 + {16'd0, s_len};
+    end
+    case (state)
       ST_REC: begin
         rec_ok_q <= rec_ok;
         ring_full_q <= ring_full;
@@ -1265,7 +1283,7 @@ module anypoint_acp_out #(
         ST_PPICK: state <= ST_PFIELD;
         ST_PFIELD: state <= ST_PSUM;
         ST_PSUM: state <= ST_COMMIT;
-        default: state <= ST_IDLE;  // ST_COMMIT
+        default: state <= chain ? ST_REC : ST_IDLE;  // ST_COMMIT
       endcase
     end
   end
