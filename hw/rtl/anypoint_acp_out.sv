@@ -63,8 +63,9 @@
 // N + 13 + k + N, in_data N + 17 + k + N (key hash N + 37 + k + N), each plus 3 per pure ack.
 // Back to back the input, the decisions and the send overlap, the next segment's slot is matched
 // in the cycle the one before commits (its decision 2 cycles shorter: no idle cycle, no ST_SLOT),
-// and the send leaves a cycle between segments: a run of segments costs about the most of its beats in, its decisions and its beats
-// out (docs/frame-switching.md section 9a has the figures).
+// and the next send starts with the last beat of the one before: a run of segments costs about
+// the most of its beats in, its decisions and its beats out (docs/frame-switching.md section 9a
+// has the figures).
 //
 // A segment of more than MAX_BEATS beats cannot be stored, so it cannot be given back either: it
 // is dropped whole and counted nowhere (seg_done in its turn, after its last beat; 1152 beats hold
@@ -353,10 +354,9 @@ module anypoint_acp_out #(
   logic [255:0] head;
   logic [15:0] len_q;
   logic [31:0] src_q, dst_q, dsum_q;
-  logic [RL-1:0] base, ebase;  // their first beats in buf_mem
+  logic [RL-1:0] base;  // its first beat in buf_mem
   logic [RL-1:0] start_m[NSEG];
   logic [7:0] e_keep;
-  logic [CW-1:0] e_nb;
 
   assign in_tready = nfull != BC'(NSEG) && (used != (RL + 1)'(1 << RL) || full);
   assign acc = in_tvalid && in_tready;
@@ -365,12 +365,10 @@ module anypoint_acp_out #(
   assign head = head_m[di];
   assign len_q = len_m[di];
   assign e_keep = keep_m[ei];
-  assign e_nb = nb_m[ei];
   assign src_q = src_m[di];
   assign dst_q = dst_m[di];
   assign dsum_q = dsum_m[di];
   assign base = start_m[di];
-  assign ebase = start_m[ei];
 
   always_comb begin
     kcnt = '0;
@@ -875,7 +873,8 @@ module anypoint_acp_out #(
     a_port = e_rec[LEG0+LEG_W*ai+L_PORT+:16];
   end
 
-  logic take, commit, gone, start, next_ack;  // gone: a dropped segment decided; start: see the send
+  // gone: a dropped segment decided; start, next_ack: see the send.
+  logic take, commit, gone, start, next_ack;
   logic [LEGS-1:0] e_pend_d;
   assign take = ok_q && !over_q;
   assign commit = state == ST_COMMIT;
@@ -1155,23 +1154,31 @@ module anypoint_acp_out #(
   // decided: the buffer read into ram_q a beat ahead, a rewritten segment's first 4 beats from its
   // new head instead, then its pure acks from `ah`. A segment committed now starts at once when the
   // send is idle and it is next (s_now: the send reads what the commit writes from the next cycle
-  // on). Taken silently or dropped, a segment is done in its turn, sending nothing.
-  logic [CW-1:0] rd_ptr;
-  logic q_valid, q_head, q_last, pop, apop, load, alast, done, quiet, s_now, e_out;
+  // on). Taken silently or dropped, a segment is done in its turn, sending nothing. As a segment's
+  // last beat leaves, the next one, decided, starts in the same cycle when it sends something
+  // (handover), so back to back the send leaves no cycle between segments.
+  logic [CW-1:0] rd_ptr, lp;  // lp: the beat to load, of segment sx
+  logic [BI-1:0] sx;  // the segment the send may start: ei, or the next as ei's last beat leaves
+  logic q_valid, q_head, q_last, pop, apop, load, alast, done, quiet, s_now, e_out, handover;
   logic [1:0] q_beat;
   logic [63:0] ram_q;
 
   assign s_now = decided && di == ei;
-  assign start = estate == E_IDLE && (nfull != nund || s_now);
-  assign e_out = s_now ? commit && (!take || send_q) : out_m[ei];
-  assign e_pend_d = s_now ? (commit && take ? pend_q : '0) : pend_m[ei];
+  assign sx = ei + BI'(done);
+  assign lp = done ? '0 : rd_ptr;
+  assign handover = done && nfull - nund >= BC'(2) && (out_m[sx] || pend_m[sx] != '0);
+  assign start = (estate == E_IDLE && (nfull != nund || s_now)) || handover;
+  assign e_out = s_now ? commit && (!take || send_q) : out_m[sx];
+  assign e_pend_d = s_now ? (commit && take ? pend_q : '0) : pend_m[sx];
   assign quiet = start && !e_out && e_pend_d == '0;
   assign pop = estate == E_OUT && q_valid && out_tready;
   assign apop = estate == E_ABEAT && out_tready;
   assign alast = abeat == 2'd2;
-  assign load = (estate == E_OUT || (start && e_out)) && rd_ptr != e_nb && (!q_valid || pop);
+  assign load = ((estate == E_OUT && !done) || (start && e_out)) && lp != nb_m[sx] &&
+      (!q_valid || pop);
   assign out_tvalid = (estate == E_OUT && q_valid) || estate == E_ABEAT;
-  assign out_tdata = estate == E_ABEAT ? (alast ? {32'd0, ah[128+:32]} : abeat[0] ? ah[64+:64] : ah[0+:64]) :
+  assign out_tdata = estate == E_ABEAT ?
+      (alast ? {32'd0, ah[128+:32]} : abeat[0] ? ah[64+:64] : ah[0+:64]) :
       (!punt_m[ei] && q_head) ? nhead_m[ei][{q_beat, 6'd0}+:64] : ram_q;
   assign out_tkeep = estate == E_ABEAT ? (alast ? 8'h0f : 8'hff) : q_last ? e_keep : 8'hff;
   assign out_tlast = estate == E_ABEAT ? alast : q_last;
@@ -1190,10 +1197,10 @@ module anypoint_acp_out #(
 
   always_ff @(posedge clk) begin
     if (load) begin
-      ram_q <= buf_mem[ebase + RL'(rd_ptr[BW-1:0])];
-      q_head <= rd_ptr < CW'(4);
-      q_beat <= rd_ptr[1:0];
-      q_last <= rd_ptr + 1'b1 == e_nb;
+      ram_q <= buf_mem[start_m[sx] + RL'(lp[BW-1:0])];
+      q_head <= lp < CW'(4);
+      q_beat <= lp[1:0];
+      q_last <= lp + 1'b1 == nb_m[sx];
     end
   end
 
@@ -1203,13 +1210,13 @@ module anypoint_acp_out #(
       rd_ptr <= '0;
       q_valid <= 1'b0;
     end else begin
+      if (fin) rd_ptr <= '0;
       if (load) begin
-        rd_ptr <= rd_ptr + 1'b1;
+        rd_ptr <= lp + 1'b1;
         q_valid <= 1'b1;
       end else if (pop) begin
         q_valid <= 1'b0;
       end
-      if (fin) rd_ptr <= '0;
       case (estate)
         E_IDLE: begin
           // The segment given back or its rewrite (then any pure acks); pure acks only.
@@ -1217,7 +1224,8 @@ module anypoint_acp_out #(
         end
         E_OUT: begin
           abeat <= '0;
-          if (pop && q_last) estate <= e_pend != '0 ? E_ABEAT : E_IDLE;
+          if (pop && q_last)
+            estate <= e_pend != '0 ? E_ABEAT : !handover ? E_IDLE : e_out ? E_OUT : E_ABUILD;
         end
         E_ABUILD: begin
           estate <= E_ABEAT;
@@ -1226,7 +1234,7 @@ module anypoint_acp_out #(
         default: begin  // E_ABEAT
           if (apop) begin
             abeat <= alast ? '0 : abeat + 2'd1;
-            if (alast && e_pend == '0) estate <= E_IDLE;
+            if (done) estate <= !handover ? E_IDLE : e_out ? E_OUT : E_ABUILD;
           end
         end
       endcase
