@@ -861,16 +861,16 @@ module anypoint_acp_out #(
   logic [1:0] abeat;
   logic [31:0] a_ack, a_next, a_ip, a_src, a_dst, e_peer_ip;
   logic [15:0] a_port, a_fld, e_peer_port;
-  logic [3583:0] e_rec;
+  logic [SW-1:0] er;  // the record of the segment sending
   always_comb begin
-    e_rec = recs_q[erec_m[ei]];
-    e_peer_ip = e_rec[R_PEER_IP+:32];
-    e_peer_port = e_rec[R_PEER_PORT+:16];
+    er = erec_m[ei];
+    e_peer_ip = recs_q[er][R_PEER_IP+:32];
+    e_peer_port = recs_q[er][R_PEER_PORT+:16];
     a_ack = eack_m[ei][32*ai+:32];
     a_next = enext_m[ei][32*ai+:32];
     a_fld = efld_m[ei][16*ai+:16];
-    a_ip = e_rec[LEG0+LEG_W*ai+L_IP+:32];
-    a_port = e_rec[LEG0+LEG_W*ai+L_PORT+:16];
+    a_ip = recs_q[er][LEG0+LEG_W*ai+L_IP+:32];
+    a_port = recs_q[er][LEG0+LEG_W*ai+L_PORT+:16];
   end
 
   // gone: a dropped segment decided; start, next_ack: see the send.
