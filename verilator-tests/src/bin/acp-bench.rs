@@ -10,7 +10,8 @@
 //! switched (requests and replies). Then the run again on a fresh engine with the segments streamed
 //! back to back (`streamed`): each run of segments the first pass saw the engine take goes in as one
 //! batch, the others one at a time through the host; its clocks per segment and per frame are the
-//! engine's throughput.
+//! engine's throughput, `line_rate_percent` the segments' time on a 10 Gb/s wire over those clocks
+//! (`wire_cycles`), with the clocks its input waited and the beats in and out.
 //!
 //! ```text
 //! cargo run --release -p verilator-tests --bin acp-bench -- --frame-size 1024 --requests 2000
