@@ -914,7 +914,6 @@ module anypoint_acp_out #(
     end
   end
 
-
   always_ff @(posedge clk) begin
     if (state == ST_SLOT || chain) begin
       slot_q <= slot_d;
