@@ -1101,7 +1101,7 @@ module anypoint_acp_out #(
         if (peer_q && data && rtx_q) taken_ir_q[slot_q] <= taken_ir_q[slot_q] + 32'd1;
         if (peer_q && !data) taken_ia_q[slot_q] <= taken_ia_q[slot_q] + 32'd1;
       end
-      if (commit && !take && hit_q) valid_q[slot_q] <= 1'b0;
+      valid_q <= valid_n;  // a slot given back made invalid
       if (rec_load) begin
         valid_q[rec_slot] <= 1'b1;
         taken_od_q[rec_slot] <= '0;

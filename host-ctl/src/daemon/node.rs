@@ -1516,6 +1516,11 @@ mod tests {
         )
     }
 
+    /// The ACP segments the node sent (`acp_sent`) to the member.
+    fn acp_to_member(frames: Vec<(u8, Vec<u8>)>) -> usize {
+        acp_sent(frames).iter().filter(|o| o.3 == MEMBER).count()
+    }
+
     /// The ACP segments of frames the node sent: (port, dst MAC, src, dst, header), each checked
     /// for valid IPv4 and ACP checksums.
     fn acp_out(frames: Vec<(u8, Vec<u8>)>) -> Vec<(u8, [u8; 6], Ipv4Addr, Ipv4Addr, Header)> {
@@ -1644,11 +1649,11 @@ mod tests {
         for k in 1..5 {
             n.receive(0, &peer_frame(k, isn_v), t1);
         }
-        let to_member = acp_sent(n.take_frames())
-            .into_iter()
-            .filter(|o| o.3 == MEMBER)
-            .count();
-        assert_eq!(to_member, 4, "each frame to the member");
+        assert_eq!(
+            acp_to_member(n.take_frames()),
+            4,
+            "each frame to the member"
+        );
         let (after, device, _, _) = segments(&mut n, t1);
         assert_eq!(
             (after - before, device - device_before),
@@ -1675,17 +1680,11 @@ mod tests {
         resolve(&mut n, t0);
         let isn_v = establish(&mut n, t0);
         n.receive(0, &peer_frame(0, isn_v), t0);
-        let sent = |n: &mut TestNode| {
-            acp_sent(n.take_frames())
-                .iter()
-                .filter(|o| o.3 == MEMBER)
-                .count()
-        };
-        assert_eq!(sent(&mut n), 1, "frame 0 to the member");
+        assert_eq!(acp_to_member(n.take_frames()), 1, "frame 0 to the member");
         let name = "frames".to_string();
         ask(&mut n, Request::ServiceDelete { name }).unwrap();
         n.receive(0, &peer_frame(1, isn_v), t0);
-        assert_eq!(sent(&mut n), 0, "the service is gone");
+        assert_eq!(acp_to_member(n.take_frames()), 0, "the service is gone");
         let slots = anypoint_driver::acp::size(n.backend()).slots;
         assert!((0..slots).all(|s| !anypoint_driver::acp::valid(n.backend(), s)));
     }
