@@ -53,14 +53,15 @@
 // cycles: it reads one entry beyond the last it retires, or finds the ring empty), then 4 cycles
 // (peer's right edge; window field; output sum; commit): 9 + k cycles for k entries retired, plus
 // N to send. Peer's direction: 2 cycles (slot; record compares), the outbound retire walk (1 to
-// MAX_RETIRE + 1), 6 for the window share (numerators; 4 divider steps; promises), for a new frame
-// the redirect (key hash: 4 key reads, 16 hash cycles, 4 divider steps; round robin and most open
-// window: 4 divider steps), for a frame 1 (member pick, frame checks), then 3 (window fields;
+// MAX_RETIRE + 1; each of its cycles loads the window share's dividends, so the last loads the
+// final ones), 3 for the share (2 divider steps; promises), for a new frame under key hash 24 (4 key
+// reads, 16 hash cycles, 4 divider steps: round robin's turn is divided beside the share, the most
+// open window needs no division), for a frame 1 (member pick, frame checks), then 3 (window fields;
 // output sum; commit); the frame sent (N beats), then each pure ack in 3 beats (built in the last
 // beat before it; the first of an ack that sends nothing else in 4, a cycle to build it). So,
 // first beat in to done, one segment alone: out_data, out_rtx and out_ack N + 9 + k + N (a pure
-// ack that sends nothing N + 9 + k), in_ack N + 12 + k (+ 1 with pure acks), in_rtx
-// N + 13 + k + N, in_data N + 17 + k + N (key hash N + 37 + k + N), each plus 3 per pure ack.
+// ack that sends nothing N + 9 + k), in_ack N + 9 + k (+ 1 with pure acks), in_rtx and in_data
+// N + 10 + k + N (key hash N + 34 + k + N), each plus 3 per pure ack.
 // Back to back the input, the decisions and the send overlap, the next segment's slot is matched
 // in the cycle the one before commits (its decision 2 cycles shorter: no idle cycle, no ST_SLOT),
 // and the next send starts with the last beat of the one before: a run of segments costs about
@@ -282,12 +283,11 @@ module anypoint_acp_out #(
     ST_FIELD,   // members': the window field for the peer
     ST_SUM,     // members': the sent segment's checksum sum and whether it is sent
     ST_PWALK,   // peer's: retiring outbound entries, one a cycle
-    ST_PSHARE,  // peer's: its right edge, the window free to share and the cap, to the divider
-    ST_PDIV,    // divider steps (4)
+    ST_PDIV,    // divider steps for the window share (2)
     ST_PGIVE,   // peer's: the live members' promises
     ST_PKEY,    // peer's: key bytes read (4)
     ST_PHASH,   // peer's: key hash (16)
-    ST_PMOD,    // peer's: divider steps for the redirect (4)
+    ST_PMOD,    // peer's: divider steps for the key hash's redirect (4)
     ST_PPICK,   // peer's: the member of the frame, the frame's conditions
     ST_PFIELD,  // peer's: every member's window field, the pure acks owed
     ST_PSUM,    // peer's: the frame's checksum sum
@@ -642,8 +642,9 @@ module anypoint_acp_out #(
   end
 
   // ---------------------------------------------------------------------------------------------
-  // The peer's direction after its walk. ST_PSHARE: the peer's right edge, the window free to share
-  // and each member's cap (Flow::distribute_peer_window), divided by the live members in ST_PDIV.
+  // The peer's direction after its walk: the peer's right edge, the window free to share and each
+  // member's cap (Flow::distribute_peer_window), loaded into the divider in every ST_PWALK cycle
+  // and divided by the members taking frames in ST_PDIV.
   logic [LEGS-1:0] live;  // members the ALRM may pick
   logic [3:0] ntakes, nlive;
   logic [31:0] p_edge, promised, free_slots, ring_room, ring_cap, share_num, cap_num;
@@ -669,14 +670,19 @@ module anypoint_acp_out #(
     cap_num = min32(gap(ack, p_edge), ring_cap);
   end
 
-  // Divider: two lanes of 64-bit dividends by 1 to 8, sixteen bits a cycle.
+  // Divider: two lanes of 64-bit dividends by 1 to 8, sixteen bits a cycle: the window share's
+  // 32-bit dividends in 2 steps (loaded as the high half), the key hash in 4. A third lane takes the
+  // round-robin turn mod the live members beside the share (turn and members are the record's).
   logic [63:0] dva, dvb;
   logic [31:0] dqa, dqb;  // the quotients' low halves (only the share's are used)
   logic [3:0] dra, drb, dna, dnb;
+  logic [31:0] dvc;
+  logic [3:0] drc, dnc;
   logic [1:0] dcnt;
-  logic [19:0] da_step, db_step;
+  logic [19:0] da_step, db_step, dc_step;
   assign da_step = div16(dra, dva[63:48], dna);
   assign db_step = div16(drb, dvb[63:48], dnb);
+  assign dc_step = div16(drc, dvc[31:16], dnc);
 
   // ST_PGIVE: a live member's promise grows by its share, up to its cap.
   logic [32*LEGS-1:0] prom_d;
@@ -751,7 +757,7 @@ module anypoint_acp_out #(
     end
     case (r_policy)
       P_KEY: t_pick = live[dra[2:0]] ? dra[2:0] : kth(live, drb);
-      P_RR: t_pick = kth(live, dra);
+      P_RR: t_pick = kth(live, drc);
       default: t_pick = speed_t;
     endcase
   end
@@ -963,6 +969,12 @@ module anypoint_acp_out #(
         end
       end
       ST_PWALK: begin
+        // The share's dividends, from this cycle's oldest entry: final in the walk's last cycle.
+        p_edge_q <= p_edge;
+        dva <= {share_num, 32'd0};
+        dvb <= {cap_num, 32'd0};
+        dna <= ntakes;
+        dnb <= ntakes;
         if (o_retire && nret == 4'(MAX_RETIRE)) over_q <= 1'b1;
         else if (o_retire) begin
           nret <= nret + 4'd1;
@@ -972,18 +984,7 @@ module anypoint_acp_out #(
             if (o_leg == 3'(i) && seq_lt(ackw_q[32*i+:32], o_mend)) ackw_q[32*i+:32] <= o_mend;
         end
       end
-      ST_PSHARE: begin
-        p_edge_q <= p_edge;
-        dva <= {32'd0, share_num};
-        dvb <= {32'd0, cap_num};
-        dna <= ntakes;
-        dnb <= ntakes;
-      end
-      ST_PGIVE: begin
-        prom_q <= ntakes == '0 ? l_promise : prom_d;
-        dva <= {32'd0, r_turn};  // round robin
-        dna <= nlive;
-      end
+      ST_PGIVE: prom_q <= ntakes == '0 ? l_promise : prom_d;
       ST_PKEY: if (kc != '0) kw_q <= {key_rd, kw_q[191:64]};
       ST_PHASH: begin
         if (hc == '0) msg_q <= msg;
@@ -1070,7 +1071,16 @@ module anypoint_acp_out #(
       dqb <= {dqb[15:0], db_step[15:0]};
       dva <= {dva[47:0], 16'd0};
       dvb <= {dvb[47:0], 16'd0};
-    end else begin
+    end
+    if (state == ST_PWALK) begin
+      dvc <= r_turn;
+      drc <= '0;
+      dnc <= nlive;
+    end else if (state == ST_PDIV) begin
+      drc <= dc_step[19:16];
+      dvc <= {dvc[15:0], 16'd0};
+    end
+    if (state != ST_PDIV && state != ST_PMOD) begin
       dra <= '0;
       drb <= '0;
     end
@@ -1258,14 +1268,13 @@ module anypoint_acp_out #(
         ST_EDGE: state <= ST_FIELD;
         ST_FIELD: state <= ST_SUM;
         ST_SUM: state <= ST_COMMIT;
-        ST_PWALK: if (walk_end) state <= ST_PSHARE;
-        ST_PSHARE: begin
-          state <= ST_PDIV;
+        ST_PWALK: begin
           dcnt <= '0;
+          if (walk_end) state <= ST_PDIV;
         end
         ST_PDIV: begin
           dcnt <= dcnt + 2'd1;
-          if (dcnt == 2'd3) state <= ST_PGIVE;
+          if (dcnt == 2'd1) state <= ST_PGIVE;
         end
         ST_PGIVE: begin
           // A new frame is redirected; a retransmission (or a stale frame) needs no ALRM.
@@ -1273,7 +1282,7 @@ module anypoint_acp_out #(
           hc <= '0;
           dcnt <= '0;
           state <= !data ? ST_PFIELD : !seq_lt(fseq, r_in_fseq) && r_policy == P_KEY ? ST_PKEY :
-              !seq_lt(fseq, r_in_fseq) ? ST_PMOD : ST_PPICK;
+              ST_PPICK;
         end
         ST_PKEY: begin
           kc <= kc + 2'd1;
