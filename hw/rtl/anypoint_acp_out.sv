@@ -23,8 +23,8 @@
 // sends the peer a pure ack only when its ack or window changed or it is a duplicate with peer data
 // in flight, and otherwise nothing.
 //
-// Peer's direction: taken when it is a plain ack (not a duplicate with member data in flight) or
-// one frame, with an ack within what the peer was sent, retiring at most MAX_RETIRE outbound
+// Peer's direction: taken when it is a plain ack (a duplicate one, with member data in flight,
+// when the member of the oldest frame in flight takes frames) or one frame, with an ack within what the peer was sent, retiring at most MAX_RETIRE outbound
 // entries, and the frame either the peer's next (a live member to take it, room in the inbound
 // ring) or a retransmission of an inbound frame in flight whose member is live. The retired
 // entries advance their members' acks, the peer's window is shared out among the live members
@@ -32,7 +32,8 @@
 // key bytes; round robin; most open window) and takes an inbound ring entry, a retransmission to
 // the member of its entry. Sent, in order: the frame to its member (src the peer) with that
 // member's ack and window, then a pure ack to every other live member whose ack or window field
-// changed since last sent.
+// changed since last sent, then, for a duplicate ack, one more to the member of the oldest frame in
+// flight (the frame the peer misses: its fast retransmit needs the duplicates).
 //
 // Any other segment of a slot's flow is given back to the host unchanged (out_punt = 1) and the
 // slot made invalid so the flow's later segments follow it to the host in order; a segment of no
@@ -537,9 +538,10 @@ module anypoint_acp_out #(
   logic [31:0] in_sum_q;  // pseudo-header (src, dst, 0, 253, length) and every segment word
 
   // ST_REC: the record's conditions, every leg compared at once, and the sent checksum's words
-  // known now (the rest are added by ST_EDGE and ST_SUM). The peer's segment: its form, ack and
-  // duplicate test (peer_segment's conditions 1 and 2).
-  logic rec_ok, rec_ok_q, ring_full, ring_full_q, is_peer, form_ok, peer_ok;
+  // known now (the rest are added by ST_EDGE and ST_SUM). The peer's segment: its form and ack
+  // (peer_segment's conditions 1 and 2), and whether it is a duplicate ack (pure, same ack and
+  // window, frames in flight), answered to the member of the oldest frame in flight.
+  logic rec_ok, rec_ok_q, ring_full, ring_full_q, is_peer, form_ok, peer_ok, pdup, pdup_q;
   logic [LEGS-1:0] lm, lm_q;  // leg is the sender
   logic [19:0] s1_q;
 
@@ -552,8 +554,8 @@ module anypoint_acp_out #(
       lm[i] = l_fast[i] && l_ip[32*i+:32] == src_q && l_port[16*i+:16] == sport;
     is_peer = hit_q && dst_q == r_vip_ip;
     peer_ok = form_ok && src_q == r_peer_ip && sport == r_peer_port && dport == r_vip_port &&
-        seq_le(r_out_ack, ack) && seq_le(ack, r_out_next) &&
-        !(!data && ack == r_out_ack && window == r_peer_wnd && r_out_left != r_fseq);
+        seq_le(r_out_ack, ack) && seq_le(ack, r_out_next);
+    pdup = !data && ack == r_out_ack && window == r_peer_wnd && r_out_left != r_fseq;
   end
 
   // ST_LEG: the first leg that is the sender decides; its ack and window taken. A frame not at its
@@ -764,17 +766,23 @@ module anypoint_acp_out #(
 
   // ST_PFIELD: every member's window field (with its new ack and promise), and the pure acks owed.
   logic [16*LEGS-1:0] fld_q;
-  logic [LEGS-1:0] pend_q;  // members owed a pure ack
-  logic [LEGS-1:0] e_pend;  // the send's members still owed one
-  logic [2:0] ai;  // the next of them
+  // Pure acks owed: bit i (i < LEGS) to member i, in member order, then bit LEGS to the member a
+  // duplicate ack is answered to (dli_q: the oldest outbound entry's, read in the walk's first
+  // cycle), once more even when it got one in order.
+  logic [LEGS:0] pend_q;
+  logic [LEGS:0] e_pend;  // the send's acks still owed
+  logic [2:0] dli_q, e_dli;
+  logic [3:0] ab;  // the next of them: its bit
+  logic [2:0] ai;  // and its member
   logic [31:0] ack_t;
   logic [15:0] fld_t;
 
   assign ack_t = ackw_q[32*t_q+:32];
   assign fld_t = fld_q[16*t_q+:16];
   always_comb begin
-    ai = '0;
-    for (int i = LEGS - 1; i >= 0; i--) if (e_pend[i]) ai = 3'(i);
+    ab = 4'(LEGS);
+    for (int i = LEGS - 1; i >= 0; i--) if (e_pend[i]) ab = 4'(i);
+    ai = ab == 4'(LEGS) ? e_dli : ab[2:0];
   end
 
   // ST_COMMIT: the rewritten head, the advanced record and the ring entry.
@@ -856,7 +864,8 @@ module anypoint_acp_out #(
   logic [NSEG-1:0] out_m, punt_m;
   logic [255:0] nhead_m[NSEG];
   logic [31:0] osrc_m[NSEG], odst_m[NSEG];
-  logic [LEGS-1:0] pend_m[NSEG];
+  logic [LEGS:0] pend_m[NSEG];
+  logic [2:0] dli_m[NSEG];
   logic [SW-1:0] erec_m[NSEG];
   logic [32*LEGS-1:0] enext_m[NSEG], eack_m[NSEG];
   logic [16*LEGS-1:0] efld_m[NSEG];
@@ -881,7 +890,7 @@ module anypoint_acp_out #(
 
   // gone: a dropped segment decided; start, next_ack: see the send.
   logic take, commit, gone, start, next_ack;
-  logic [LEGS-1:0] e_pend_d;
+  logic [LEGS:0] e_pend_d;
   assign take = ok_q && !over_q;
   assign commit = state == ST_COMMIT;
 
@@ -937,6 +946,7 @@ module anypoint_acp_out #(
         ortx_q <= 1'b0;
         peer_q <= is_peer;
         ok_q <= peer_ok;  // the members' direction sets it in ST_LEG
+        pdup_q <= pdup;
         pend_q <= '0;
         cur_left <= is_peer ? r_out_left : r_in_left;
         cur_idx <= is_peer ? r_out_lidx : r_in_idx;
@@ -969,6 +979,12 @@ module anypoint_acp_out #(
         end
       end
       ST_PWALK: begin
+        // A duplicate retires nothing: the first cycle reads the oldest entry, whose member must
+        // take frames (a removed one's frame is null-filled by the host).
+        if (nret == '0) begin
+          dli_q <= o_leg;
+          if (pdup_q && !l_takes[o_leg]) ok_q <= 1'b0;
+        end
         // The share's dividends, from this cycle's oldest entry: final in the walk's last cycle.
         p_edge_q <= p_edge;
         dva <= {share_num, 32'd0};
@@ -1000,6 +1016,7 @@ module anypoint_acp_out #(
         if (data && (stale || (rtx ? !rtx_ok : !new_ok))) ok_q <= 1'b0;
       end
       ST_PFIELD: begin
+        pend_q[LEGS] <= pdup_q;
         for (int i = 0; i < LEGS; i++) begin
           fld_q[16*i+:16] <= wfield(ackw_q[32*i+:32], prom_q[32*i+:32], l_shift_to[4*i+:4]);
           pend_q[i] <= l_takes[i] && !(data && t_q == 3'(i)) &&
@@ -1034,6 +1051,7 @@ module anypoint_acp_out #(
         osrc_m[di] <= !take ? src_q : peer_q ? r_peer_ip : r_vip_ip;
         odst_m[di] <= !take ? dst_q : peer_q ? l_ip[32*t_q+:32] : r_peer_ip;
         pend_m[di] <= take ? pend_q : '0;
+        dli_m[di] <= dli_q;
         erec_m[di] <= slot_q;
         eack_m[di] <= ackw_q;
         efld_m[di] <= fld_q;
@@ -1054,13 +1072,16 @@ module anypoint_acp_out #(
       ah[144+:16] <= '0;
       a_src <= e_peer_ip;
       a_dst <= a_ip;
-      e_pend[ai] <= 1'b0;
+      e_pend[ab] <= 1'b0;
     end
     if (gone) begin  // sends nothing
       out_m[di] <= 1'b0;
       pend_m[di] <= '0;
     end
-    if (start) e_pend <= e_pend_d;
+    if (start) begin
+      e_pend <= e_pend_d;
+      e_dli <= s_now ? dli_q : dli_m[sx];
+    end
   end
 
   always_ff @(posedge clk) begin

@@ -268,8 +268,27 @@ fn member_segment(r: &mut Prng, rec: &FlowRecord, engine: &mut impl Engine, slot
 }
 
 /// A segment from the peer: an ack at the end of an outbound frame in flight or elsewhere, and no
-/// frame, the peer's next, a retransmission of an inbound frame in flight, or another.
+/// frame, the peer's next, a retransmission of an inbound frame in flight, or another; or a
+/// duplicate ack.
 fn peer_segment(r: &mut Prng, rec: &FlowRecord, engine: &mut impl Engine, slot: usize) -> Packet {
+    if r.chance(6) {
+        let h = wire::Header {
+            src_port: rec.peer.port(),
+            dst_port: rec.vip.port(),
+            seq: rec.in_next,
+            ack: rec.out_ack,
+            flags: Flags::ACK,
+            window: rec.peer_wnd_field,
+            ..wire::Header::default()
+        };
+        let mut segment = Vec::new();
+        wire::emit_segment(&h, &[], *rec.peer.ip(), *rec.vip.ip(), &mut segment);
+        return Packet {
+            src: *rec.peer.ip(),
+            dst: *rec.vip.ip(),
+            segment,
+        };
+    }
     let w = u32::from(rec.w);
     let (n_in, n_out) = (
         rec.in_next_fseq.wrapping_sub(rec.in_left),
@@ -340,7 +359,10 @@ fn random_records_and_segments(spec: &mut impl Engine) {
     // Peer's direction: outbound frames retired, new frames by policy, pure acks sent.
     let mut out_retired = [0u32; 9];
     let mut by_policy = [0u32; 3];
-    let mut acks = [0u32; 9];
+    let mut acks = [0u32; 10]; // up to 8 in member order and a duplicate's answer
+                               // Duplicate peer acks with frames in flight: taken (answered to the oldest frame's member), and
+                               // given back when that member takes no frames.
+    let mut dups = [0u32; 2];
     let mut taken = TakenCount::default();
     let mut cycles = [(0u64, 0u64); 6];
     for trial in 0..4000 {
@@ -361,6 +383,14 @@ fn random_records_and_segments(spec: &mut impl Engine) {
             let count = spec.taken(0);
             assert_eq!(rtl.taken(0), count, "trial {trial} segment {k}: taken");
             compare_written(&mut rtl, spec, 0, &rec, &now, &format!("trial {trial}"));
+            if is_peer_dup(&before, &pkt) {
+                let oldest = spec.ring(0, Ring::Out, before.out_lidx);
+                match (&want, before.legs[usize::from(oldest.leg)].takes) {
+                    (Ok(_), _) => dups[0] += 1,
+                    (Err(_), false) => dups[1] += 1,
+                    _ => {}
+                }
+            }
             let Ok(out) = want else { break };
             let before_count = taken;
             taken = count;
@@ -408,6 +438,19 @@ fn random_records_and_segments(spec: &mut impl Engine) {
     assert!(out_retired.iter().all(|&n| n > 0), "{out_retired:?}");
     assert!(by_policy.iter().all(|&n| n > 0) && cycles.iter().all(|&(n, _)| n > 0));
     assert!(acks[0] > 0 && acks[1] > 0 && acks[2] > 0, "{acks:?}");
+    println!("random: duplicate peer acks taken, given back (member takes no frames): {dups:?}");
+    assert!(dups.iter().all(|&n| n > 0), "{dups:?}");
+}
+
+/// Whether `pkt` is a duplicate ack from the flow's peer: pure, the ack and window of the last,
+/// frames in flight to the peer.
+fn is_peer_dup(rec: &FlowRecord, pkt: &Packet) -> bool {
+    let s = &pkt.segment;
+    pkt.src == *rec.peer.ip()
+        && s.len() == 20
+        && u32::from_be_bytes([s[8], s[9], s[10], s[11]]) == rec.out_ack
+        && u16::from_be_bytes([s[14], s[15]]) == rec.peer_wnd_field
+        && rec.out_left != rec.out_next_fseq
 }
 
 fn policy_index(p: Policy) -> usize {

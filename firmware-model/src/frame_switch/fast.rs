@@ -370,12 +370,15 @@ impl FlowRecord {
 
 /// The device's path for `pkt`, a segment from the peer of `rec`'s flow, with the flow's rings:
 /// a segment of the device's shape ([`member_segment`]'s) with an ack within what the peer was
-/// sent, not a duplicate ack, retiring at most [`MAX_RETIRE`] outbound frames, and either no
-/// frame or one that is a retransmission of a frame in flight to a live member or the next frame
-/// in sequence with room in the inbound ring. The peer's ack retires the outbound frames, moves
-/// the members' acks and shares the peer's window out; the frame goes to its member (the first
-/// copy's, or the one the flow's ALRM picks) renumbered; then every member whose ack or window
-/// moved gets a pure ack, in member order. `None`: the host's (`rec` unchanged).
+/// sent, retiring at most [`MAX_RETIRE`] outbound frames, and either no frame or one that is a
+/// retransmission of a frame in flight to a live member or the next frame in sequence with room in
+/// the inbound ring. The peer's ack retires the outbound frames, moves the members' acks and
+/// shares the peer's window out; the frame goes to its member (the first copy's, or the one the
+/// flow's ALRM picks) renumbered; then every member whose ack or window moved gets a pure ack, in
+/// member order. A duplicate ack (pure, same ack and window, frames in flight to the peer) then
+/// goes once more as a pure ack to the member of the oldest frame in flight, the one the peer
+/// misses (`Flow::answer_peer_dup`), when that member takes frames (a removed one's frame is
+/// null-filled by the host). `None`: the host's (`rec` unchanged).
 pub fn peer_segment(
     rec: &mut FlowRecord,
     rings: &[Vec<RingEntry>; 2],
@@ -396,7 +399,13 @@ pub fn peer_segment(
         && ack == rec.out_ack
         && window == rec.peer_wnd_field
         && rec.out_left != rec.out_next_fseq;
-    if seq_lt(ack, rec.out_ack) || seq_lt(rec.out_next, ack) || dup {
+    // The member of the frame the peer misses, which a duplicate ack is answered to.
+    let missing =
+        dup.then(|| usize::from(rings[Ring::Out as usize][usize::from(rec.out_lidx)].leg));
+    if seq_lt(ack, rec.out_ack)
+        || seq_lt(rec.out_next, ack)
+        || missing.is_some_and(|li| !rec.legs[li].takes)
+    {
         return None;
     }
     let mut new = *rec;
@@ -422,6 +431,10 @@ pub fn peer_segment(
             let next = new.legs[li].next;
             out.push(new.send_member(li, next, &[]));
         }
+    }
+    if let Some(li) = missing {
+        let next = new.legs[li].next;
+        out.push(new.send_member(li, next, &[]));
     }
     *rec = new;
     Some(Taken { out, entry, kind })
