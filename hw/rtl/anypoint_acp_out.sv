@@ -24,9 +24,10 @@
 // in flight, and otherwise nothing.
 //
 // Peer's direction: taken when it is a plain ack (a duplicate one, with member data in flight,
-// when the member of the oldest frame in flight takes frames) or one frame, with an ack within what the peer was sent, retiring at most MAX_RETIRE outbound
-// entries, and the frame either the peer's next (a live member to take it, room in the inbound
-// ring) or a retransmission of an inbound frame in flight whose member is live. The retired
+// when the member of the oldest frame in flight takes frames) or one frame, with an ack within
+// what the peer was sent, retiring at most MAX_RETIRE outbound entries, and the frame either the
+// peer's next (a live member to take it, room in the inbound ring) or a retransmission of an
+// inbound frame in flight whose member is live. The retired
 // entries advance their members' acks, the peer's window is shared out among the live members
 // (their promises), a new frame goes to the member the ALRM picks (key hash: SipHash-1-3 of the
 // key bytes; round robin; most open window) and takes an inbound ring entry, a retransmission to
@@ -55,14 +56,14 @@
 // (peer's right edge; window field; output sum; commit): 9 + k cycles for k entries retired, plus
 // N to send. Peer's direction: 2 cycles (slot; record compares), the outbound retire walk (1 to
 // MAX_RETIRE + 1; each of its cycles loads the window share's dividends, so the last loads the
-// final ones), 3 for the share (2 divider steps; promises), for a new frame under key hash 24 (4 key
-// reads, 16 hash cycles, 4 divider steps: round robin's turn is divided beside the share, the most
-// open window needs no division), for a frame 1 (member pick, frame checks), then 3 (window fields;
-// output sum; commit); the frame sent (N beats), then each pure ack in 3 beats (built in the last
-// beat before it; the first of an ack that sends nothing else in 4, a cycle to build it). So,
-// first beat in to done, one segment alone: out_data, out_rtx and out_ack N + 9 + k + N (a pure
-// ack that sends nothing N + 9 + k), in_ack N + 9 + k (+ 1 with pure acks), in_rtx and in_data
-// N + 10 + k + N (key hash N + 34 + k + N), each plus 3 per pure ack.
+// final ones), 3 for the share (2 divider steps; promises), for a new frame under key hash 24
+// (4 key reads, 16 hash cycles, 4 divider steps: round robin's turn is divided beside the share,
+// the most open window needs no division), for a frame 1 (member pick, frame checks), then 3
+// (window fields; output sum; commit); the frame sent (N beats), then each pure ack in 3 beats
+// (built in the last beat before it; the first of an ack that sends nothing else in 4, a cycle to
+// build it). So, first beat in to done, one segment alone: out_data, out_rtx and out_ack
+// N + 9 + k + N (a pure ack that sends nothing N + 9 + k), in_ack N + 9 + k (+ 1 with pure acks),
+// in_rtx and in_data N + 10 + k + N (key hash N + 34 + k + N), each plus 3 per pure ack.
 // Back to back the input, the decisions and the send overlap, the next segment's slot is matched
 // in the cycle the one before commits (its decision 2 cycles shorter: no idle cycle, no ST_SLOT),
 // and the next send starts with the last beat of the one before: a run of segments costs about
@@ -673,8 +674,9 @@ module anypoint_acp_out #(
   end
 
   // Divider: two lanes of 64-bit dividends by 1 to 8, sixteen bits a cycle: the window share's
-  // 32-bit dividends in 2 steps (loaded as the high half), the key hash in 4. A third lane takes the
-  // round-robin turn mod the live members beside the share (turn and members are the record's).
+  // 32-bit dividends in 2 steps (loaded as the high half), the key hash in 4. A third lane takes
+  // the round-robin turn mod the live members beside the share (turn and members are the
+  // record's).
   logic [63:0] dva, dvb;
   logic [31:0] dqa, dqb;  // the quotients' low halves (only the share's are used)
   logic [3:0] dra, drb, dna, dnb;
