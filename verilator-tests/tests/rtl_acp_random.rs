@@ -359,9 +359,10 @@ fn random_records_and_segments(spec: &mut impl Engine) {
     // Peer's direction: outbound frames retired, new frames by policy, pure acks sent.
     let mut out_retired = [0u32; 9];
     let mut by_policy = [0u32; 3];
-    let mut acks = [0u32; 10]; // up to 8 in member order and a duplicate's answer
-                               // Duplicate peer acks with frames in flight: taken (answered to the oldest frame's member), and
-                               // given back when that member takes no frames.
+    // Pure acks a peer segment sent: up to 8 in member order and a duplicate's answer.
+    let mut acks = [0u32; 10];
+    // Duplicate peer acks with frames in flight: taken (answered to the oldest frame's member), and
+    // given back when that member takes no frames.
     let mut dups = [0u32; 2];
     let mut taken = TakenCount::default();
     let mut cycles = [(0u64, 0u64); 6];
