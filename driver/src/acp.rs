@@ -61,9 +61,7 @@ fn ring_cmd(a: &mut impl RegisterAccess, slot: usize, ring: Ring, idx: u16, op: 
 
 /// Writes entry `idx` of slot `slot`'s ring `ring`.
 pub fn write_ring(a: &mut impl RegisterAccess, slot: usize, ring: Ring, idx: u16, e: &RingEntry) {
-    for (i, w) in pack_entry(e).into_iter().enumerate() {
-        a.write32(reg::ACP_RING_WDATA + 4 * i as u32, w);
-    }
+    a.write_words(reg::ACP_RING_WDATA, &pack_entry(e));
     ring_cmd(a, slot, ring, idx, RING_WRITE);
 }
 
@@ -123,9 +121,7 @@ fn stage(a: &mut impl RegisterAccess, slot: usize, rec: &FlowRecord, in_flight: 
             write_ring(a, slot, ring, ((usize::from(from) + k) % w) as u16, e);
         }
     }
-    for (i, w) in pack(rec).into_iter().enumerate() {
-        a.write32(reg::ACP_REC + 4 * i as u32, w);
-    }
+    a.write_words(reg::ACP_REC, &pack(rec));
 }
 
 /// Segments the block gave back (`ACP_GIVEN`, wrapping).

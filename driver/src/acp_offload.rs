@@ -7,6 +7,11 @@
 //! host would load its flow again; loaded then, the block would take the flow's later segments
 //! before the host handled that one. So every load is fenced: [`Shared`] counts the ACP records
 //! the host reads, and the block carries out a load only if it gave back exactly that many.
+//!
+//! A reset zeroes the block's count and its neighbour table: [`Shared`] sees the `SOFT_RESET`
+//! writes and restarts its count, and the engine writes its neighbour entries again. A reset it
+//! does not see (power, PCIe) the daemon answers with a `SOFT_RESET` of its own
+//! (docs/frame-switching.md section 10).
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -26,19 +31,33 @@ use anypoint_model::regs::reg;
 /// (a Verilated model stays on the thread that made it).
 pub struct Shared<B> {
     dev: SharedRegs<B>,
-    /// ACP records read from the host queue, as the block selects them (`acp_segment`).
-    records_read: Rc<Cell<u32>>,
+    seen: Rc<HostSeen>,
     /// The block's slots went to an acp service (there is one set).
     slots_given: bool,
+}
+
+/// What the host has seen of the device, shared with the engine.
+#[derive(Default)]
+struct HostSeen {
+    /// ACP records read from the host queue since the last reset, as the block selects them
+    /// (`acp_segment`).
+    records_read: Cell<u32>,
+    /// `SOFT_RESET`s written.
+    resets: Cell<u32>,
 }
 
 impl<B: Backend> Shared<B> {
     pub fn new(dev: B) -> Shared<B> {
         Shared {
             dev: SharedRegs(Rc::new(RefCell::new(dev))),
-            records_read: Rc::new(Cell::new(0)),
+            seen: Rc::default(),
             slots_given: false,
         }
+    }
+
+    /// The switch itself, for what it offers beyond registers and packets.
+    pub fn device(&self) -> std::cell::Ref<'_, B> {
+        self.dev.0.borrow()
     }
 }
 
@@ -52,17 +71,22 @@ impl<B: RegisterAccess> RegisterAccess for SharedRegs<B> {
     fn write32(&mut self, offset: u32, value: u32) {
         self.0.borrow_mut().write32(offset, value)
     }
+    fn write_words(&mut self, offset: u32, words: &[u32]) {
+        self.0.borrow_mut().write_words(offset, words)
+    }
 }
 
 impl<B: RegisterAccess> RegisterAccess for Shared<B> {
     fn read32(&mut self, offset: u32) -> u32 {
         self.dev.read32(offset)
     }
-    /// A soft reset zeroes `ACP_GIVEN`: the count of records read restarts with it.
+    /// A soft reset zeroes `ACP_GIVEN` and the neighbour table: the count of records read
+    /// restarts with it.
     fn write32(&mut self, offset: u32, value: u32) {
         self.dev.write32(offset, value);
         if offset == reg::SOFT_RESET && reg::SOFT_RESET_GO.extract(value) == 1 {
-            self.records_read.set(0);
+            self.seen.records_read.set(0);
+            self.seen.resets.set(self.seen.resets.get().wrapping_add(1));
         }
     }
 }
@@ -82,8 +106,8 @@ impl<B: Backend + 'static> PacketIo for Shared<B> {
     fn pop_host(&mut self) -> Option<Vec<u8>> {
         let rec = self.dev.0.borrow_mut().pop_host()?;
         if anypoint_model::acp_segment(&rec).is_some() {
-            self.records_read
-                .set(self.records_read.get().wrapping_add(1));
+            let read = &self.seen.records_read;
+            read.set(read.get().wrapping_add(1));
         }
         Some(rec)
     }
@@ -92,7 +116,7 @@ impl<B: Backend + 'static> PacketIo for Shared<B> {
     fn acp_engine(&mut self) -> Option<Box<dyn Engine>> {
         if !self.slots_given {
             let regs = SharedRegs(Rc::clone(&self.dev.0));
-            if let Some(slots) = DeviceSlots::new(regs, Rc::clone(&self.records_read)) {
+            if let Some(slots) = DeviceSlots::new(regs, Rc::clone(&self.seen)) {
                 self.slots_given = true;
                 return Some(Box::new(slots));
             }
@@ -108,23 +132,25 @@ impl<B: Backend + 'static> PacketIo for Shared<B> {
 pub struct DeviceSlots<A> {
     dev: A,
     size: Size,
-    records_read: Rc<Cell<u32>>,
+    seen: Rc<HostSeen>,
     routes: HashMap<Ipv4Addr, (u8, [u8; 6])>,
-    /// The neighbour table as written.
+    /// The neighbour table as written since reset number `nbrs_reset`.
     nbrs: Vec<Option<Neighbour>>,
+    nbrs_reset: u32,
     /// Addresses of each slot's flow while it is loaded.
     slot_addrs: Vec<Vec<Ipv4Addr>>,
 }
 
 impl<A: RegisterAccess> DeviceSlots<A> {
-    /// `None` when the device has no ACP block. `records_read`: the ACP records the host has read
-    /// and handled.
-    pub fn new(mut dev: A, records_read: Rc<Cell<u32>>) -> Option<DeviceSlots<A>> {
+    /// `None` when the device has no ACP block. `seen`: the ACP records the host has read and
+    /// handled, and the resets it wrote.
+    fn new(mut dev: A, seen: Rc<HostSeen>) -> Option<DeviceSlots<A>> {
         let size = acp::size(&mut dev);
         (size.slots > 0).then(|| DeviceSlots {
             dev,
             size,
-            records_read,
+            nbrs_reset: seen.resets.get(),
+            seen,
             routes: HashMap::new(),
             nbrs: vec![None; size.neighbours],
             slot_addrs: vec![Vec::new(); size.slots],
@@ -163,6 +189,10 @@ impl<A: RegisterAccess> Engine for DeviceSlots<A> {
         self.size.ring_entries
     }
     fn load(&mut self, slot: usize, rec: &FlowRecord, in_flight: &Entries) -> bool {
+        if self.nbrs_reset != self.seen.resets.get() {
+            self.nbrs_reset = self.seen.resets.get();
+            self.nbrs.fill(None);
+        }
         let members = rec.legs[..usize::from(rec.nlegs)]
             .iter()
             .map(|l| *l.member.ip());
@@ -171,7 +201,8 @@ impl<A: RegisterAccess> Engine for DeviceSlots<A> {
         for &a in &addrs {
             self.neighbour_for(a);
         }
-        let loaded = acp::load_fenced(&mut self.dev, slot, rec, in_flight, self.records_read.get());
+        let read = self.seen.records_read.get();
+        let loaded = acp::load_fenced(&mut self.dev, slot, rec, in_flight, read);
         if loaded {
             self.slot_addrs[slot] = addrs;
         }

@@ -264,9 +264,8 @@ impl Tables {
         self.shadows[t as usize]
             .entry_mut(index)
             .copy_from_slice(words);
-        for (i, &w) in words.iter().enumerate() {
-            self.write(bus, reg::TBL_WDATA + 4 * i as u32, w);
-        }
+        self.stats.register_writes += words.len() as u64;
+        bus.write_words(reg::TBL_WDATA, words);
         self.command(bus, t, tbl_op::WRITE, index);
         self.check(bus, t, index)
     }

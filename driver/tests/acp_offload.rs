@@ -11,9 +11,10 @@ use anypoint_driver::{ControlPlane, PacketIo, RegisterAccess};
 use anypoint_model::frame_switch::fast::{Engine, Entries};
 use anypoint_model::frame_switch::layout::{unpack, RECORD_WORDS};
 use anypoint_model::hostrec::HEADER_LEN;
-use anypoint_model::regs::reg;
+use anypoint_model::regs::{reg, table::acp_nbr};
 use anypoint_model::Switch;
 use common::KEY;
+use std::net::{Ipv4Addr, SocketAddrV4};
 
 const PORT_MAC: [u8; 6] = [0x02, 0xaa, 0, 0, 0, 0];
 
@@ -70,4 +71,33 @@ fn a_load_waits_for_every_record_the_block_gave_back() {
     dev.write32(reg::SOFT_RESET, reg::SOFT_RESET_GO.place(1));
     assert_eq!(acp::given(dev), 0);
     assert!(slots.load(0, &rec, &none), "counted from zero again");
+}
+
+/// Neighbour entry 0 as the block holds it: (valid, address).
+fn neighbour0(dev: &mut impl RegisterAccess) -> (u32, u32) {
+    let word = |f: anypoint_model::regs::Field| reg::ACP_NBR + 4 * f.word as u32;
+    (
+        acp_nbr::VALID.extract(dev.read32(word(acp_nbr::VALID))),
+        acp_nbr::ADDR.extract(dev.read32(word(acp_nbr::ADDR))),
+    )
+}
+
+#[test]
+fn a_load_after_a_soft_reset_writes_the_neighbour_table_again() {
+    let mut dev = Shared::new(Switch::new(Default::default()));
+    let mut slots = dev.acp_engine().expect("the model's ACP block");
+    let peer = Ipv4Addr::new(10, 0, 0, 1);
+    slots.route(peer, 0, [0x02, 0, 0, 0, 0, 1]);
+    let mut rec = unpack(&[0; RECORD_WORDS]);
+    rec.peer = SocketAddrV4::new(peer, 40000);
+    let none = Entries::default();
+    assert!(slots.load(0, &rec, &none));
+    assert_eq!(neighbour0(&mut dev), (1, peer.into()));
+    slots.unload(0);
+    assert!(slots.load(0, &rec, &none));
+
+    dev.write32(reg::SOFT_RESET, reg::SOFT_RESET_GO.place(1));
+    assert_eq!(neighbour0(&mut dev), (0, 0), "the reset cleared it");
+    assert!(slots.load(0, &rec, &none));
+    assert_eq!(neighbour0(&mut dev), (1, peer.into()), "written again");
 }

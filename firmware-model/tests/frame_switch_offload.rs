@@ -8,8 +8,8 @@ mod sim;
 
 use std::time::Duration;
 
-use anypoint_model::frame_switch::fast::{Offload, SpecEngine, TakenCount};
-use anypoint_model::frame_switch::{Kind, Policy};
+use anypoint_model::frame_switch::fast::{Engine, Offload, SpecEngine, TakenCount};
+use anypoint_model::frame_switch::{Kind, Packet, Policy};
 use sim::{check, Impair, Outcome, Setup, Sim, Step};
 
 const KEYED: Policy = Policy::KeyHash { offset: 4, len: 4 };
@@ -79,4 +79,69 @@ fn a_member_removed_mid_connection() {
     let (o, taken) = replay(setup);
     assert!(o.removed.is_some());
     assert!(taken.total() > 0);
+}
+
+/// The recorded run of 1,000 requests of 600 bytes, key-hash over three members, lossy link; the
+/// trace is replayed through an offload with two slots from its middle event on until the device
+/// holds the flow. Returns the offload, the run and the next event.
+fn half_replayed() -> (Offload<SpecEngine>, sim::Outcome, usize) {
+    let mut setup = Setup::new(KEYED, 1000, Impair::lossy(), 9);
+    setup.pad = Some(600);
+    setup.record = true;
+    let host = sim::switch(&setup);
+    let w = setup.w;
+    let o = Sim::new(setup).run(Duration::from_secs(300));
+    let mut off = Offload::new(host, SpecEngine::new(2, w));
+    let mut next = 0;
+    while next < o.trace.len() / 2 || !(off.engine.valid(0) || off.engine.valid(1)) {
+        if let Step::Segment(pkt, _) = &o.trace[next] {
+            off.receive(pkt);
+        }
+        next += 1;
+    }
+    (off, o, next)
+}
+
+/// A reset leaves the device's records and rings (block RAM): the host reads the flow back from
+/// its slot and the rest of the run sends exactly what the switch alone sent.
+#[test]
+fn a_device_reset_keeps_the_flows_it_held() {
+    let (mut off, o, half) = half_replayed();
+    let before = off.device.total();
+    off.engine.reset();
+    for (i, step) in o.trace.iter().enumerate().skip(half) {
+        let Step::Segment(pkt, want) = step else {
+            unreachable!("no member removed in this run")
+        };
+        assert_eq!(&off.receive(pkt), want, "event {i}");
+    }
+    off.sync();
+    assert_eq!(off.lost, 0);
+    assert!(
+        off.device.total() > before,
+        "the device took segments after the reset"
+    );
+    let flows = off.host.describe();
+    assert_eq!(flows, o.flows[..flows.len()]);
+}
+
+fn has_rst(p: &Packet) -> bool {
+    p.segment.len() >= 14 && p.segment[13] & 0x04 != 0
+}
+
+/// A power cycle clears the records: the flow the device held is forgotten (what it took since
+/// the load is known nowhere), and its next segment is answered with a reset to its sender.
+#[test]
+fn a_device_power_cycle_forgets_the_flow_it_held() {
+    let (mut off, o, half) = half_replayed();
+    assert_eq!(off.host.occupancy().len(), 1);
+    off.engine = SpecEngine::new(2, off.engine.ring_entries());
+    let Step::Segment(pkt, _) = &o.trace[half] else {
+        unreachable!("no member removed in this run")
+    };
+    let out = off.receive(pkt);
+    assert_eq!(off.lost, 1);
+    assert!(off.host.occupancy().is_empty());
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert!(has_rst(&out[0]) && out[0].dst == pkt.src, "{out:?}");
 }

@@ -48,17 +48,21 @@ impl RunBackend {
 }
 
 /// Opens the NIC at PCI address `address` through kernel VFIO: BAR0 and identity checked, mailbox
-/// and interrupt ready.
-pub fn open_vfio(address: &str) -> Result<DeviceSwitch<Vfio<KernelVfio>>, String> {
+/// and interrupt ready; its ACP block's slots go to the first acp service.
+pub fn open_vfio(address: &str) -> Result<Shared<DeviceSwitch<Vfio<KernelVfio>>>, String> {
     let device = anypoint_driver::device::open_vfio(address).map_err(|e| e.to_string())?;
-    DeviceSwitch::open(device).map_err(|e| e.to_string())
+    DeviceSwitch::open(device)
+        .map(Shared::new)
+        .map_err(|e| e.to_string())
 }
 
 /// Opens the vfio-user device served on `socket`: BAR0 and identity checked, mailbox and
-/// interrupt ready.
-pub fn open_vfio_user(socket: &Path) -> Result<DeviceSwitch<VfioUserDevice>, String> {
+/// interrupt ready; its ACP block's slots go to the first acp service.
+pub fn open_vfio_user(socket: &Path) -> Result<Shared<DeviceSwitch<VfioUserDevice>>, String> {
     let device = VfioUserDevice::connect(socket).map_err(|e| e.to_string())?;
-    DeviceSwitch::open(device).map_err(|e| e.to_string())
+    DeviceSwitch::open(device)
+        .map(Shared::new)
+        .map_err(|e| e.to_string())
 }
 
 /// What the daemon needs of a switch beyond registers and packets.
@@ -79,12 +83,12 @@ impl Attachment for AnySwitch {
     }
 }
 
-impl<D: DeviceAccess> Attachment for DeviceSwitch<D> {
+impl<D: DeviceAccess> Attachment for Shared<DeviceSwitch<D>> {
     fn wake_fd(&self) -> Option<RawFd> {
-        self.irq_fd()
+        self.device().irq_fd()
     }
     fn lost(&self) -> Option<String> {
-        DeviceSwitch::lost(self).map(ToString::to_string)
+        self.device().lost().map(ToString::to_string)
     }
 }
 

@@ -272,6 +272,10 @@ pub struct AcpStats {
     /// (docs/pipeline.md section 12, the load fence).
     #[serde(default)]
     pub device_loads_refused: u64,
+    /// Connections the device lost with its slot (a reset that cleared its records): forgotten,
+    /// their ends reset at their next segment (docs/frame-switching.md section 10).
+    #[serde(default)]
+    pub device_flows_lost: u64,
 }
 
 #[cfg(test)]

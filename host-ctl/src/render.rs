@@ -108,7 +108,7 @@ pub fn acp(list: &[AcpStats]) -> String {
         writeln!(
             o,
             "\nacp {} ({}): {} connections, ring entries in use {} in / {} out (largest {} / {}), holes {}\n  \
-             segments: fast kinds {}, slow kinds {}, taken by the device's engine {} (loads refused {}); sent {}, unsent {}; aged out {}\n  \
+             segments: fast kinds {}, slow kinds {}, taken by the device's engine {} (loads refused {}, connections lost in resets {}); sent {}, unsent {}; aged out {}\n  \
              kinds: {}",
             a.service,
             a.policy,
@@ -122,6 +122,7 @@ pub fn acp(list: &[AcpStats]) -> String {
             a.slow,
             device,
             a.device_loads_refused,
+            a.device_flows_lost,
             a.sent,
             a.unsent,
             a.aged,

@@ -66,10 +66,11 @@ fn be32(b: &[u8], at: usize) -> u32 {
 /// Requests each server read, in the order it read them.
 type Reads = Vec<Arc<Mutex<Vec<u32>>>>;
 
-/// One ACP server per server namespace on port 7000: for each request it reads it records the
-/// index (after checking the request's bytes) and answers `[server][index]` plus padding; closes
-/// when the client has. Threads of a server that stops hearing from the switch end on their own.
-fn servers(lab: &Lab) -> Reads {
+/// One ACP server per server namespace on port 7000, taking `conns` connections, each on its own
+/// thread: for each request it reads it records the index (after checking the request's bytes)
+/// and answers `[server][index]` plus padding; closes when the client has. Threads of a server
+/// that stops hearing from the switch end on their own.
+fn servers(lab: &Lab, conns: usize) -> Reads {
     (0..SERVERS)
         .map(|i| {
             let reads = Arc::new(Mutex::new(Vec::new()));
@@ -79,26 +80,39 @@ fn servers(lab: &Lab) -> Reads {
             // Listening before the client connects: a SYN to no listener gets a RST.
             let mut listener = ep.listen(PORT).expect("listens");
             let r = reads.clone();
-            std::thread::spawn(move || -> std::io::Result<()> {
+            std::thread::spawn(move || {
                 let _ep = ep;
                 listener.set_timeout(Some(Duration::from_secs(120)));
-                let mut conn = listener.accept()?;
-                conn.set_timeout(Some(Duration::from_secs(60)));
-                while let Some(f) = conn.recv_frame()? {
-                    let i_req = be32(&f, 4);
-                    assert_eq!(f, request(i_req), "server {i}: request {i_req} corrupted");
-                    r.lock().unwrap().push(i_req);
-                    let mut reply = vec![i as u8];
-                    reply.extend_from_slice(&i_req.to_be_bytes());
-                    reply.resize(5 + (i_req as usize * 31) % 200, 0xa5);
-                    conn.send_frame(&reply)?;
+                let served: Vec<_> = (0..conns)
+                    .map_while(|_| listener.accept().ok())
+                    .map(|conn| {
+                        let r = r.clone();
+                        std::thread::spawn(move || serve(i, conn, &r))
+                    })
+                    .collect();
+                for s in served {
+                    let _ = s.join();
                 }
-                conn.close()?;
-                conn.wait_closed(Duration::from_secs(30))
             });
             reads
         })
         .collect()
+}
+
+/// Server `i`'s side of one connection.
+fn serve(i: usize, mut conn: Stream, reads: &Mutex<Vec<u32>>) -> std::io::Result<()> {
+    conn.set_timeout(Some(Duration::from_secs(60)));
+    while let Some(f) = conn.recv_frame()? {
+        let i_req = be32(&f, 4);
+        assert_eq!(f, request(i_req), "server {i}: request {i_req} corrupted");
+        reads.lock().unwrap().push(i_req);
+        let mut reply = vec![i as u8];
+        reply.extend_from_slice(&i_req.to_be_bytes());
+        reply.resize(5 + (i_req as usize * 31) % 200, 0xa5);
+        conn.send_frame(&reply)?;
+    }
+    conn.close()?;
+    conn.wait_closed(Duration::from_secs(30))
 }
 
 /// The client's connection to the VIP.
@@ -121,11 +135,22 @@ fn exchange(
     conn: &Stream,
     n: u32,
     hold: Option<(u32, mpsc::Receiver<()>)>,
+    during: impl FnMut(usize),
+) -> Result<Vec<(u8, u32)>, String> {
+    exchange_from(conn, 0, n, hold, during)
+}
+
+/// [`exchange`] with requests `first..first + n`.
+fn exchange_from(
+    conn: &Stream,
+    first: u32,
+    n: u32,
+    hold: Option<(u32, mpsc::Receiver<()>)>,
     mut during: impl FnMut(usize),
 ) -> Result<Vec<(u8, u32)>, String> {
     std::thread::scope(|s| {
         s.spawn(move || {
-            for i in 0..n {
+            for i in first..first + n {
                 if let Some((k, go)) = &hold {
                     if i == *k {
                         go.recv().expect("the reader releases the sender");
@@ -273,7 +298,7 @@ fn ten_thousand_keyed_requests_through_a_lossy_client_link() {
         let lab = Lab::start(backend, SERVERS, &key_hash());
         let relay = lab.impair_client(lossy(), lossy(), 7);
         lab.wait_resolved("frames");
-        let reads = servers(&lab);
+        let reads = servers(&lab, 1);
         let (_ep, conn) = client(&lab);
         let n = 10_000;
         let t0 = Instant::now();
@@ -318,7 +343,7 @@ fn a_member_removed_mid_connection_leaves_the_rest_serving_it() {
         let lab = Lab::start(backend, SERVERS, &key_hash());
         let _relay = lab.impair_client(lossy(), lossy(), 11);
         lab.wait_resolved("frames");
-        let reads = servers(&lab);
+        let reads = servers(&lab, 1);
         let (_ep, conn) = client(&lab);
         let n = 4_000;
         let victim = 1;
@@ -378,7 +403,7 @@ fn a_retransmission_storm_still_delivers_everything_once_in_order() {
         };
         let relay = lab.impair_client(storm, storm, 13);
         lab.wait_resolved("frames");
-        let reads = servers(&lab);
+        let reads = servers(&lab, 1);
         let (_ep, conn) = client(&lab);
         let n = 3_000;
         // A blackout of the client's link after 1,000 replies: the client times out and sends
@@ -398,5 +423,109 @@ fn a_retransmission_storm_still_delivers_everything_once_in_order() {
         assert!(impaired.duplicated > 0, "{impaired:?}");
         let a = acp_stats(&lab, backend, &format!("storm {impaired:?}"));
         assert!(a["segments"]["stale"].as_u64().unwrap() > 0, "{a}");
+    }
+}
+
+/// Sends requests `range` and reads as many replies `(server, index)`; the connection stays open.
+/// `one_by_one`: each request waits for the reply before it.
+fn batch(conn: &Stream, range: std::ops::Range<u32>, one_by_one: bool) -> Vec<(u8, u32)> {
+    let reply = |k: u32| match conn.recv_frame() {
+        Ok(Some(f)) => (f[0], be32(&f, 1)),
+        got => panic!("reply {k}: {got:?}"),
+    };
+    let send = |i: u32| {
+        conn.send_frame(&request(i))
+            .unwrap_or_else(|e| panic!("request {i}: {e}"))
+    };
+    if one_by_one {
+        return range
+            .map(|i| {
+                send(i);
+                reply(i)
+            })
+            .collect();
+    }
+    std::thread::scope(|s| {
+        let sent = range.clone();
+        s.spawn(move || sent.for_each(send));
+        range.map(reply).collect()
+    })
+}
+
+/// Waits for the daemon to load the client's flow into the block. A load takes hundreds of
+/// register writes, slow over vfio-user, and the block refuses it when a segment it gave back
+/// arrived meanwhile: under traffic most loads lose that race, and the daemon tries again at its
+/// next tick (at most a second) once the link is quiet.
+fn quiet() {
+    std::thread::sleep(Duration::from_millis(1500));
+}
+
+/// The device's own ACP block behind vfio-user (`sim-device`, both datapaths), then a reset behind
+/// the daemon's back (SIGUSR1: power-on state, the block's records gone): the connection the block
+/// held is forgotten and the client's next segment is answered with a reset; a new connection is
+/// switched whole, the block taking its segments again (its count of given-back records and its
+/// neighbour table restarted with the daemon's, docs/frame-switching.md section 10). Each
+/// connection sends a batch of requests, packed several to a segment (the host's), then requests
+/// one at a time: one frame a segment, the block's once the daemon has read every record it gave
+/// back and loaded it.
+#[test]
+fn the_device_block_over_vfio_user_and_a_reset_behind_the_daemon() {
+    if !can_run_live("the_device_block_over_vfio_user_and_a_reset_behind_the_daemon") {
+        return;
+    }
+    // Request indices of the second connection: a multiple of KEYS, so keys stay where they were.
+    const SECOND: u32 = 1 << 20;
+    let (first, n) = (100, 200);
+    let taken = |a: &serde_json::Value, kind: &str| a["device_segments"][kind].as_u64();
+    for backend in ["vfio-user:model", "vfio-user:rtl"] {
+        let lab = Lab::start(backend, SERVERS, &key_hash());
+        lab.wait_resolved("frames");
+        let reads = servers(&lab, 2);
+        let (ep, conn) = client(&lab);
+        batch(&conn, 0..first, false);
+        quiet();
+        batch(&conn, first..n, true);
+        let before = acp_stats(&lab, backend, "before the reset");
+        for kind in ["in_ack", "out_ack", "out_data"] {
+            assert!(taken(&before, kind) > Some(0), "{kind}: {before}");
+        }
+        // `stats` took the flow back from the block: a request brings it to the host.
+        batch(&conn, n..n + 1, true);
+        quiet();
+
+        lab.daemon.device.as_ref().unwrap().signal(libc::SIGUSR1);
+        wait_for("the reset to be recovered", Duration::from_secs(10), || {
+            (lab.json(&["stats"])["slow_path"]["resets"].as_u64() == Some(1)).then_some(())
+        });
+        let after = acp_stats(&lab, backend, "after the reset");
+        assert_eq!(after["device_flows_lost"], 1, "{after}");
+        assert_eq!(after["flows"], 0, "{after}");
+        conn.send_frame(&request(n + 1)).unwrap();
+        let err = conn.recv_frame().expect_err("the connection is reset");
+        assert_eq!(err.kind(), std::io::ErrorKind::ConnectionReset, "{err}");
+        drop((conn, ep));
+
+        let first_reads: Vec<usize> = snapshot(&reads).iter().map(Vec::len).collect();
+        let (_ep, conn) = client(&lab);
+        let mut replies = batch(&conn, SECOND..SECOND + first, false);
+        quiet();
+        replies.extend(batch(&conn, SECOND + first..SECOND + n, true));
+        let r = exchange_from(&conn, SECOND + n, 0, None, |_| {});
+        replies.extend(done(&lab, &reads, &conn, r));
+        let replies: Vec<(u8, u32)> = replies.iter().map(|&(s, i)| (s, i - SECOND)).collect();
+        let reads: Vec<Vec<u32>> = snapshot(&reads)
+            .iter()
+            .zip(first_reads)
+            .map(|(r, k)| r[k..].iter().map(|i| i - SECOND).collect())
+            .collect();
+        check(&replies, &reads, n, None);
+        check_in_order_by_key(&reads);
+        let end = acp_stats(&lab, backend, "second connection");
+        for kind in ["in_ack", "out_ack", "out_data"] {
+            assert!(
+                taken(&end, kind) > taken(&before, kind),
+                "the block took {kind} segments again: {end}"
+            );
+        }
     }
 }

@@ -193,15 +193,21 @@ fn flags(r: &mut Prng) -> Flags {
     }
 }
 
-/// The segment of `h` and `payload`, a bit flipped now and then.
-fn emit(r: &mut Prng, h: &wire::Header, payload: &[u8], src: Ipv4Addr, dst: Ipv4Addr) -> Packet {
+/// The segment of `h` and `payload`.
+fn packet(h: &wire::Header, payload: &[u8], src: Ipv4Addr, dst: Ipv4Addr) -> Packet {
     let mut segment = Vec::new();
     wire::emit_segment(h, payload, src, dst, &mut segment);
-    if r.chance(3) {
-        let i = r.below(segment.len() as u32) as usize;
-        segment[i] ^= 1 << r.below(8);
-    }
     Packet { src, dst, segment }
+}
+
+/// [`packet`] with a bit flipped now and then.
+fn emit(r: &mut Prng, h: &wire::Header, payload: &[u8], src: Ipv4Addr, dst: Ipv4Addr) -> Packet {
+    let mut p = packet(h, payload, src, dst);
+    if r.chance(3) {
+        let i = r.below(p.segment.len() as u32) as usize;
+        p.segment[i] ^= 1 << r.below(8);
+    }
+    p
 }
 
 /// A frame of `n` data bytes, cut short now and then.
@@ -281,13 +287,8 @@ fn peer_segment(r: &mut Prng, rec: &FlowRecord, engine: &mut impl Engine, slot: 
             window: rec.peer_wnd_field,
             ..wire::Header::default()
         };
-        let mut segment = Vec::new();
-        wire::emit_segment(&h, &[], *rec.peer.ip(), *rec.vip.ip(), &mut segment);
-        return Packet {
-            src: *rec.peer.ip(),
-            dst: *rec.vip.ip(),
-            segment,
-        };
+        // Exact: every duplicate counts, taken or given back.
+        return packet(&h, &[], *rec.peer.ip(), *rec.vip.ip());
     }
     let w = u32::from(rec.w);
     let (n_in, n_out) = (

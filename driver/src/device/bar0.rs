@@ -203,6 +203,30 @@ impl<D: DeviceAccess> RegisterAccess for Bar0<D> {
             self.mark_lost(e);
         }
     }
+
+    /// Mapped: one store per register. Else one region write for all of them.
+    fn write_words(&mut self, offset: u32, words: &[u32]) {
+        let Some(last) = (words.len() as u32).checked_sub(1) else {
+            return;
+        };
+        if self.map.is_some() {
+            for (i, &w) in words.iter().enumerate() {
+                self.write32(offset + 4 * i as u32, w);
+            }
+            return;
+        }
+        if self.lost.is_some()
+            || !self.check_offset(offset, "write")
+            || !self.check_offset(offset + 4 * last, "write")
+        {
+            return;
+        }
+        let bytes: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
+        let at = self.window.base + u64::from(offset);
+        if let Err(e) = self.device.region_write(self.window.region, at, &bytes) {
+            self.mark_lost(e);
+        }
+    }
 }
 
 fn error<D: DeviceAccess>(device: &D, step: &str, reason: String) -> DeviceError {
@@ -279,8 +303,10 @@ mod tests {
         }
         fn region_write(&mut self, _: u32, offset: u64, data: &[u8]) -> Result<(), DeviceError> {
             self.transport("write")?;
-            let value = u32::from_le_bytes(data.try_into().unwrap());
-            self.switch.write32(offset as u32, value);
+            for (i, word) in data.chunks_exact(4).enumerate() {
+                let value = u32::from_le_bytes(word.try_into().unwrap());
+                self.switch.write32(offset as u32 + 4 * i as u32, value);
+            }
             Ok(())
         }
         fn region_mmap(&mut self, _: u32) -> Result<Option<MmapRaw>, DeviceError> {
@@ -373,6 +399,21 @@ mod tests {
         bar.write32(0x10_0000 - 4, 0xdead_beef);
         assert_eq!(bar.read32(0x10_0000 - 4), 0xdead_beef);
         assert_eq!(bar.device().region_calls, 0);
+    }
+
+    #[test]
+    fn words_go_in_one_region_write_and_only_inside_the_map() {
+        let mut bar = Bar0::open(ModelFunction::new()).unwrap();
+        let calls = bar.device().region_calls;
+        bar.write_words(reg::HASH_KEY, &[1, 2, 3, 4]);
+        assert_eq!(bar.device().region_calls, calls + 1);
+        for i in 0..4 {
+            assert_eq!(bar.read32(reg::HASH_KEY + 4 * i), i + 1);
+        }
+        assert!(bar.lost().is_none());
+        bar.write_words(regs::MAP_SIZE - 4, &[1, 2]);
+        let msg = bar.lost().expect("lost").to_string();
+        assert!(msg.contains("not a 32-bit register inside"), "{msg}");
     }
 
     #[test]

@@ -105,6 +105,9 @@ impl<D: DeviceAccess> RegisterAccess for DeviceSwitch<D> {
     fn write32(&mut self, offset: u32, value: u32) {
         self.bar0.write32(offset, value)
     }
+    fn write_words(&mut self, offset: u32, words: &[u32]) {
+        self.bar0.write_words(offset, words)
+    }
 }
 
 impl<D: DeviceAccess> PacketIo for DeviceSwitch<D> {

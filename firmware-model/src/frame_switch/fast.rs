@@ -1004,6 +1004,10 @@ pub struct Offload<E: Engine> {
     /// Peers of the flows the device took segments of, as taken back (drained by the caller: the
     /// host sees none of those segments).
     pub device_active: Vec<SocketAddrV4>,
+    /// Flows whose slot the device lost (its block RAM cleared by a power cycle): forgotten.
+    pub lost: u64,
+    /// Peers of the flows the host handled a segment of since the last [`Offload::load_wanted`].
+    wanted: Vec<SocketAddrV4>,
 }
 
 impl<E: Engine> Offload<E> {
@@ -1016,11 +1020,23 @@ impl<E: Engine> Offload<E> {
             device: TakenCount::default(),
             loads_refused: 0,
             device_active: Vec::new(),
+            lost: 0,
+            wanted: Vec::new(),
         }
     }
 
-    /// One segment through the device, and the host when the device gives it back.
+    /// One segment through the device, and the host when the device gives it back; then the flow
+    /// is loaded ([`Offload::handle`], [`Offload::load_wanted`]).
     pub fn receive(&mut self, pkt: &Packet) -> Vec<Packet> {
+        let out = self.handle(pkt);
+        self.load_wanted();
+        out
+    }
+
+    /// [`Offload::receive`] without the load: a host that reads the device's given-back segments
+    /// from a queue handles every queued one first, so that no load waits for one of them (the
+    /// device's fence refuses a load while any is queued).
+    pub fn handle(&mut self, pkt: &Packet) -> Vec<Packet> {
         let pkt = match self.engine.send(pkt) {
             Ok(out) => return out,
             Err(pkt) => pkt,
@@ -1034,9 +1050,21 @@ impl<E: Engine> Offload<E> {
         }
         let out = self.host.receive(&pkt);
         if let Some(peer) = self.peer_of(&pkt) {
-            self.load(peer);
+            if !self.wanted.contains(&peer) {
+                self.wanted.push(peer);
+            }
         }
         out
+    }
+
+    /// Loads the flows handled since the last call, while slots last. A flow whose load the
+    /// device refused is tried again at the next call.
+    pub fn load_wanted(&mut self) {
+        for peer in std::mem::take(&mut self.wanted) {
+            if self.load(peer) == Load::Refused {
+                self.wanted.push(peer);
+            }
+        }
     }
 
     /// A failed member leaves every connection (`FrameSwitch::remove_member`), the device's
@@ -1066,13 +1094,21 @@ impl<E: Engine> Offload<E> {
         }
     }
 
-    /// Reads slot `slot` back into the host and frees it.
+    /// Reads slot `slot` back into the host and frees it. A reset keeps the device's records (block
+    /// RAM), so a flow survives one; a slot that no longer holds its flow's record was lost with
+    /// what the device took since the load, and the flow is forgotten: no one knows its state, and
+    /// its next segment either way is answered with a reset (`no_flow`).
     fn take_back(&mut self, slot: usize) {
         let Some(loaded) = self.loaded[slot].take() else {
             return;
         };
         self.engine.unload(slot);
         let now = self.engine.read(slot);
+        if (now.peer, now.vip) != (loaded.peer, loaded.vip) {
+            self.lost += 1;
+            self.host.forget(loaded.peer);
+            return;
+        }
         let mut written = |ring: Ring, from: u16, from_fseq: u32, to_fseq: u32| {
             (0..to_fseq.wrapping_sub(from_fseq))
                 .map(|k| {
@@ -1117,24 +1153,36 @@ impl<E: Engine> Offload<E> {
     /// Loads the flow with `peer` into a free slot when it has a record the engine holds and no
     /// slot yet. Flows are loaded as the host handles their segments, so a flow left out for want
     /// of a slot gets one at its next segment after a slot frees.
-    fn load(&mut self, peer: SocketAddrV4) {
+    fn load(&mut self, peer: SocketAddrV4) -> Load {
         if self
             .loaded
             .iter()
             .any(|l| l.is_some_and(|r| r.peer == peer))
         {
-            return;
+            return Load::NotWanted;
         }
         let Some(slot) = self.loaded.iter().position(Option::is_none) else {
-            return;
+            return Load::NotWanted;
         };
         let fits = |rec: &FlowRecord| usize::from(rec.w) <= self.engine.ring_entries();
-        if let Some((rec, in_flight)) = self.host.flow_record(peer).filter(|(r, _)| fits(r)) {
-            if self.engine.load(slot, &rec, &in_flight) {
-                self.loaded[slot] = Some(rec);
-            } else {
-                self.loads_refused += 1;
-            }
+        let Some((rec, in_flight)) = self.host.flow_record(peer).filter(|(r, _)| fits(r)) else {
+            return Load::NotWanted;
+        };
+        if self.engine.load(slot, &rec, &in_flight) {
+            self.loaded[slot] = Some(rec);
+            Load::Loaded
+        } else {
+            self.loads_refused += 1;
+            Load::Refused
         }
     }
+}
+
+/// What became of a load.
+#[derive(PartialEq, Eq)]
+enum Load {
+    Loaded,
+    /// Loaded already, no free slot, or a flow the device cannot hold.
+    NotWanted,
+    Refused,
 }

@@ -179,6 +179,12 @@ impl FrameSwitch {
         })
     }
 
+    /// Forgets the connection with `peer` and sends nothing: its state was lost (section 10, a
+    /// device's power cycle), so resets would carry numbers its ends no longer accept.
+    pub fn forget(&mut self, peer: SocketAddrV4) {
+        self.flows.remove(&peer);
+    }
+
     /// Forgets the connection with `peer` (the host's ageing, section 3): one not closed is reset
     /// at both ends first, with the segments returned.
     pub fn expire(&mut self, peer: SocketAddrV4) -> Vec<Packet> {

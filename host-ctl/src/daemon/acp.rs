@@ -157,7 +157,8 @@ impl AcpService {
             self.member_packets.entry(self.ids[i]).or_default().1 += 1;
         }
         self.give_routes(from_peer.then_some((*src.ip(), port)), l2);
-        let out = self.switch.receive(&Packet {
+        // Loaded once the host queue is drained (`AcpServices::load_wanted`).
+        let out = self.switch.handle(&Packet {
             src: *src.ip(),
             dst: *dst.ip(),
             segment: segment.to_vec(),
@@ -355,6 +356,7 @@ impl AcpService {
                 .map(|(k, n)| (k.name().to_string(), *n))
                 .collect(),
             device_loads_refused: self.switch.loads_refused,
+            device_flows_lost: self.switch.lost,
         }
     }
 }
@@ -378,6 +380,26 @@ impl AcpServices {
                 .map(|e| AcpService::new(e.clone(), key, engine()))
                 .collect::<Result<_, _>>()?,
         })
+    }
+
+    /// The device was reset: every service takes its flows back from the device's slots (a reset
+    /// keeps the records; a flow whose record is gone is forgotten). Whether any service has
+    /// slots on the device.
+    pub fn take_back_after_reset(&mut self) -> bool {
+        for s in &mut self.list {
+            s.switch.sync();
+            let host = &s.switch.host;
+            s.peers.retain(|&peer, _| host.has_flow(peer));
+        }
+        self.list.iter().any(|s| s.switch.engine.slots() > 0)
+    }
+
+    /// Loads the device with the flows handled since the last call (the host queue is empty now:
+    /// a load while one of the device's given-back records is queued is refused).
+    pub fn load_wanted(&mut self) {
+        for s in &mut self.list {
+            s.switch.load_wanted();
+        }
     }
 
     pub fn get_mut(&mut self, name: &str) -> Option<&mut AcpService> {

@@ -168,13 +168,22 @@ impl<B: Backend> Node<B> {
     }
 
     /// A device that was reset (power cycle, PCIe or function reset, SOFT_RESET) lost its tables:
-    /// they are written again from the driver's shadow.
+    /// they are written again from the driver's shadow. The acp services take their flows back
+    /// from its slots first. A reset the daemon did not write leaves the ACP block's count of the
+    /// records it gave back out of step with the daemon's (the block's restarted, some of its
+    /// records may be queued), so with slots in use the daemon resets the device once more itself:
+    /// both counts restart at zero with an empty host queue (docs/frame-switching.md section 10).
     fn recover_from_reset(&mut self) {
         if !self.ctl.reset_detected() {
             return;
         }
         warning!("the device was reset: reprogramming its tables");
-        match self.ctl.reprogram() {
+        let restored = if self.acp.take_back_after_reset() {
+            self.ctl.soft_reset()
+        } else {
+            self.ctl.reprogram()
+        };
+        match restored {
             Ok(()) => {
                 self.stats.resets += 1;
                 info!("tables reprogrammed after the device reset");
@@ -199,6 +208,7 @@ impl<B: Backend> Node<B> {
             } else if let Some(record) = self.ctl.pop_host() {
                 self.host_record(&record, now);
             } else {
+                self.acp.load_wanted();
                 return;
             }
         }
