@@ -489,9 +489,12 @@ fn the_device_block_over_vfio_user_and_a_reset_behind_the_daemon() {
         for kind in ["in_ack", "out_ack", "out_data"] {
             assert!(taken(&before, kind) > Some(0), "{kind}: {before}");
         }
-        // `stats` took the flow back from the block: a request brings it to the host.
+        // `stats` reads the block's counts and leaves the flow loaded: the next request is the
+        // block's.
         batch(&conn, n..n + 1, true);
-        quiet();
+        let again = acp_stats(&lab, backend, "one more request");
+        let one_more = taken(&before, "in_data").map(|k| k + 1);
+        assert_eq!(taken(&again, "in_data"), one_more, "{again}");
 
         lab.daemon.device.as_ref().unwrap().signal(libc::SIGUSR1);
         wait_for("the reset to be recovered", Duration::from_secs(10), || {

@@ -771,6 +771,11 @@ impl FrameSwitch {
             l.promise = r.promise;
             l.sent = (r.sent_ack, r.sent_field);
         }
+        self.count_taken(&taken);
+    }
+
+    /// Counts segments the device took (absorbed, or read before the device lost the flow).
+    pub fn count_taken(&mut self, taken: &TakenCount) {
         for (k, n) in taken.by_kind() {
             self.counters.add(k, n);
         }
@@ -1001,9 +1006,14 @@ pub struct Offload<E: Engine> {
     pub device: TakenCount,
     /// Loads the device refused (`Engine::load`).
     pub loads_refused: u64,
-    /// Peers of the flows the device took segments of, as taken back (drained by the caller: the
-    /// host sees none of those segments).
-    pub device_active: Vec<SocketAddrV4>,
+    /// Peers of the flows the device took segments of, as taken back, since the last
+    /// [`Offload::active`].
+    device_active: Vec<SocketAddrV4>,
+    /// Each loaded slot's segments taken, as last read: what is known of them should a reset
+    /// zero the device's count.
+    slot_taken: Vec<TakenCount>,
+    /// Each loaded slot's total count as [`Offload::active`] last saw it.
+    active_seen: Vec<u64>,
     /// Flows whose slot the device lost (its block RAM cleared by a power cycle): forgotten.
     pub lost: u64,
     /// Peers of the flows the host handled a segment of since the last [`Offload::load_wanted`].
@@ -1012,14 +1022,16 @@ pub struct Offload<E: Engine> {
 
 impl<E: Engine> Offload<E> {
     pub fn new(host: FrameSwitch, engine: E) -> Offload<E> {
-        let loaded = vec![None; engine.slots()];
+        let slots = engine.slots();
         Offload {
             host,
             engine,
-            loaded,
+            loaded: vec![None; slots],
             device: TakenCount::default(),
             loads_refused: 0,
             device_active: Vec::new(),
+            slot_taken: vec![TakenCount::default(); slots],
+            active_seen: vec![0; slots],
             lost: 0,
             wanted: Vec::new(),
         }
@@ -1086,6 +1098,45 @@ impl<E: Engine> Offload<E> {
         self.host.expire(peer)
     }
 
+    /// Segments the device took on the flows it holds now, since their loads (not yet in
+    /// [`Offload::device`] or the host's counters). Read without taking the flows back, so that
+    /// looking does not move flows off the device.
+    pub fn taken_in_slots(&mut self) -> TakenCount {
+        let mut t = TakenCount::default();
+        for slot in 0..self.loaded.len() {
+            if self.loaded[slot].is_some() {
+                t.add(&self.read_taken(slot));
+            }
+        }
+        t
+    }
+
+    /// Slot `slot`'s count of segments taken since its load. A reset zeroes the device's count:
+    /// what was read of it before is then the better figure.
+    fn read_taken(&mut self, slot: usize) -> TakenCount {
+        let t = self.engine.taken(slot);
+        if t.total() >= self.slot_taken[slot].total() {
+            self.slot_taken[slot] = t;
+        }
+        self.slot_taken[slot]
+    }
+
+    /// Peers of the flows the device took segments of since the last call (the host saw none of
+    /// those segments): flows it holds whose count moved, and flows taken back since.
+    pub fn active(&mut self) -> Vec<SocketAddrV4> {
+        for slot in 0..self.loaded.len() {
+            let Some(rec) = self.loaded[slot] else {
+                continue;
+            };
+            let n = self.read_taken(slot).total();
+            if n != self.active_seen[slot] {
+                self.active_seen[slot] = n;
+                self.device_active.push(rec.peer);
+            }
+        }
+        std::mem::take(&mut self.device_active)
+    }
+
     /// Takes every flow back from the device: the host's state is then whole (its counters
     /// included), and the device holds nothing until the flow's next segment the host handles.
     pub fn sync(&mut self) {
@@ -1104,10 +1155,17 @@ impl<E: Engine> Offload<E> {
         };
         self.engine.unload(slot);
         let now = self.engine.read(slot);
+        let seen = self.slot_taken[slot];
         if (now.peer, now.vip) != (loaded.peer, loaded.vip) {
             self.lost += 1;
+            self.device.add(&seen);
+            self.host.count_taken(&seen);
             self.host.forget(loaded.peer);
             return;
+        }
+        let taken = self.read_taken(slot);
+        if taken.total() != self.active_seen[slot] {
+            self.device_active.push(loaded.peer);
         }
         let mut written = |ring: Ring, from: u16, from_fseq: u32, to_fseq: u32| {
             (0..to_fseq.wrapping_sub(from_fseq))
@@ -1131,10 +1189,6 @@ impl<E: Engine> Offload<E> {
                 now.out_next_fseq,
             ),
         };
-        let taken = self.engine.taken(slot);
-        if taken.total() > 0 {
-            self.device_active.push(loaded.peer);
-        }
         self.device.add(&taken);
         self.host.absorb(&now, &written, taken);
     }
@@ -1170,6 +1224,8 @@ impl<E: Engine> Offload<E> {
         };
         if self.engine.load(slot, &rec, &in_flight) {
             self.loaded[slot] = Some(rec);
+            self.slot_taken[slot] = TakenCount::default();
+            self.active_seen[slot] = 0;
             Load::Loaded
         } else {
             self.loads_refused += 1;

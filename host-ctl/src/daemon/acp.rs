@@ -235,11 +235,10 @@ impl AcpService {
 
     /// Forgets the connections idle for longer than their phase's timeout (opening `tcp_syn`,
     /// established `tcp`, closed `tcp_fin`: the linger that answers a FIN sent again); returns
-    /// the resets of those not closed (docs/frame-switching.md section 10). The device's flows are
-    /// taken back first: one it took a segment of was not idle.
+    /// the resets of those not closed (docs/frame-switching.md section 10). A flow the device took
+    /// a segment of since the last scan was not idle (its counts are read; it stays loaded).
     pub fn age(&mut self, t: &Timeouts, now: Instant) -> Vec<(Hop, Packet)> {
-        self.switch.sync();
-        for peer in std::mem::take(&mut self.switch.device_active) {
+        for peer in self.switch.active() {
             if let Some(p) = self.peers.get_mut(&peer) {
                 p.1 = now;
             }
@@ -308,11 +307,18 @@ impl AcpService {
         self.switch.host.occupancy().len()
     }
 
-    /// The service's counters and state, the device's work taken back first.
+    /// The service's counters and state. The device's counts are read as they stand and its flows
+    /// stay loaded (taking them back would move them off the device at every look); the rings of
+    /// a loaded flow are counted as they were at its load.
     pub fn stats(&mut self) -> AcpStats {
-        self.switch.sync();
+        let in_slots = self.switch.taken_in_slots();
+        let mut device = self.switch.device;
+        device.add(&in_slots);
         let c = self.switch.host.counters();
         let (fast, slow) = c.fast_slow();
+        // The device takes only fast kinds.
+        let fast = fast + in_slots.total();
+        let kinds: BTreeMap<Kind, u64> = in_slots.by_kind().into_iter().collect();
         let occ = self.switch.host.occupancy();
         let events = [
             ("holes_opened", c.holes_opened),
@@ -328,7 +334,10 @@ impl AcpService {
             policy: frame_policy_name(self.entry.policy).into(),
             segments: Kind::ALL
                 .iter()
-                .map(|&k| (k.name().to_string(), c.segments(k)))
+                .map(|&k| {
+                    let n = c.segments(k) + kinds.get(&k).copied().unwrap_or(0);
+                    (k.name().to_string(), n)
+                })
                 .filter(|(_, n)| *n > 0)
                 .collect(),
             fast,
@@ -346,10 +355,8 @@ impl AcpService {
             sent: self.sent,
             unsent: self.unsent,
             aged: self.aged,
-            device: self.switch.device.total(),
-            device_segments: self
-                .switch
-                .device
+            device: device.total(),
+            device_segments: device
                 .by_kind()
                 .iter()
                 .filter(|(_, n)| *n > 0)

@@ -1639,7 +1639,8 @@ mod tests {
     }
 
     /// A connection whose segments the device's ACP block takes is not idle, though the host sees
-    /// none of them: ageing takes the flows back and counts what the device took as activity.
+    /// none of them: ageing reads what the device took as activity. Neither ageing nor `stats`
+    /// takes the flow back.
     #[test]
     fn acp_connections_the_device_serves_are_not_aged() {
         let t0 = Instant::now();
@@ -1650,8 +1651,8 @@ mod tests {
             let a = &n.stats(t).acp[0];
             (a.segments.values().sum::<u64>(), a.device, a.flows, a.aged)
         };
-        // Frame 0 from the peer at t0 (the host assigns the first), frames 1 to 4 at 15 s.
-        // Stats take the flows back: frame 0 is the host's, which loads the flow again.
+        // Frame 0 from the peer at t0, frames 1 to 4 at 15 s, all the device's: `stats` leaves
+        // the flow loaded.
         let (before, device_before, _, _) = segments(&mut n, t0);
         n.receive(0, &peer_frame(0, isn_v), t0);
         n.take_frames();
@@ -1667,8 +1668,8 @@ mod tests {
         let (after, device, _, _) = segments(&mut n, t1);
         assert_eq!(
             (after - before, device - device_before),
-            (5, 4),
-            "the device took the four at 15 s"
+            (5, 5),
+            "the device took all five"
         );
 
         // The established timeout is 20 s: idle for the host since t0, served at 15 s.
