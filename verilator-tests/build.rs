@@ -203,14 +203,7 @@ fn verilate(hw: &Path, out: &Path, sources: &[PathBuf], v: &Variant, trace: bool
         .arg(format!("-I{}", hw.join("include").display()))
         .arg(format!("-I{}", hw.join("rtl").display()))
         .args(["--top-module", v.top])
-        .args([
-            "--trace-fst",
-            "-O3",
-            "--x-assign",
-            "fast",
-            "--x-initial",
-            "fast",
-        ])
+        .args(["-O3", "--x-assign", "fast", "--x-initial", "fast"])
         .args(["-Wno-fatal", "-Wno-lint", "-Wno-style", "--no-timing"]);
     if trace {
         cmd.arg("--trace-fst");
