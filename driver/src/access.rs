@@ -9,9 +9,14 @@ pub trait RegisterAccess {
     /// Writes `words` to the registers from `offset` up, in order, as one transfer where the path
     /// has one (a single vfio-user message instead of one round trip per register).
     fn write_words(&mut self, offset: u32, words: &[u32]) {
-        for (i, &w) in words.iter().enumerate() {
-            self.write32(offset + 4 * i as u32, w);
-        }
+        write_each(self, offset, words)
+    }
+}
+
+/// `words` to the registers from `offset` up, one [`RegisterAccess::write32`] each.
+pub fn write_each<A: RegisterAccess + ?Sized>(a: &mut A, offset: u32, words: &[u32]) {
+    for (i, &w) in words.iter().enumerate() {
+        a.write32(offset + 4 * i as u32, w);
     }
 }
 

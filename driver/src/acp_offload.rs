@@ -89,6 +89,15 @@ impl<B: RegisterAccess> RegisterAccess for Shared<B> {
             self.seen.resets.set(self.seen.resets.get().wrapping_add(1));
         }
     }
+    /// One transfer, unless the block covers `SOFT_RESET` (then word by word, for the count).
+    fn write_words(&mut self, offset: u32, words: &[u32]) {
+        let end = offset + 4 * words.len() as u32;
+        if (offset..end).contains(&reg::SOFT_RESET) {
+            crate::access::write_each(self, offset, words);
+        } else {
+            self.dev.write_words(offset, words);
+        }
+    }
 }
 
 impl<B: Backend + 'static> PacketIo for Shared<B> {

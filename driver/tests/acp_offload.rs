@@ -71,6 +71,13 @@ fn a_load_waits_for_every_record_the_block_gave_back() {
     dev.write32(reg::SOFT_RESET, reg::SOFT_RESET_GO.place(1));
     assert_eq!(acp::given(dev), 0);
     assert!(slots.load(0, &rec, &none), "counted from zero again");
+
+    // The same through a block write that covers SOFT_RESET.
+    dev.receive(0, &acp_frame);
+    assert!(dev.pop_host().is_some());
+    dev.write_words(reg::SOFT_RESET, &[reg::SOFT_RESET_GO.place(1), 0]);
+    assert_eq!(acp::given(dev), 0);
+    assert!(slots.load(0, &rec, &none), "counted from zero again");
 }
 
 /// Neighbour entry 0 as the block holds it: (valid, address).

@@ -210,10 +210,7 @@ impl<D: DeviceAccess> RegisterAccess for Bar0<D> {
             return;
         };
         if self.map.is_some() {
-            for (i, &w) in words.iter().enumerate() {
-                self.write32(offset + 4 * i as u32, w);
-            }
-            return;
+            return crate::access::write_each(self, offset, words);
         }
         if self.lost.is_some()
             || !self.check_offset(offset, "write")
