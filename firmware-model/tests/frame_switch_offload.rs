@@ -126,7 +126,7 @@ fn a_device_reset_keeps_the_flows_it_held() {
 }
 
 fn has_rst(p: &Packet) -> bool {
-    p.segment.len() >= 14 && p.segment[13] & 0x04 != 0
+    acp::wire::parse_segment(&p.segment).is_ok_and(|s| s.header.flags.has(acp::wire::Flags::RST))
 }
 
 /// A power cycle clears the records: the flow the device held is forgotten (what it took since

@@ -165,7 +165,7 @@ fn exchange_from(
         loop {
             match conn.recv_frame() {
                 Ok(Some(f)) => {
-                    replies.push((f[0], be32(&f, 1)));
+                    replies.push(reply_of(&f));
                     during(replies.len());
                 }
                 Ok(None) => return Ok(replies),
@@ -426,11 +426,16 @@ fn a_retransmission_storm_still_delivers_everything_once_in_order() {
     }
 }
 
+/// A reply's (server, request index).
+fn reply_of(f: &[u8]) -> (u8, u32) {
+    (f[0], be32(f, 1))
+}
+
 /// Sends requests `range` and reads as many replies `(server, index)`; the connection stays open.
 /// `one_by_one`: each request waits for the reply before it.
 fn batch(conn: &Stream, range: std::ops::Range<u32>, one_by_one: bool) -> Vec<(u8, u32)> {
     let reply = |k: u32| match conn.recv_frame() {
-        Ok(Some(f)) => (f[0], be32(&f, 1)),
+        Ok(Some(f)) => reply_of(&f),
         got => panic!("reply {k}: {got:?}"),
     };
     let send = |i: u32| {

@@ -588,13 +588,17 @@ pub struct TakenCount {
 
 impl TakenCount {
     fn count(&mut self, k: Kind) {
+        self.count_n(k, 1)
+    }
+
+    fn count_n(&mut self, k: Kind, n: u64) {
         match k {
-            Kind::OutData => self.out_data += 1,
-            Kind::OutAck => self.out_ack += 1,
-            Kind::InData => self.in_data += 1,
-            Kind::InRtx => self.in_rtx += 1,
-            Kind::InAck => self.in_ack += 1,
-            Kind::OutRtx => self.out_rtx += 1,
+            Kind::OutData => self.out_data += n,
+            Kind::OutAck => self.out_ack += n,
+            Kind::InData => self.in_data += n,
+            Kind::InRtx => self.in_rtx += n,
+            Kind::InAck => self.in_ack += n,
+            Kind::OutRtx => self.out_rtx += n,
             _ => unreachable!("the device takes no {} segment", k.name()),
         }
     }
@@ -627,9 +631,7 @@ impl TakenCount {
 
     pub fn add(&mut self, o: &TakenCount) {
         for (k, n) in o.by_kind() {
-            for _ in 0..n {
-                self.count(k);
-            }
+            self.count_n(k, n);
         }
     }
 
