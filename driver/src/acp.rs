@@ -24,6 +24,8 @@ pub struct Size {
     pub slots: usize,
     pub ring_entries: usize,
     pub neighbours: usize,
+    /// Buckets of the load fence.
+    pub fence_buckets: usize,
 }
 
 /// Where the block sends a segment to one address.
@@ -39,6 +41,7 @@ pub fn size(a: &mut impl RegisterAccess) -> Size {
         slots: a.read32(reg::ACP_SLOTS) as usize,
         ring_entries: 1 << a.read32(reg::ACP_RING_LOG2).min(16),
         neighbours: a.read32(reg::ACP_NEIGHBOURS) as usize,
+        fence_buckets: a.read32(reg::ACP_BUCKETS) as usize,
     }
 }
 
@@ -84,10 +87,11 @@ pub fn load(a: &mut impl RegisterAccess, slot: usize, rec: &FlowRecord, in_fligh
 }
 
 /// [`load`] fenced: carried out only if the block has given back exactly `records_read` segments
-/// (wrapping), the ACP records (`anypoint_model::acp_segment`) the host has read and handled, so
-/// that no record of the flow is still on its way to the host. False when the block refused it
-/// (the slot is then invalid, its rings overwritten). `ACP_GIVEN` only grows, so one that already
-/// differs refuses the load before anything is staged.
+/// (wrapping) in the fence bucket of the flow's peer (`anypoint_model::acp_fence_bucket`), the ACP
+/// records (`anypoint_model::acp_segment`) of that bucket the host has read and handled, so that
+/// no record of the flow is still on its way to the host. False when the block refused it (the
+/// slot is then invalid, its rings overwritten). The bucket's count only grows, so one that
+/// already differs refuses the load before anything is staged.
 pub fn load_fenced(
     a: &mut impl RegisterAccess,
     slot: usize,
@@ -95,7 +99,8 @@ pub fn load_fenced(
     in_flight: &Entries,
     records_read: u32,
 ) -> bool {
-    if given(a) != records_read {
+    let peer = anypoint_model::acp_fence_bucket(*rec.peer.ip(), rec.peer.port());
+    if given_in(a, peer) != records_read {
         return false;
     }
     stage(a, slot, rec, in_flight);
@@ -127,6 +132,11 @@ fn stage(a: &mut impl RegisterAccess, slot: usize, rec: &FlowRecord, in_flight: 
 /// Segments the block gave back (`ACP_GIVEN`, wrapping).
 pub fn given(a: &mut impl RegisterAccess) -> u32 {
     a.read32(reg::ACP_GIVEN)
+}
+
+/// Segments the block gave back in fence bucket `bucket` (`ACP_BUCKET_GIVEN`, wrapping).
+pub fn given_in(a: &mut impl RegisterAccess, bucket: usize) -> u32 {
+    a.read32(reg::ACP_BUCKET_GIVEN + 4 * bucket as u32)
 }
 
 /// Makes slot `slot` invalid: the block gives its flow's segments back from then on.

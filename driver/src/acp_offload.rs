@@ -6,7 +6,9 @@
 //! A record the block gave back may still be on its way to the host (in the host queue) when the
 //! host would load its flow again; loaded then, the block would take the flow's later segments
 //! before the host handled that one. So every load is fenced: [`Shared`] counts the ACP records
-//! the host reads, and the block carries out a load only if it gave back exactly that many.
+//! the host reads by fence bucket (of their source and destination address and port), and the
+//! block carries out a load only if it gave back exactly as many in the bucket of the flow's peer.
+//! Records of flows in other buckets may be queued meanwhile.
 //!
 //! A reset zeroes the block's count and its neighbour table: [`Shared`] sees the `SOFT_RESET`
 //! writes and restarts its count, and the engine writes its neighbour entries again. A reset it
@@ -22,6 +24,7 @@ use anypoint_model::frame_switch::fast::{
     Engine, Entries, FlowRecord, Ring, RingEntry, TakenCount,
 };
 use anypoint_model::frame_switch::Packet;
+use anypoint_model::{acp_count_in_buckets, acp_fence_bucket, ACP_FENCE_BUCKETS};
 
 use crate::access::{Backend, PacketIo, RegisterAccess};
 use crate::acp::{self, Neighbour, Size};
@@ -37,13 +40,21 @@ pub struct Shared<B> {
 }
 
 /// What the host has seen of the device, shared with the engine.
-#[derive(Default)]
 struct HostSeen {
     /// ACP records read from the host queue since the last reset, as the block selects them
-    /// (`acp_segment`).
-    records_read: Cell<u32>,
+    /// (`acp_segment`), by fence bucket.
+    records_read: RefCell<[u32; ACP_FENCE_BUCKETS]>,
     /// `SOFT_RESET`s written.
     resets: Cell<u32>,
+}
+
+impl Default for HostSeen {
+    fn default() -> HostSeen {
+        HostSeen {
+            records_read: RefCell::new([0; ACP_FENCE_BUCKETS]),
+            resets: Cell::new(0),
+        }
+    }
 }
 
 impl<B: Backend> Shared<B> {
@@ -85,7 +96,7 @@ impl<B: RegisterAccess> RegisterAccess for Shared<B> {
     fn write32(&mut self, offset: u32, value: u32) {
         self.dev.write32(offset, value);
         if offset == reg::SOFT_RESET && reg::SOFT_RESET_GO.extract(value) == 1 {
-            self.seen.records_read.set(0);
+            self.seen.records_read.replace([0; ACP_FENCE_BUCKETS]);
             self.seen.resets.set(self.seen.resets.get().wrapping_add(1));
         }
     }
@@ -114,9 +125,8 @@ impl<B: Backend + 'static> PacketIo for Shared<B> {
     /// next one or loads a slot).
     fn pop_host(&mut self) -> Option<Vec<u8>> {
         let rec = self.dev.0.borrow_mut().pop_host()?;
-        if anypoint_model::acp_segment(&rec).is_some() {
-            let read = &self.seen.records_read;
-            read.set(read.get().wrapping_add(1));
+        if let Some(pkt) = anypoint_model::acp_segment(&rec) {
+            acp_count_in_buckets(&mut self.seen.records_read.borrow_mut(), &pkt);
         }
         Some(rec)
     }
@@ -151,11 +161,11 @@ pub struct DeviceSlots<A> {
 }
 
 impl<A: RegisterAccess> DeviceSlots<A> {
-    /// `None` when the device has no ACP block. `seen`: the ACP records the host has read and
-    /// handled, and the resets it wrote.
+    /// `None` when the device has no ACP block, or one whose fence is not bucketed as the host
+    /// counts. `seen`: the ACP records the host has read and handled, and the resets it wrote.
     fn new(mut dev: A, seen: Rc<HostSeen>) -> Option<DeviceSlots<A>> {
         let size = acp::size(&mut dev);
-        (size.slots > 0).then(|| DeviceSlots {
+        (size.slots > 0 && size.fence_buckets == ACP_FENCE_BUCKETS).then(|| DeviceSlots {
             dev,
             size,
             nbrs_reset: seen.resets.get(),
@@ -210,7 +220,8 @@ impl<A: RegisterAccess> Engine for DeviceSlots<A> {
         for &a in &addrs {
             self.neighbour_for(a);
         }
-        let read = self.seen.records_read.get();
+        let bucket = acp_fence_bucket(*rec.peer.ip(), rec.peer.port());
+        let read = self.seen.records_read.borrow()[bucket];
         let loaded = acp::load_fenced(&mut self.dev, slot, rec, in_flight, read);
         if loaded {
             self.slot_addrs[slot] = addrs;

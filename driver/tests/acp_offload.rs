@@ -1,6 +1,7 @@
 //! The load fence of the device's ACP block (anypoint_driver::acp_offload, docs/pipeline.md section
 //! 12) against the model's whole switch: a load waits until the host has read every record the
-//! block gave back.
+//! block gave back that may be of the flow (verilator-tests' `acp_fence`: those in the fence bucket
+//! of its peer).
 
 mod common;
 
@@ -8,7 +9,7 @@ use anypoint_driver::acp;
 use anypoint_driver::acp_offload::Shared;
 use anypoint_driver::control::PortConfig;
 use anypoint_driver::{ControlPlane, PacketIo, RegisterAccess};
-use anypoint_model::frame_switch::fast::{Engine, Entries};
+use anypoint_model::frame_switch::fast::{Engine, Entries, FlowRecord};
 use anypoint_model::frame_switch::layout::{unpack, RECORD_WORDS};
 use anypoint_model::hostrec::HEADER_LEN;
 use anypoint_model::regs::{reg, table::acp_nbr};
@@ -18,7 +19,8 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 
 const PORT_MAC: [u8; 6] = [0x02, 0xaa, 0, 0, 0, 0];
 
-/// An IPv4 frame of protocol `proto` to port 0 carrying 40 bytes (an ACP header's worth).
+/// An IPv4 frame of protocol `proto` to port 0 carrying 40 bytes (an ACP header's worth: its
+/// ports 0x5a5a).
 fn frame(proto: u8) -> Vec<u8> {
     let mut f = Vec::new();
     etherparse::PacketBuilder::ethernet2([0x02, 0, 0, 0, 0, 1], PORT_MAC)
@@ -26,6 +28,13 @@ fn frame(proto: u8) -> Vec<u8> {
         .write(&mut f, etherparse::IpNumber(proto), &[0x5a; 40])
         .unwrap();
     f
+}
+
+/// A record whose flow's peer is `peer`.
+fn record_of(peer: SocketAddrV4) -> FlowRecord {
+    let mut rec = unpack(&[0; RECORD_WORDS]);
+    rec.peer = peer;
+    rec
 }
 
 #[test]
@@ -42,7 +51,8 @@ fn a_load_waits_for_every_record_the_block_gave_back() {
     let mut slots = dev.acp_engine().expect("the model's ACP block");
     assert_eq!(slots.slots(), 2);
     assert!(dev.acp_engine().is_none(), "one set of slots");
-    let rec = unpack(&[0; RECORD_WORDS]);
+    // The flow of the frames below: its peer is their source.
+    let rec = record_of(SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 1), 0x5a5a));
     let none = Entries::default();
     assert!(slots.load(0, &rec, &none), "nothing given back yet");
     assert!(acp::valid(dev, 0));

@@ -15,4 +15,7 @@ mod switch;
 
 pub use hash::{FiveTuple, HashKey};
 pub use hostrec::{HostHeader, InjectHeader, InjectMode};
-pub use switch::{acp_frame, acp_segment, Geometry, InjectError, Outcome, StepOutput, Switch};
+pub use switch::{
+    acp_count_in_buckets, acp_fence_bucket, acp_frame, acp_segment, Geometry, InjectError, Outcome,
+    StepOutput, Switch, ACP_FENCE_BUCKETS,
+};

@@ -134,7 +134,7 @@ pub mod reg {
     pub const ACP_CMD: u32 = 0x08014;
     /// Flow slot.
     pub const ACP_CMD_SLOT: Field = Field { word: 0, lsb: 0, width: 8 };
-    /// With op 1: load only if ACP_GIVEN equals ACP_FENCE (every segment the block gave back has been read by the host); ACP_STATUS.REFUSED says whether it did not.
+    /// With op 1: load only if ACP_FENCE equals the ACP_BUCKET_GIVEN count of the staged record's peer bucket (every segment the block gave back that may be of the flow has been read by the host); ACP_STATUS.REFUSED says whether it did not.
     pub const ACP_CMD_FENCED: Field = Field { word: 0, lsb: 29, width: 1 };
     /// 1 = load (ACP_REC into the slot's record, slot valid, its taken counts zero), 2 = unload (slot invalid), 3 = select (ACP_RDATA, ACP_TAKEN and ACP_STATUS.VALID show this slot).
     pub const ACP_CMD_OP: Field = Field { word: 0, lsb: 30, width: 2 };
@@ -143,7 +143,7 @@ pub mod reg {
     pub const ACP_STATUS: u32 = 0x08018;
     /// The selected slot is valid (its flow's segments are taken).
     pub const ACP_STATUS_VALID: Field = Field { word: 0, lsb: 0, width: 1 };
-    /// The last load command was fenced and not carried out (ACP_GIVEN was not ACP_FENCE); cleared by the next load.
+    /// The last load command was fenced and not carried out (the peer bucket's ACP_BUCKET_GIVEN count was not ACP_FENCE); cleared by the next load.
     pub const ACP_STATUS_REFUSED: Field = Field { word: 0, lsb: 1, width: 1 };
 
     /// Ring entry command. It is carried out between segments: the write completes once it is. A slot beyond ACP_SLOTS, an index beyond the ring or op 0 or 3 does nothing. (wo)
@@ -169,11 +169,14 @@ pub mod reg {
     pub const ACP_TAKEN: u32 = 0x08040;
     pub const ACP_TAKEN_COUNT: usize = 6;
 
-    /// Segments the ACP block offered to its engine and gave back, their records passed on to the host queue (wraps; zeroed only by a reset). The host counts the same records as it reads them: a fenced load compares the two. (ro)
+    /// Segments the ACP block offered to its engine and gave back, their records passed on to the host queue (wraps; zeroed only by a reset). ACP_BUCKET_GIVEN counts them by fence bucket. (ro)
     pub const ACP_GIVEN: u32 = 0x08058;
 
-    /// The host's count of ACP records read (the records the block offers its engine, as docs/pipeline.md section 12 selects them), for a fenced load (ACP_CMD.FENCED). (rw)
+    /// For a fenced load (ACP_CMD.FENCED): the host's count of the ACP records it has read (the records the block offers its engine, as docs/pipeline.md section 12 selects them) that fall in the fence bucket of the staged record's peer address and port. (rw)
     pub const ACP_FENCE: u32 = 0x0805c;
+
+    /// Fence buckets (64): a record falls in the bucket of its segment's source address and port and in that of its destination address and port (docs/pipeline.md section 12). (ro)
+    pub const ACP_BUCKETS: u32 = 0x08060;
 
     /// Neighbour table, 4 words per entry (entry i at 0x8100 + 16 i; layout `acp_nbr` below): where the ACP block sends a segment to an address. Clear `valid` before changing an entry. (rw)
     pub const ACP_NBR: u32 = 0x08100;
@@ -186,6 +189,10 @@ pub mod reg {
     /// The selected slot's record as the block holds it now (steady while the slot is invalid). (ro)
     pub const ACP_RDATA: u32 = 0x08400;
     pub const ACP_RDATA_COUNT: usize = 112;
+
+    /// Segments the ACP block gave back, by fence bucket (ACP_BUCKETS): each counts the records given back whose segment's source or destination address and port fall in the bucket (a record in one bucket both ways counts once; wraps; zeroed only by a reset). (ro)
+    pub const ACP_BUCKET_GIVEN: u32 = 0x08600;
+    pub const ACP_BUCKET_GIVEN_COUNT: usize = 64;
 }
 
 /// Memory regions: byte offset and size.

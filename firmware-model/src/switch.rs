@@ -17,7 +17,10 @@ use crate::hostrec::{InjectHeader, InjectMode};
 use crate::regs::{ctr, reg};
 use crate::HashKey;
 use acp::AcpBlock;
-pub use acp::{frame as acp_frame, segment as acp_segment};
+pub use acp::{
+    count_in_buckets as acp_count_in_buckets, fence_bucket as acp_fence_bucket, frame as acp_frame,
+    segment as acp_segment, FENCE_BUCKETS as ACP_FENCE_BUCKETS,
+};
 use counters::Counters;
 use tables::Tables;
 

@@ -88,12 +88,15 @@ localparam logic [31:0] REG_ACP_TAKEN = 32'h00008040;
 localparam int unsigned REG_ACP_TAKEN_COUNT = 6;
 localparam logic [31:0] REG_ACP_GIVEN = 32'h00008058;
 localparam logic [31:0] REG_ACP_FENCE = 32'h0000805c;
+localparam logic [31:0] REG_ACP_BUCKETS = 32'h00008060;
 localparam logic [31:0] REG_ACP_NBR = 32'h00008100;
 localparam int unsigned REG_ACP_NBR_COUNT = 64;
 localparam logic [31:0] REG_ACP_REC = 32'h00008200;
 localparam int unsigned REG_ACP_REC_COUNT = 112;
 localparam logic [31:0] REG_ACP_RDATA = 32'h00008400;
 localparam int unsigned REG_ACP_RDATA_COUNT = 112;
+localparam logic [31:0] REG_ACP_BUCKET_GIVEN = 32'h00008600;
+localparam int unsigned REG_ACP_BUCKET_GIVEN_COUNT = 64;
 
 localparam logic [31:0] REGION_CTR = 32'h00010000;
 localparam logic [31:0] REGION_CTR_SIZE = 32'h00010000;

@@ -6,10 +6,12 @@
 // ring entries and the neighbour table.
 //
 // Slot and ring commands wait until the engine is idle (between segments), and the register write
-// completes once they are carried out (`reg_busy`). A fenced load (ACP_CMD.FENCED) is carried out
-// only if ACP_GIVEN, the segments given back, equals ACP_FENCE, the host's count of those it has
-// read: then none of the flow's records is still on its way to the host. A reset makes every slot
-// invalid and clears the registers; records and rings (block RAM) keep their contents.
+// completes once they are carried out (`reg_busy`). Each segment given back is counted in the fence
+// buckets (ACP_BUCKET_GIVEN) of its source and of its destination address and port; a fenced load
+// (ACP_CMD.FENCED) is carried out only if the count of the staged record's peer bucket equals
+// ACP_FENCE, the host's count of those it has read: then none of the flow's records, each from or
+// to its peer, is still on its way to the host. A reset makes every slot invalid and clears the
+// registers; records and rings (block RAM) keep their contents.
 //
 // Parameters:
 //   DATA_WIDTH, NUM_PORTS, FRAME_CAP as anypoint_top.
@@ -59,6 +61,7 @@ module anypoint_acp #(
   `include "anypoint_regmap.svh"
 
   localparam int NBRS = 16;
+  localparam int BUCKETS = 64;
   localparam int SW = $clog2(SLOTS);
   // Word indices within the window.
   localparam int W_RING_WDATA = (REG_ACP_RING_WDATA - REG_ACP_SLOTS) / 4;
@@ -70,6 +73,15 @@ module anypoint_acp #(
   localparam int W_CMD = (REG_ACP_CMD - REG_ACP_SLOTS) / 4;
   localparam int W_RING_CMD = (REG_ACP_RING_CMD - REG_ACP_SLOTS) / 4;
   localparam int W_FENCE = (REG_ACP_FENCE - REG_ACP_SLOTS) / 4;
+  localparam int W_BUCKET_GIVEN = (REG_ACP_BUCKET_GIVEN - REG_ACP_SLOTS) / 4;
+
+  // The fence bucket of an address and port: the 48 bits folded into 6 by exclusive or.
+  function automatic logic [5:0] fence_bucket(input logic [31:0] addr, input logic [15:0] port);
+    logic [47:0] bits;
+    bits = {addr, port};
+    fence_bucket = '0;
+    for (int i = 0; i < 8; i++) fence_bucket = fence_bucket ^ bits[6*i+:6];
+  endfunction
 
   // ---------------------------------------------------------------------------------------------
   // Registers.
@@ -78,6 +90,9 @@ module anypoint_acp #(
   logic [82:0] ring_rdata_q;
   logic [SW-1:0] sel_q;
   logic [31:0] frames_q, drops_q, given_q, fence_q;
+  logic [31:0] given_in_q[BUCKETS];
+  // The staged record's peer bucket (registered: a command comes at least a write after it).
+  logic [5:0] peer_bucket_q;
   logic refused_q;
   logic [NBRS*32-1:0] nbr_addr;
   logic [NBRS*48-1:0] nbr_mac;
@@ -116,7 +131,7 @@ module anypoint_acp #(
   assign ring_ok = 32'(ring_cmd_q[23:16]) < SLOTS && 32'(ring_cmd_q[15:0]) < (1 << RING_LOG2);
   assign cmd_go = cmd_pend && idle;
   assign ring_go = ring_pend && idle;
-  assign fence_held = cmd_fenced && given_q != fence_q;
+  assign fence_held = cmd_fenced && given_in_q[peer_bucket_q] != fence_q;
   assign rec_load = cmd_go && cmd_ok && cmd_op == 2'd1 && !fence_held;
   assign rec_unload = cmd_go && cmd_ok && cmd_op == 2'd2;
   assign rec_slot = (cmd_go && cmd_ok) ? cmd_slot : sel_q;
@@ -196,6 +211,8 @@ module anypoint_acp #(
       port_mac[48*tw_index[2:0]+:48] <= tw_mac;
   end
 
+  always_ff @(posedge clk) peer_bucket_q <= fence_bucket(staged[31:0], staged[47:32]);
+
   // Register reads (combinational from the window's word).
   logic [95:0] ring_rd_words, ring_wd_words;
   assign ring_rd_words = {13'd0, ring_rdata_q};
@@ -210,6 +227,7 @@ module anypoint_acp #(
       (REG_ACP_DROPS - REG_ACP_SLOTS) / 4: reg_rdata = drops_q;
       (REG_ACP_GIVEN - REG_ACP_SLOTS) / 4: reg_rdata = given_q;
       (REG_ACP_FENCE - REG_ACP_SLOTS) / 4: reg_rdata = fence_q;
+      (REG_ACP_BUCKETS - REG_ACP_SLOTS) / 4: reg_rdata = 32'(BUCKETS);
       (REG_ACP_STATUS - REG_ACP_SLOTS) / 4: reg_rdata = {30'd0, refused_q, rec_valid};
       default: ;
     endcase
@@ -218,6 +236,8 @@ module anypoint_acp #(
       if (32'(reg_addr) == W_RING_RDATA + i) reg_rdata = ring_rd_words[32*i+:32];
     end
     for (int i = 0; i < 6; i++) if (32'(reg_addr) == W_TAKEN + i) reg_rdata = taken[i];
+    for (int i = 0; i < BUCKETS; i++)
+      if (32'(reg_addr) == W_BUCKET_GIVEN + i) reg_rdata = given_in_q[i];
     for (int i = 0; i < NBRS; i++) begin
       if (32'(reg_addr) == W_NBR + 4 * i) reg_rdata = nbr_addr[32*i+:32];
       if (32'(reg_addr) == W_NBR + 4 * i + 1) reg_rdata = nbr_mac[48*i+:32];
@@ -240,6 +260,25 @@ module anypoint_acp #(
   // Never in a command's cycle (the engine is not idle as it answers), so a fenced load sees
   // every answer before it.
   assign gave_back = seg_done && (punt_seen || (o_tvalid && o_punt));
+
+  // The fence buckets of a segment given back, from the first beat the engine gives back (its
+  // ports; a segment offered is at least an ACP header, three beats, so this is before seg_done).
+  logic o_first;
+  logic [5:0] src_bucket_q, dst_bucket_q;
+  always_ff @(posedge clk) begin
+    if (rst) o_first <= 1'b1;
+    else if (o_tvalid && o_tready) o_first <= o_tlast;
+    if (o_tvalid && o_tready && o_first && o_punt) begin
+      src_bucket_q <= fence_bucket(o_src, {o_tdata[7:0], o_tdata[15:8]});
+      dst_bucket_q <= fence_bucket(o_dst, {o_tdata[23:16], o_tdata[31:24]});
+    end
+  end
+  always_ff @(posedge clk) begin
+    for (int i = 0; i < BUCKETS; i++)
+      if (rst) given_in_q[i] <= '0;
+      else if (gave_back && (6'(i) == src_bucket_q || 6'(i) == dst_bucket_q))
+        given_in_q[i] <= given_in_q[i] + 1'b1;
+  end
 
   anypoint_acp_tap #(
       .DATA_WIDTH(DATA_WIDTH),

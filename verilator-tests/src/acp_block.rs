@@ -51,6 +51,21 @@ pub struct DeviceEngine<B> {
     /// An address given no neighbour entry: the block drops what it sends there.
     pub unroutable: Option<Ipv4Addr>,
     pub stats: BlockStats,
+    /// Segments given back by fence bucket, counted here ([`fence_bucket`]).
+    given_in: [u32; 64],
+}
+
+/// The fence bucket of an address and port (docs/pipeline.md section 12), bit by bit: bit `i` of
+/// the 48 (address high, port low) flips bit `i mod 6` of the bucket.
+fn fence_bucket(addr: Ipv4Addr, port: u16) -> usize {
+    let bytes: Vec<u8> = addr
+        .octets()
+        .into_iter()
+        .chain(port.to_be_bytes())
+        .collect();
+    (0..48)
+        .filter(|i| bytes[5 - i / 8] >> (i % 8) & 1 == 1)
+        .fold(0, |b, i| b ^ (1 << (i % 6)))
 }
 
 impl<B: Backend + 'static> DeviceEngine<B> {
@@ -83,6 +98,7 @@ impl<B: Backend + 'static> DeviceEngine<B> {
             sends: 0,
             unroutable: None,
             stats: BlockStats::default(),
+            given_in: [0; 64],
         }
     }
 
@@ -250,6 +266,22 @@ impl<B: Backend + 'static> Engine for DeviceEngine<B> {
             self.stats.given_back,
             "ACP_GIVEN: the segments given back (decoys are not offered)"
         );
+        let s = &pkt.segment;
+        let ends = [
+            fence_bucket(pkt.src, u16::from_be_bytes([s[0], s[1]])),
+            fence_bucket(pkt.dst, u16::from_be_bytes([s[2], s[3]])),
+        ];
+        self.given_in[ends[0]] += 1;
+        if ends[1] != ends[0] {
+            self.given_in[ends[1]] += 1;
+        }
+        for b in ends {
+            assert_eq!(
+                acp::given_in(&mut self.dev, b),
+                self.given_in[b],
+                "ACP_BUCKET_GIVEN[{b}]: the segments given back from or to an end in the bucket"
+            );
+        }
         Err(pkt.clone())
     }
 }

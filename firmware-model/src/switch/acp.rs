@@ -30,6 +30,8 @@ const ETH_IP_LEN: usize = 34;
 const ACP_HEADER_LEN: usize = acp::wire::HEADER_LEN;
 /// The Ethernet minimum without FCS: shorter frames are zero padded.
 const MIN_FRAME: usize = 60;
+/// Buckets of the load fence (`ACP_BUCKETS`).
+pub const FENCE_BUCKETS: usize = 64;
 
 /// Where a segment to one address goes: a neighbour entry's fields.
 #[derive(Clone, Copy)]
@@ -50,6 +52,8 @@ pub(super) struct AcpBlock {
     drops: u32,
     /// `ACP_GIVEN`: segments given back.
     given: u32,
+    /// `ACP_BUCKET_GIVEN`: segments given back, by fence bucket.
+    given_in: [u32; FENCE_BUCKETS],
     /// `ACP_FENCE`.
     fence: u32,
     /// `ACP_STATUS.REFUSED`.
@@ -85,6 +89,7 @@ impl AcpBlock {
             frames: 0,
             drops: 0,
             given: 0,
+            given_in: [0; FENCE_BUCKETS],
             fence: 0,
             refused: false,
             rdata: None,
@@ -115,6 +120,7 @@ impl AcpBlock {
             reg::ACP_FRAMES => self.frames,
             reg::ACP_DROPS => self.drops,
             reg::ACP_GIVEN => self.given,
+            reg::ACP_BUCKETS => FENCE_BUCKETS as u32,
             reg::ACP_FENCE => self.fence,
             reg::ACP_STATUS => status(),
             _ => {
@@ -129,6 +135,10 @@ impl AcpBlock {
                     ][i] as u32
                 } else if let Some(i) = word_index(offset, reg::ACP_NBR, reg::ACP_NBR_COUNT) {
                     self.nbr[i]
+                } else if let Some(i) =
+                    word_index(offset, reg::ACP_BUCKET_GIVEN, reg::ACP_BUCKET_GIVEN_COUNT)
+                {
+                    self.given_in[i]
                 } else if let Some(i) = word_index(offset, reg::ACP_REC, RECORD_WORDS) {
                     self.staged[i]
                 } else if let Some(i) = word_index(offset, reg::ACP_RDATA, RECORD_WORDS) {
@@ -167,10 +177,14 @@ impl AcpBlock {
         }
         match reg::ACP_CMD_OP.extract(value) {
             1 => {
-                // Fenced: a record given back and not yet read may be of this flow.
-                self.refused = reg::ACP_CMD_FENCED.extract(value) == 1 && self.given != self.fence;
+                // Fenced: a record given back and not yet read may be of this flow, if it is in the
+                // bucket of the flow's peer (every segment of the flow is from or to the peer).
+                let rec = unpack(&self.staged);
+                let peer = fence_bucket(*rec.peer.ip(), rec.peer.port());
+                self.refused =
+                    reg::ACP_CMD_FENCED.extract(value) == 1 && self.given_in[peer] != self.fence;
                 if !self.refused {
-                    self.engine.set_record(slot, &unpack(&self.staged));
+                    self.engine.set_record(slot, &rec);
                 }
             }
             2 => self.engine.unload(slot),
@@ -214,6 +228,7 @@ impl AcpBlock {
         self.rdata = None;
         let Ok(out) = self.engine.send(&pkt) else {
             self.given = self.given.wrapping_add(1);
+            count_in_buckets(&mut self.given_in, &pkt);
             return Some(record);
         };
         for p in out {
@@ -272,6 +287,27 @@ pub fn segment(record: &[u8]) -> Option<Packet> {
     })
 }
 
+/// The fence bucket of an address and port: the 48 bits of address (high) and port (low) folded
+/// into 6 by exclusive or, so that consecutive ports fall in different buckets.
+pub fn fence_bucket(addr: Ipv4Addr, port: u16) -> usize {
+    let bits = (u64::from(u32::from(addr)) << 16) | u64::from(port);
+    (0..8).fold(0, |b, i| b ^ ((bits >> (6 * i)) & 63)) as usize
+}
+
+/// Counts the record of segment `pkt` (one [`segment`] gives) in the fence buckets of its source
+/// and of its destination, once when both are the same bucket: every segment of a flow is from or
+/// to its peer, so a bucket whose count the host has read up to holds none of the flow's records
+/// when it is the peer's.
+pub fn count_in_buckets(counts: &mut [u32; FENCE_BUCKETS], pkt: &Packet) {
+    let port = |i: usize| u16::from_be_bytes([pkt.segment[i], pkt.segment[i + 1]]);
+    let src = fence_bucket(pkt.src, port(0));
+    let dst = fence_bucket(pkt.dst, port(2));
+    counts[src] = counts[src].wrapping_add(1);
+    if dst != src {
+        counts[dst] = counts[dst].wrapping_add(1);
+    }
+}
+
 /// The frame of an ACP segment (one the engine sent, or the host's slow path): Ethernet to
 /// `dst_mac` from `src_mac`, a 20-byte IPv4 header (identification 0, DF, TTL 64, protocol 253, its
 /// checksum), zero padded to 60 bytes.
@@ -290,4 +326,36 @@ pub fn frame(p: &Packet, dst_mac: [u8; 6], src_mac: [u8; 6]) -> Vec<u8> {
     f.extend_from_slice(&p.segment);
     f.resize(f.len().max(MIN_FRAME), 0);
     f
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fence_buckets_fold_address_and_port() {
+        // 10.0.0.1 port 40000: 0x0a000001_9c40 in six-bit pieces, high first, 2 32 0 0 0 25 49 0,
+        // whose exclusive or is 10; the next port lands elsewhere.
+        assert_eq!(fence_bucket(Ipv4Addr::new(10, 0, 0, 1), 40000), 10);
+        assert_eq!(fence_bucket(Ipv4Addr::new(10, 0, 0, 1), 40001), 11);
+        let pkt = |src: [u8; 4], dst: [u8; 4], ports: [u8; 4]| Packet {
+            src: src.into(),
+            dst: dst.into(),
+            segment: [&ports[..], &[0; 16]].concat(),
+        };
+        let mut counts = [0; FENCE_BUCKETS];
+        // 10.0.0.1:40000 (10) to 10.0.0.100:7000 (15); then both ends in bucket 10, counted once.
+        count_in_buckets(
+            &mut counts,
+            &pkt([10, 0, 0, 1], [10, 0, 0, 100], [0x9c, 0x40, 0x1b, 0x58]),
+        );
+        count_in_buckets(
+            &mut counts,
+            &pkt([10, 0, 0, 1], [10, 0, 0, 1], [0x9c, 0x40, 0x9c, 0x40]),
+        );
+        assert_eq!(
+            (counts[10], counts[15], counts.iter().sum::<u32>()),
+            (2, 1, 3)
+        );
+    }
 }
