@@ -1018,9 +1018,25 @@ pub struct Offload<E: Engine> {
     active_seen: Vec<u64>,
     /// Flows whose slot the device lost (its block RAM cleared by a power cycle): forgotten.
     pub lost: u64,
-    /// Peers of the flows the host handled a segment of since the last [`Offload::load_wanted`].
+    /// Peers of the flows the host handled a segment of since their last load.
     wanted: Vec<SocketAddrV4>,
+    /// Flows the device gave a segment back of (one it does not take) before it took any since
+    /// their load: each load writes the record again, so [`Offload::load_wanted`] tries them less
+    /// and less often.
+    held: Vec<Held>,
 }
+
+/// A flow [`Offload::load_wanted`] holds back: the calls it sits out before its next try, and
+/// how many after that (doubling, to [`MAX_HOLD`]).
+#[derive(Clone, Copy)]
+struct Held {
+    peer: SocketAddrV4,
+    wait: u32,
+    next: u32,
+}
+
+/// The most calls of [`Offload::load_wanted`] a held flow sits out.
+const MAX_HOLD: u32 = 64;
 
 impl<E: Engine> Offload<E> {
     pub fn new(host: FrameSwitch, engine: E) -> Offload<E> {
@@ -1036,20 +1052,22 @@ impl<E: Engine> Offload<E> {
             active_seen: vec![0; slots],
             lost: 0,
             wanted: Vec::new(),
+            held: Vec::new(),
         }
     }
 
     /// One segment through the device, and the host when the device gives it back; then the flow
-    /// is loaded ([`Offload::handle`], [`Offload::load_wanted`]).
+    /// is loaded ([`Offload::handle`], [`Offload::load_all_wanted`]).
     pub fn receive(&mut self, pkt: &Packet) -> Vec<Packet> {
         let out = self.handle(pkt);
-        self.load_wanted();
+        self.load_all_wanted();
         out
     }
 
     /// [`Offload::receive`] without the load: a host that reads the device's given-back segments
-    /// from a queue handles every queued one first, so that no load waits for one of them (the
-    /// device's fence refuses a load while any is queued).
+    /// from a queue loads after each ([`Offload::load_wanted`]) and once it has read the queue
+    /// empty ([`Offload::load_all_wanted`]); the device's fence refuses a load while a segment it
+    /// gave back that may be of the flow is queued.
     pub fn handle(&mut self, pkt: &Packet) -> Vec<Packet> {
         let pkt = match self.engine.send(pkt) {
             Ok(out) => return out,
@@ -1060,7 +1078,14 @@ impl<E: Engine> Offload<E> {
             .iter()
             .position(|l| l.is_some_and(|r| same_flow(&r, &pkt)));
         if let Some(slot) = slot {
+            let peer = self.loaded[slot].map(|r| r.peer);
             self.take_back(slot);
+            // A load that took nothing before a segment came back cost its record for nothing.
+            match peer {
+                Some(peer) if self.slot_taken[slot].total() == 0 => self.hold(peer),
+                Some(peer) => self.held.retain(|h| h.peer != peer),
+                None => {}
+            }
         }
         let out = self.host.receive(&pkt);
         if let Some(peer) = self.peer_of(&pkt) {
@@ -1071,13 +1096,46 @@ impl<E: Engine> Offload<E> {
         out
     }
 
-    /// Loads the flows handled since the last call, while slots last. A flow whose load the
-    /// device refused is tried again at the next call.
+    /// Loads the flows handled since their last load, while slots last; a load the device refused
+    /// (a segment of the flow queued) is tried again at the next call. A flow the device gave a
+    /// segment back of with none taken since its load sits out the next 1, 2, 4 ... up to
+    /// [`MAX_HOLD`] calls, in a row of such loads: a host calls this after each segment it
+    /// handles, and a flow whose segments the device never takes would be loaded, at the cost of
+    /// its record, after each.
     pub fn load_wanted(&mut self) {
         for peer in std::mem::take(&mut self.wanted) {
-            if self.load(peer) == Load::Refused {
+            if let Some(h) = self.held.iter_mut().find(|h| h.peer == peer && h.wait > 0) {
+                h.wait -= 1;
+                self.wanted.push(peer);
+            } else if self.load(peer) == Load::Refused {
                 self.wanted.push(peer);
             }
+        }
+    }
+
+    /// [`Offload::load_wanted`] with every wanted flow tried, for a host that has read the
+    /// device's queue empty (a load then seldom loses); flows the host no longer has are let go.
+    pub fn load_all_wanted(&mut self) {
+        let host = &self.host;
+        self.held.retain(|h| host.has_flow(h.peer));
+        for h in &mut self.held {
+            h.wait = 0;
+        }
+        self.load_wanted();
+    }
+
+    /// Holds `peer` back from [`Offload::load_wanted`], twice as long as last time.
+    fn hold(&mut self, peer: SocketAddrV4) {
+        match self.held.iter_mut().find(|h| h.peer == peer) {
+            Some(h) => {
+                h.next = (h.next * 2).min(MAX_HOLD);
+                h.wait = h.next;
+            }
+            None => self.held.push(Held {
+                peer,
+                wait: 1,
+                next: 1,
+            }),
         }
     }
 

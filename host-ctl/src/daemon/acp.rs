@@ -157,7 +157,7 @@ impl AcpService {
             self.member_packets.entry(self.ids[i]).or_default().1 += 1;
         }
         self.give_routes(from_peer.then_some((*src.ip(), port)), l2);
-        // Loaded once the host queue is drained (`AcpServices::load_wanted`).
+        // Loaded after the record (`AcpServices::load_wanted`).
         let out = self.switch.handle(&Packet {
             src: *src.ip(),
             dst: *dst.ip(),
@@ -401,11 +401,20 @@ impl AcpServices {
         self.list.iter().any(|s| s.switch.engine.slots() > 0)
     }
 
-    /// Loads the device with the flows handled since the last call (the host queue is empty now:
-    /// a load while one of the device's given-back records is queued is refused).
+    /// Loads the device with the flows handled since their last load, after a segment: the device
+    /// refuses a load while one of its given-back records that may be of the flow is queued, and
+    /// a flow that keeps losing is tried less often (`Offload::load_wanted`).
     pub fn load_wanted(&mut self) {
         for s in &mut self.list {
             s.switch.load_wanted();
+        }
+    }
+
+    /// [`AcpServices::load_wanted`] with the flows refused since the last call tried again, once
+    /// the host queue has been read empty.
+    pub fn load_all_wanted(&mut self) {
+        for s in &mut self.list {
+            s.switch.load_all_wanted();
         }
     }
 

@@ -208,7 +208,7 @@ impl<B: Backend> Node<B> {
             } else if let Some(record) = self.ctl.pop_host() {
                 self.host_record(&record, now);
             } else {
-                self.acp.load_wanted();
+                self.acp.load_all_wanted();
                 return;
             }
         }
@@ -318,6 +318,10 @@ impl<B: Backend> Node<B> {
         let got = self.acp.receive(port, ip.src, ip.dst, ip.payload, now, &l2);
         match got {
             Some((service, out)) => {
+                // The flow is loaded before what it sends leaves, so that the answers find it on
+                // the device: loaded after, it races them, and the fence refuses a load while one
+                // is queued (a request and response chain never leaves the queue empty).
+                self.acp.load_wanted();
                 self.send_acp(service, out);
                 true
             }
