@@ -9,7 +9,7 @@ mod sim;
 use std::time::Duration;
 
 use anypoint_model::frame_switch::fast::{
-    Engine, Entries, FlowRecord, Offload, Ring, RingEntry, SpecEngine, TakenCount,
+    Engine, Entries, FlowRecord, Offload, Ring, RingEntry, SpecEngine, TakenCount, ENTRIES_PER_CALL,
 };
 use anypoint_model::frame_switch::{Kind, Packet, Policy};
 use sim::{check, Impair, Outcome, Setup, Sim, Step};
@@ -148,10 +148,12 @@ fn a_device_power_cycle_forgets_the_flow_it_held() {
     assert!(has_rst(&out[0]) && out[0].dst == pkt.src, "{out:?}");
 }
 
-/// [`SpecEngine`] counting the loads made of it.
+/// [`SpecEngine`] counting the loads made of it, refusing them all when `refuse` (a device whose
+/// queue always holds a segment of the flow).
 struct CountingEngine {
     spec: SpecEngine,
     loads: usize,
+    refuse: bool,
 }
 
 impl Engine for CountingEngine {
@@ -163,7 +165,7 @@ impl Engine for CountingEngine {
     }
     fn load(&mut self, slot: usize, rec: &FlowRecord, in_flight: &Entries) -> bool {
         self.loads += 1;
-        self.spec.load(slot, rec, in_flight)
+        !self.refuse && self.spec.load(slot, rec, in_flight)
     }
     fn unload(&mut self, slot: usize) {
         self.spec.unload(slot)
@@ -197,6 +199,7 @@ fn loads_after_each_segment_back_off_from_a_flow_given_back() {
         let engine = CountingEngine {
             spec: SpecEngine::new(2, w),
             loads: 0,
+            refuse: false,
         };
         let mut off = Offload::new(host, engine);
         for (i, step) in o.trace.iter().enumerate() {
@@ -224,4 +227,50 @@ fn loads_after_each_segment_back_off_from_a_flow_given_back() {
     // Here about 70% of the loads for three quarters of what the device took.
     assert!(backed_off < every, "{backed_off} of {every} loads");
     assert!(taken * 2 > taken_every, "{taken} of {taken_every} taken");
+}
+
+/// Refused loads of a flow with many frames in flight (a device whose queue always holds one of
+/// its segments) are tried once per `ENTRIES_PER_CALL` of them calls, where a flow with few is
+/// tried after every segment; the host alone then sends exactly what the switch sends.
+#[test]
+fn refused_loads_of_a_flow_with_many_frames_in_flight_back_off() {
+    let mut setup = Setup::new(KEYED, 1000, Impair::lossy(), 9);
+    setup.pad = Some(600);
+    setup.record = true;
+    let w = setup.w;
+    let host = sim::switch(&setup);
+    let o = Sim::new(setup).run(Duration::from_secs(300));
+    let engine = CountingEngine {
+        spec: SpecEngine::new(2, w),
+        loads: 0,
+        refuse: true,
+    };
+    let mut off = Offload::new(host, engine);
+    let (mut calls, mut many) = (0, 0);
+    for (i, step) in o.trace.iter().enumerate() {
+        let Step::Segment(pkt, want) = step else {
+            unreachable!("no member removed in this run")
+        };
+        assert_eq!(&off.handle(pkt), want, "event {i}");
+        let in_flight = off
+            .host
+            .occupancy()
+            .iter()
+            .map(|c| c.in_frames + c.out_frames)
+            .max();
+        many += usize::from(in_flight >= Some(2 * ENTRIES_PER_CALL));
+        calls += 1;
+        off.load_wanted();
+    }
+    let loads = off.engine.loads;
+    println!("{loads} loads tried after {calls} segments, {many} with 16 frames or more in flight");
+    assert!(
+        many * 2 > calls,
+        "a run with many frames in flight: {many} of {calls}"
+    );
+    assert!(
+        loads > 0 && loads * 2 < calls,
+        "{loads} loads after {calls} segments"
+    );
+    assert_eq!(off.host.counters(), &o.counters);
 }

@@ -532,3 +532,56 @@ fn the_device_block_over_vfio_user_and_a_reset_behind_the_daemon() {
         }
     }
 }
+
+/// Whether a flow whose peer is `peer` shares a fence bucket with a busy end: the VIP, a server,
+/// or `other` (docs/pipeline.md section 12). Such a flow's loads wait for the busy end's records.
+fn shares_a_bucket(peer: SocketAddrV4, other: SocketAddrV4) -> bool {
+    let bucket = |a: SocketAddrV4| anypoint_model::acp_fence_bucket(*a.ip(), a.port());
+    let busy = (0..SERVERS)
+        .map(|i| SocketAddrV4::new(server_addr(i), PORT))
+        .chain([SocketAddrV4::new(VIP, PORT), other]);
+    busy.map(bucket).any(|b| b == bucket(peer))
+}
+
+/// Two connections over vfio-user: one streams 3,000 pipelined requests, packed several to a
+/// segment (the host's, its records always queued), while the other sends 300 requests one at a
+/// time. The quiet connection's flow is loaded beside the busy one's records (the fence counts by
+/// bucket of address and port, and the daemon loads after each segment it handles), so the block
+/// takes its segments from the start; every reply comes back on both.
+#[test]
+fn a_quiet_connection_is_the_blocks_beside_a_busy_one() {
+    if !can_run_live("a_quiet_connection_is_the_blocks_beside_a_busy_one") {
+        return;
+    }
+    const BUSY: u32 = 1 << 20;
+    let backend = "vfio-user:model";
+    let lab = Lab::start(backend, SERVERS, &key_hash());
+    lab.wait_resolved("frames");
+    let _reads = servers(&lab, 3);
+    let (ep, busy) = client(&lab);
+    let busy_addr = SocketAddrV4::new(CLIENT, busy.local_port());
+    // A quiet connection whose peer shares no bucket with the busy ends (one in about 13 would).
+    let quiet = std::iter::repeat_with(|| ep.connect(SocketAddrV4::new(VIP, PORT)).unwrap())
+        .take(2)
+        .find(|c| !shares_a_bucket(SocketAddrV4::new(CLIENT, c.local_port()), busy_addr))
+        .expect("one of two connections in a bucket of its own");
+    let (mut quiet, mut busy) = (quiet, busy);
+    quiet.set_timeout(Some(Duration::from_secs(60)));
+    busy.set_timeout(Some(Duration::from_secs(60)));
+    let (busy_replies, quiet_replies) = std::thread::scope(|s| {
+        let streaming = s.spawn(|| batch(&busy, BUSY..BUSY + 3000, false));
+        let q = batch(&quiet, 0..300, true);
+        (streaming.join().unwrap(), q)
+    });
+    let indices = |r: &[(u8, u32)]| r.iter().map(|&(_, i)| i).collect::<Vec<_>>();
+    assert_eq!(indices(&quiet_replies), (0..300).collect::<Vec<_>>());
+    let mut busy_got = indices(&busy_replies);
+    busy_got.sort_unstable();
+    assert_eq!(busy_got, (BUSY..BUSY + 3000).collect::<Vec<_>>());
+    let a = acp_stats(&lab, backend, "two connections");
+    // The quiet connection's 1,200 segments are all of kinds the block takes, the busy one's
+    // mostly not: the block took the quiet one's, less those before its first load.
+    let device = a["device"].as_u64().unwrap();
+    assert!(device >= 1000, "the block took {device} segments: {a}");
+    drop(ep);
+}

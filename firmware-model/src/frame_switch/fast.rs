@@ -1038,6 +1038,11 @@ struct Held {
 /// The most calls of [`Offload::load_wanted`] a held flow sits out.
 const MAX_HOLD: u32 = 64;
 
+/// Ring entries in flight per call of [`Offload::load_wanted`] a flow whose load was refused
+/// sits out: a load writes each entry (two register blocks each), and a call follows a segment
+/// the host handled (a few register accesses on a device).
+pub const ENTRIES_PER_CALL: usize = 8;
+
 impl<E: Engine> Offload<E> {
     pub fn new(host: FrameSwitch, engine: E) -> Offload<E> {
         let slots = engine.slots();
@@ -1097,7 +1102,8 @@ impl<E: Engine> Offload<E> {
     }
 
     /// Loads the flows handled since their last load, while slots last; a load the device refused
-    /// (a segment of the flow queued) is tried again at the next call. A flow the device gave a
+    /// (a segment of the flow queued) is tried again at the next call, or, for a flow with many
+    /// frames in flight, after one call per [`ENTRIES_PER_CALL`] of them. A flow the device gave a
     /// segment back of with none taken since its load sits out the next 1, 2, 4 ... up to
     /// [`MAX_HOLD`] calls, in a row of such loads: a host calls this after each segment it
     /// handles, and a flow whose segments the device never takes would be loaded, at the cost of
@@ -1107,7 +1113,10 @@ impl<E: Engine> Offload<E> {
             if let Some(h) = self.held.iter_mut().find(|h| h.peer == peer && h.wait > 0) {
                 h.wait -= 1;
                 self.wanted.push(peer);
-            } else if self.load(peer) == Load::Refused {
+            } else if let Load::Refused { entries } = self.load(peer) {
+                // Each try may write every entry in flight again: a flow with many sits out
+                // calls in proportion.
+                self.hold_for(peer, (entries / ENTRIES_PER_CALL) as u32);
                 self.wanted.push(peer);
             }
         }
@@ -1124,11 +1133,25 @@ impl<E: Engine> Offload<E> {
         self.load_wanted();
     }
 
+    /// Holds `peer` back from the next `calls` calls of [`Offload::load_wanted`] at least.
+    fn hold_for(&mut self, peer: SocketAddrV4, calls: u32) {
+        let calls = calls.min(MAX_HOLD);
+        match self.held.iter_mut().find(|h| h.peer == peer) {
+            Some(h) => h.wait = h.wait.max(calls),
+            None if calls > 0 => self.held.push(Held {
+                peer,
+                wait: calls,
+                next: 0,
+            }),
+            None => {}
+        }
+    }
+
     /// Holds `peer` back from [`Offload::load_wanted`], twice as long as last time.
     fn hold(&mut self, peer: SocketAddrV4) {
         match self.held.iter_mut().find(|h| h.peer == peer) {
             Some(h) => {
-                h.next = (h.next * 2).min(MAX_HOLD);
+                h.next = (h.next * 2).clamp(1, MAX_HOLD);
                 h.wait = h.next;
             }
             None => self.held.push(Held {
@@ -1289,16 +1312,20 @@ impl<E: Engine> Offload<E> {
             Load::Loaded
         } else {
             self.loads_refused += 1;
-            Load::Refused
+            Load::Refused {
+                entries: in_flight.inbound.len() + in_flight.outbound.len(),
+            }
         }
     }
 }
 
 /// What became of a load.
-#[derive(PartialEq, Eq)]
 enum Load {
     Loaded,
     /// Loaded already, no free slot, or a flow the device cannot hold.
     NotWanted,
-    Refused,
+    /// With the ring entries the load wrote, or would have.
+    Refused {
+        entries: usize,
+    },
 }
