@@ -95,16 +95,29 @@ module anypoint_decide #(
   // ---------------------------------------------------------------------------------------------
   // The table write buses, registered in each pipeline (`keep`: shared, the write index had ~600
   // loads across an FPGA): a write lands here a cycle after the register block issues it, before
-  // the register write is answered and, in the reset sweep, as the pipeline leaves reset.
-  logic tw_valid_q, iw_valid_q;
-  logic [3:0] tw_table_q;
+  // the register write is answered and, in the reset sweep, as the pipeline leaves reset. Which
+  // table a write goes to, its index in range, is worked out as the buses are registered: behind
+  // the register, a table entry's write enable is its index decoded, not a 24-bit compare, the
+  // table and the valid (nextpnr's post-route critical path of this pipeline, 16.1 ns, ended on a
+  // member entry's enable).
+  logic iw_valid_q, port_wr_q, svc_wr_q, mem_wr_q, conn_wr_q;
   logic [23:0] tw_index_q;
   logic [159:0] tw_data_q;
   logic [15:0] iw_index_q;
   logic [31:0] iw_data_q;
+  // Whether a table write of `table` at index `idx` is to an entry of table `id` with `n` entries
+  // (of `w` index bits): the index's bits above `w` zero, and a compare only when n is not 2^w.
+  function automatic logic tw_to(input logic [3:0] table_id, input logic [23:0] idx,
+                                 input logic [3:0] id, input int n, input int w);
+    tw_to = table_id == id && (idx >> w) == 24'd0 &&
+        (n == 1 << w || (idx & 24'((1 << w) - 1)) < 24'(n));
+  endfunction
   (* keep *) always_ff @(posedge clk) begin
-    tw_valid_q <= tw_valid;
-    tw_table_q <= tw_table;
+    port_wr_q <= tw_valid && tw_to(tw_table, tw_index, 4'(TBL_PORT_ID), NUM_PORTS, PW);
+    svc_wr_q <= tw_valid && tw_to(tw_table, tw_index, 4'(TBL_SERVICE_ID), NUM_SERVICES, SW);
+    mem_wr_q <= tw_valid && tw_to(tw_table, tw_index, 4'(TBL_MEMBER_ID), NUM_MEMBERS, MW);
+    conn_wr_q <= tw_valid &&
+        tw_to(tw_table, tw_index, 4'(TBL_CONN_ID), 2 * 4 * BUCKETS, CONN_BUCKETS_LOG2 + 3);
     tw_index_q <= tw_index;
     tw_data_q <= tw_data;
     iw_valid_q <= iw_valid;
@@ -128,23 +141,15 @@ module anypoint_decide #(
   logic [17:0] indir_mem[INDIR_SLOTS];  // {member exists, valid, member}
 
   always_ff @(posedge clk) begin
-    if (tw_valid_q) begin
-      case (tw_table_q)
-        4'(TBL_PORT_ID): if (tw_index_q < 24'(NUM_PORTS)) ports_q[tw_index_q[PW-1:0]] <= tw_data_q[127:0];
-        4'(TBL_SERVICE_ID):
-        if (tw_index_q < 24'(NUM_SERVICES)) begin
-          svcs_q[tw_index_q[SW-1:0]] <= tw_data_q[127:0];
-          svc_key_ok[tw_index_q[SW-1:0]] <= key_ok(tw_data_q[127:0]);
-          svc_key_end[tw_index_q[SW-1:0]] <= key_end(tw_data_q[127:0]);
-        end
-        4'(TBL_MEMBER_ID):
-        if (tw_index_q < 24'(NUM_MEMBERS)) begin
-          mems_q[tw_index_q[MW-1:0]] <= tw_data_q[127:0];
-          mem_active[tw_index_q[MW-1:0]] <=
-              `F(tw_data_q, TBL_MEMBER_STATE) == 2'(MEMBER_STATE_ACTIVE);
-        end
-        default: ;
-      endcase
+    if (port_wr_q) ports_q[tw_index_q[PW-1:0]] <= tw_data_q[127:0];
+    if (svc_wr_q) begin
+      svcs_q[tw_index_q[SW-1:0]] <= tw_data_q[127:0];
+      svc_key_ok[tw_index_q[SW-1:0]] <= key_ok(tw_data_q[127:0]);
+      svc_key_end[tw_index_q[SW-1:0]] <= key_end(tw_data_q[127:0]);
+    end
+    if (mem_wr_q) begin
+      mems_q[tw_index_q[MW-1:0]] <= tw_data_q[127:0];
+      mem_active[tw_index_q[MW-1:0]] <= `F(tw_data_q, TBL_MEMBER_STATE) == 2'(MEMBER_STATE_ACTIVE);
     end
   end
 
@@ -638,9 +643,7 @@ module anypoint_decide #(
   for (genvar w = 0; w < 8; w++) begin : g_conn
     logic [159:0] mem[BUCKETS];
     always_ff @(posedge clk) begin
-      if (tw_valid_q && tw_table_q == 4'(TBL_CONN_ID) && tw_index_q < 24'(2 * 4 * BUCKETS) &&
-          tw_way == 3'(w))
-        mem[tw_bucket] <= tw_data_q;
+      if (conn_wr_q && tw_way == 3'(w)) mem[tw_bucket] <= tw_data_q;
       conn_rd[w] <= mem[(w < 4) ? thash16[CONN_BUCKETS_LOG2-1:0] : thash16[32+:CONN_BUCKETS_LOG2]];
     end
   end

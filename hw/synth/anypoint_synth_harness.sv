@@ -31,15 +31,20 @@ module anypoint_synth_harness #(
       (DATA_WIDTH + BYTES + 2) + 1 + 1 + 1 + 2 + 1 + 1 + 32 + 2 + 1 + 1;
 
   logic [IN_W-1:0] in_q;
-  logic [OUT_W-1:0] out_w, out_q;
+  logic [OUT_W-1:0] out_w;
   logic rst_q;
-
-  always_ff @(posedge clk) begin
-    in_q <= {in_q[IN_W-2:0], din};
-    rst_q <= rst;
-    out_q <= out_w;
-    dout <= ^out_q;
-  end
+  anypoint_harness_io #(
+      .IN_W (IN_W),
+      .OUT_W(OUT_W)
+  ) u_io (
+      .clk(clk),
+      .rst(rst),
+      .din(din),
+      .dout(dout),
+      .in_q(in_q),
+      .rst_q(rst_q),
+      .out_w(out_w)
+  );
 
   logic [NUM_PORTS*DATA_WIDTH-1:0] s_tdata, m_tdata;
   logic [NUM_PORTS*BYTES-1:0] s_tkeep, m_tkeep;
