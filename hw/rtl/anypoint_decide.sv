@@ -371,10 +371,6 @@ module anypoint_decide #(
   pkt_t pm;
   rules_t rm;
   logic [4*NUM_SERVICES-1:0] svc_pc_m;
-  // Copies of svc_pc_m, one per 32-bit quarter of the picked service's entry (stage 2 below): its
-  // select had ~150 loads, routed across the part (nextpnr's post-route critical path of the
-  // pipeline alone, 14.1 ns, 12.4 of them routing).
-  logic [4*NUM_SERVICES-1:0] svc_pc_q[4];
   logic [8*80-1:0] kwinm;
   logic [17:0] csum_qa_m, csum_qb_m;
   logic [16:0] csum_qc_m;
@@ -395,14 +391,6 @@ module anypoint_decide #(
     mem_pieces = {`F(m_e, TBL_MEMBER_STATE) != 2'(MEMBER_STATE_UNUSED) && 32'(svc) < NUM_SERVICES,
                   a[31:16] == sip[31:16], a[15:0] == sip[15:0], `F(m_e, TBL_MEMBER_PORT) == sport};
   endfunction
-
-  for (genvar k = 0; k < 4; k++) begin : g_svc_pc
-    (* keep *) always_ff @(posedge clk) begin
-      if (v1)
-        for (int s = 0; s < NUM_SERVICES; s++)
-          svc_pc_q[k][4*s+:4] <= svc_pieces(svcs_q[s], p_c.dip, p_c.dport, p_c.proto);
-    end
-  end
 
   always_ff @(posedge clk) begin
     if (v1) begin
@@ -473,12 +461,6 @@ module anypoint_decide #(
     lowest_service = '0;
     for (int s = NUM_SERVICES - 1; s >= 0; s--) if (&pc[4*s+:4]) lowest_service = 6'(s);
   endfunction
-  // Word `k` of the entry of the lowest service matching.
-  function automatic logic [31:0] svc_word(input logic [4*NUM_SERVICES-1:0] pc, input int k);
-    logic [127:0] e;
-    e = svc_e(16'(lowest_service(pc)));
-    svc_word = e[32*k+:32];
-  endfunction
   function automatic logic any_service(input logic [4*NUM_SERVICES-1:0] pc);
     any_service = 1'b0;
     for (int s = 0; s < NUM_SERVICES; s++) any_service = any_service || &pc[4*s+:4];
@@ -514,7 +496,7 @@ module anypoint_decide #(
     if (vm) begin
       svc_hit2 <= any_service(svc_pc_m);
       svc_id2 <= lowest_service(svc_pc_m);
-      for (int k = 0; k < 4; k++) svc2[32*k+:32] <= svc_word(svc_pc_q[k], k);
+      svc2 <= svc_e(16'(lowest_service(svc_pc_m)));
       key_ok2 <= svc_key_ok[SW'(lowest_service(svc_pc_m))];
       key_end2 <= svc_key_end[SW'(lowest_service(svc_pc_m))];
     end
