@@ -1020,9 +1020,9 @@ pub struct Offload<E: Engine> {
     pub lost: u64,
     /// Peers of the flows the host handled a segment of since their last load.
     wanted: Vec<SocketAddrV4>,
-    /// Flows the device gave a segment back of (one it does not take) before it took any since
-    /// their load: each load writes the record again, so [`Offload::load_wanted`] tries them less
-    /// and less often.
+    /// Flows [`Offload::load_wanted`] tries less often, since each load writes the record and
+    /// rings again: the device gave a segment back (one it does not take) before it took any
+    /// since their load, or refused their load with many frames in flight.
     held: Vec<Held>,
 }
 

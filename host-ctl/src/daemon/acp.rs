@@ -157,7 +157,7 @@ impl AcpService {
             self.member_packets.entry(self.ids[i]).or_default().1 += 1;
         }
         self.give_routes(from_peer.then_some((*src.ip(), port)), l2);
-        // Loaded after the record (`AcpServices::load_wanted`).
+        // Loaded by the node before what this produces is sent (`AcpServices::load_wanted`).
         let out = self.switch.handle(&Packet {
             src: *src.ip(),
             dst: *dst.ip(),
@@ -410,7 +410,7 @@ impl AcpServices {
         }
     }
 
-    /// [`AcpServices::load_wanted`] with the flows refused since the last call tried again, once
+    /// [`AcpServices::load_wanted`] with every wanted flow tried, those held back included, once
     /// the host queue has been read empty.
     pub fn load_all_wanted(&mut self) {
         for s in &mut self.list {
