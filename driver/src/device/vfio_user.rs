@@ -47,7 +47,7 @@ impl VfioUserDevice {
         let (done, result) = std::sync::mpsc::channel();
         let path = socket.to_path_buf();
         std::thread::spawn(move || {
-            let _ = done.send(vfio_user::Client::new(&path));
+            let _ = done.send(connect_refused_retried(&path));
         });
         let client = match result.recv_timeout(TIMEOUT) {
             Ok(client) => client.map_err(|e| err("connect", e.to_string()))?,
@@ -111,6 +111,26 @@ impl VfioUserDevice {
         })
     }
 }
+
+/// The crate's connect, tried again for up to [`REFUSED_RETRY`] while refused: a server's socket
+/// file appears at its bind, a moment before its listen lets a connect in.
+fn connect_refused_retried(path: &Path) -> Result<vfio_user::Client, vfio_user::Error> {
+    let t0 = std::time::Instant::now();
+    loop {
+        match vfio_user::Client::new(path) {
+            Err(vfio_user::Error::Connect(e))
+                if e.kind() == std::io::ErrorKind::ConnectionRefused
+                    && t0.elapsed() < REFUSED_RETRY =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(10))
+            }
+            got => return got,
+        }
+    }
+}
+
+/// How long a refused connect is tried again.
+const REFUSED_RETRY: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// The crate's error, with what it means for the operator.
 fn describe(e: &vfio_user::Error) -> String {

@@ -87,9 +87,7 @@ fn irqs() -> Vec<IrqInfo> {
         .collect()
 }
 
-/// Listens on `path`; fails if something answers there, replaces a stale socket. The socket is
-/// bound under a name of its own and renamed to `path` once listening: a socket file appears at
-/// bind, before the listen that makes a connect succeed, and `path` appearing means ready.
+/// Listens on `path`; fails if something answers there, replaces a stale socket.
 pub fn listen(path: &std::path::Path) -> Result<Server, String> {
     let show = path.display();
     if std::fs::symlink_metadata(path).is_ok() {
@@ -99,14 +97,7 @@ pub fn listen(path: &std::path::Path) -> Result<Server, String> {
         std::fs::remove_file(path)
             .map_err(|e| format!("{show}: cannot remove stale socket: {e}"))?;
     }
-    let mut binding = path.as_os_str().to_owned();
-    binding.push(".binding");
-    let binding = std::path::PathBuf::from(binding);
-    let _ = std::fs::remove_file(&binding);
-    let server =
-        Server::new(&binding, true, irqs(), regions()).map_err(|e| format!("{show}: {e}"))?;
-    std::fs::rename(&binding, path).map_err(|e| format!("{show}: {e}"))?;
-    Ok(server)
+    Server::new(path, true, irqs(), regions()).map_err(|e| format!("{show}: {e}"))
 }
 
 /// Serves clients until the device thread is gone; `wake` is written after each call is queued.
