@@ -9,6 +9,7 @@ use anypoint_model::frame_switch::layout::{
     pack, pack_entry, unpack, unpack_entry, RECORD_WORDS, RING_WORDS,
 };
 use anypoint_model::regs::{reg, table::acp_nbr};
+use anypoint_model::{acp_fence_bucket, ACP_FENCE_BUCKETS};
 
 use crate::access::RegisterAccess;
 
@@ -86,21 +87,22 @@ pub fn load(a: &mut impl RegisterAccess, slot: usize, rec: &FlowRecord, in_fligh
     slot_cmd(a, slot, CMD_LOAD);
 }
 
-/// [`load`] fenced: carried out only if the block has given back exactly `records_read` segments
-/// (wrapping) in the fence bucket of the flow's peer (`anypoint_model::acp_fence_bucket`), the ACP
-/// records (`anypoint_model::acp_segment`) of that bucket the host has read and handled, so that
-/// no record of the flow is still on its way to the host. False when the block refused it (the
-/// slot is then invalid, its rings overwritten). The bucket's count only grows, so one that
-/// already differs refuses the load before anything is staged.
+/// [`load`] fenced: carried out only if the block has given back exactly as many segments
+/// (wrapping) in the fence bucket of the flow's peer (`anypoint_model::acp_fence_bucket`) as
+/// `records_read` holds for it, the ACP records (`anypoint_model::acp_segment`) the host has read
+/// and handled by bucket, so that no record of the flow is still on its way to the host. False
+/// when the block refused it (the slot is then invalid, its rings overwritten). The bucket's count
+/// only grows, so one that already differs refuses the load before anything is staged.
 pub fn load_fenced(
     a: &mut impl RegisterAccess,
     slot: usize,
     rec: &FlowRecord,
     in_flight: &Entries,
-    records_read: u32,
+    records_read: &[u32; ACP_FENCE_BUCKETS],
 ) -> bool {
-    let peer = anypoint_model::acp_fence_bucket(*rec.peer.ip(), rec.peer.port());
-    if given_in(a, peer) != records_read {
+    let bucket = acp_fence_bucket(*rec.peer.ip(), rec.peer.port());
+    let records_read = records_read[bucket];
+    if given_in(a, bucket) != records_read {
         return false;
     }
     stage(a, slot, rec, in_flight);

@@ -24,7 +24,7 @@ use anypoint_model::frame_switch::fast::{
     Engine, Entries, FlowRecord, Ring, RingEntry, TakenCount,
 };
 use anypoint_model::frame_switch::Packet;
-use anypoint_model::{acp_count_in_buckets, acp_fence_bucket, ACP_FENCE_BUCKETS};
+use anypoint_model::{acp_count_in_buckets, ACP_FENCE_BUCKETS};
 
 use crate::access::{Backend, PacketIo, RegisterAccess};
 use crate::acp::{self, Neighbour, Size};
@@ -220,9 +220,8 @@ impl<A: RegisterAccess> Engine for DeviceSlots<A> {
         for &a in &addrs {
             self.neighbour_for(a);
         }
-        let bucket = acp_fence_bucket(*rec.peer.ip(), rec.peer.port());
-        let read = self.seen.records_read.borrow()[bucket];
-        let loaded = acp::load_fenced(&mut self.dev, slot, rec, in_flight, read);
+        let read = *self.seen.records_read.borrow();
+        let loaded = acp::load_fenced(&mut self.dev, slot, rec, in_flight, &read);
         if loaded {
             self.slot_addrs[slot] = addrs;
         }

@@ -61,7 +61,7 @@ module anypoint_acp #(
   `include "anypoint_regmap.svh"
 
   localparam int NBRS = 16;
-  localparam int BUCKETS = 64;
+  localparam int BUCKETS = REG_ACP_BUCKET_GIVEN_COUNT;  // 2^6: the six bits of fence_bucket
   localparam int SW = $clog2(SLOTS);
   // Word indices within the window.
   localparam int W_RING_WDATA = (REG_ACP_RING_WDATA - REG_ACP_SLOTS) / 4;

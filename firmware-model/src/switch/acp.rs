@@ -30,8 +30,10 @@ const ETH_IP_LEN: usize = 34;
 const ACP_HEADER_LEN: usize = acp::wire::HEADER_LEN;
 /// The Ethernet minimum without FCS: shorter frames are zero padded.
 const MIN_FRAME: usize = 60;
-/// Buckets of the load fence (`ACP_BUCKETS`).
-pub const FENCE_BUCKETS: usize = 64;
+/// Buckets of the load fence (`ACP_BUCKETS`), one `ACP_BUCKET_GIVEN` count each: the six bits of
+/// [`fence_bucket`].
+pub const FENCE_BUCKETS: usize = reg::ACP_BUCKET_GIVEN_COUNT;
+const _: () = assert!(FENCE_BUCKETS == 64);
 
 /// Where a segment to one address goes: a neighbour entry's fields.
 #[derive(Clone, Copy)]
