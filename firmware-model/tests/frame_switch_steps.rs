@@ -452,3 +452,79 @@ fn a_member_segment_for_no_connection_gets_a_reset() {
     let out = from_peer(&mut sw, 1001, isn_v + 1, &[(0, &[0xa0; 20])]);
     assert_eq!((out.len(), out[0].to), (1, M0));
 }
+
+/// The members a peer's SYN went to, in the order sent (leg order).
+fn syn_to(sw: &mut FrameSwitch, port: u16) -> Vec<SocketAddrV4> {
+    let peer = SocketAddrV4::new(*PEER.ip(), port);
+    let out = send(sw, peer, VIP, h(7000, 0, Flags::SYN, 60000), &[]);
+    assert!(out
+        .iter()
+        .all(|o| o.h.flags == Flags::SYN && o.from == peer));
+    out.iter().map(|o| o.to).collect()
+}
+
+#[test]
+fn the_alrm_picks_each_connections_active_set_at_add_conn() {
+    let ms: Vec<SocketAddrV4> = (1..=4)
+        .map(|i| SocketAddrV4::new(Ipv4Addr::new(10, 0, 1, i), 7000))
+        .collect();
+    let switch = |policy, active_set, n: usize| {
+        let mut cfg = Config::new(VIP, policy, HashKey([1, 2, 3, 4]));
+        cfg.active_set = active_set;
+        let mut sw = FrameSwitch::new(cfg);
+        for m in &ms[..n] {
+            sw.add_member(*m);
+        }
+        sw
+    };
+    // Key hash: every connection the same members in the same order, so a key hashes to the same
+    // member on each; round robin moves the start on by one member per connection.
+    let key = Policy::KeyHash { offset: 0, len: 4 };
+    let mut sw = switch(key, 8, 3);
+    for port in 1..=3 {
+        assert_eq!(syn_to(&mut sw, port), ms[..3]);
+    }
+    let mut sw = switch(Policy::RoundRobin, 8, 3);
+    let sets: Vec<_> = (1..=3).map(|port| syn_to(&mut sw, port)).collect();
+    assert_eq!(sets[1], [ms[1], ms[2], ms[0]]);
+    assert_eq!(sets[2], [ms[2], ms[0], ms[1]]);
+
+    // Speed-sensitive with two of four: the members holding the fewest connections.
+    let mut sw = switch(Policy::SpeedSensitive, 2, 4);
+    assert_eq!(syn_to(&mut sw, 1), [ms[0], ms[1]]);
+    assert_eq!(syn_to(&mut sw, 2), [ms[2], ms[3]]);
+    // Each member holds what the connections' active sets say (counted here from the sets).
+    let held = |sw: &FrameSwitch, id: usize| {
+        (1..=9)
+            .filter(|&p| {
+                sw.active_set(SocketAddrV4::new(*PEER.ip(), p))
+                    .contains(&ms[id])
+            })
+            .count()
+    };
+    let check = |sw: &FrameSwitch| {
+        for id in 0..4 {
+            assert_eq!(sw.flows_with(id as u16), held(sw, id), "member {id}");
+        }
+    };
+    check(&sw);
+    // A reset, an expiry and a removal release their members.
+    send(
+        &mut sw,
+        SocketAddrV4::new(*PEER.ip(), 1),
+        VIP,
+        h(7001, 0, Flags::RST, 0),
+        &[],
+    );
+    assert_eq!((sw.flows_with(0), sw.flows_with(1)), (0, 0));
+    assert_eq!(syn_to(&mut sw, 3), [ms[0], ms[1]]);
+    // All four hold one: the start moved on to the fourth member.
+    assert_eq!(syn_to(&mut sw, 4), [ms[3], ms[0]]);
+    check(&sw);
+    sw.expire(SocketAddrV4::new(*PEER.ip(), 2));
+    sw.remove_member(0);
+    check(&sw);
+    assert_eq!((sw.flows_with(2), sw.flows_with(3)), (0, 1));
+    assert_eq!(syn_to(&mut sw, 5), [ms[2], ms[3]]);
+    check(&sw);
+}

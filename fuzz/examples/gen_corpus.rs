@@ -76,6 +76,7 @@ fn control_seeds(dir: &Path) {
             slots: Some(256),
             frame_window: None,
             max_holes: None,
+            active_set: None,
         },
         Request::ServiceAdd {
             name: "kv".into(),
@@ -88,6 +89,7 @@ fn control_seeds(dir: &Path) {
             slots: None,
             frame_window: None,
             max_holes: None,
+            active_set: None,
         },
         Request::MemberAdd {
             service: "db".into(),

@@ -19,8 +19,9 @@ pub struct Config {
     pub timeouts: Timeouts,
     pub ports: Vec<PortEntry>,
     pub services: Vec<ServiceEntry>,
-    /// `proto = "acp"` services: switched frame by frame on the host, not programmed into the
-    /// device (the pipeline punts protocol 253 to the host anyway).
+    /// `proto = "acp"` services: not in the device's service table (the pipeline punts protocol
+    /// 253 towards the host); switched frame by frame on the host, which loads established
+    /// connections into the device's ACP block.
     pub acp_services: Vec<AcpServiceEntry>,
 }
 
@@ -138,6 +139,8 @@ pub struct AcpServiceEntry {
     /// Frame ring entries per direction and connection (the paper's `w`).
     pub frame_window: usize,
     pub max_holes: usize,
+    /// Members in a connection's active set, the ALRM picking which at `add_conn`.
+    pub active_set: usize,
     pub members: Vec<MemberConfig>,
 }
 
@@ -146,6 +149,8 @@ pub struct AcpServiceEntry {
 pub const FRAME_WINDOW: (i64, i64) = (16, 4096);
 /// Bounds of `max_holes`.
 pub const MAX_HOLES: (i64, i64) = (1, 64);
+/// Bounds of `active_set`: the ring entry's member field is 3 bits.
+pub const ACTIVE_SET: (i64, i64) = (1, frame_switch::MAX_ACTIVE as i64);
 /// Largest key offset of an acp `key-hash` service: keys lie within a frame of a 9000-byte MTU.
 pub const ACP_MAX_KEY_OFFSET: i64 = 9000;
 
@@ -710,6 +715,7 @@ fn parse_acp_service(f: Fields, ports: &[PortEntry]) -> Res<AcpServiceEntry> {
         "key",
         "frame_window",
         "max_holes",
+        "active_set",
         "members",
     ])?;
     let (name, vip, port) = service_address(&f)?;
@@ -733,6 +739,10 @@ fn parse_acp_service(f: Fields, ports: &[PortEntry]) -> Res<AcpServiceEntry> {
     let max_holes = f
         .int("max_holes", lo, hi)?
         .map_or(frame_switch::DEFAULT_MAX_HOLES, |h| h as usize);
+    let (lo, hi) = ACTIVE_SET;
+    let active_set = f
+        .int("active_set", lo, hi)?
+        .map_or(frame_switch::MAX_ACTIVE, |n| n as usize);
     let members = parse_members(&f, ports)?;
     for (i, m) in members.iter().enumerate() {
         if m.weight == 0 {
@@ -749,6 +759,7 @@ fn parse_acp_service(f: Fields, ports: &[PortEntry]) -> Res<AcpServiceEntry> {
         policy,
         frame_window,
         max_holes,
+        active_set,
         members,
     })
 }
@@ -1038,6 +1049,7 @@ mod tests {
         key = { offset = 0, len = 4 }
         frame_window = 128
         max_holes = 4
+        active_set = 2
         members = [ { addr = "10.0.1.1", port = 7000, out_port = 1, weight = 1 }, { addr = "10.0.1.2", port = 7000, mac = "02:00:00:00:01:02", out_port = 1 } ]
     "#;
 
@@ -1051,7 +1063,7 @@ mod tests {
             ("frames", Ipv4Addr::new(10, 0, 0, 100), 7000)
         );
         assert_eq!(a.policy, FramePolicy::KeyHash { offset: 0, len: 4 });
-        assert_eq!((a.frame_window, a.max_holes), (128, 4));
+        assert_eq!((a.frame_window, a.max_holes, a.active_set), (128, 4, 2));
         assert_eq!(a.members.len(), 2);
         assert_eq!(a.members[1].mac, Some([2, 0, 0, 0, 1, 2]));
         // Defaults, and the other policies.
@@ -1060,12 +1072,15 @@ mod tests {
                 "policy = \"key-hash\"\n        key = { offset = 0, len = 4 }",
                 "policy = \"round-robin\"",
             )
-            .replace("frame_window = 128\n        max_holes = 4\n", "");
+            .replace(
+                "frame_window = 128\n        max_holes = 4\n        active_set = 2\n",
+                "",
+            );
         let a = &Config::parse(&rr).unwrap().acp_services[0];
         assert_eq!(a.policy, FramePolicy::RoundRobin);
         assert_eq!(
-            (a.frame_window, a.max_holes),
-            (frame_switch::DEFAULT_W, frame_switch::DEFAULT_MAX_HOLES)
+            (a.frame_window, a.max_holes, a.active_set),
+            (frame_switch::DEFAULT_W, frame_switch::DEFAULT_MAX_HOLES, 8)
         );
         let ss = rr.replace("round-robin", "speed-sensitive");
         assert_eq!(
@@ -1094,6 +1109,12 @@ mod tests {
                 "max_holes = 0",
                 "service[1].max_holes",
                 "out of range 1..=64",
+            ),
+            (
+                "active_set = 2",
+                "active_set = 9",
+                "service[1].active_set",
+                "out of range 1..=8",
             ),
             (
                 "key = { offset = 0, len = 4 }",

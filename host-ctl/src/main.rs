@@ -136,6 +136,10 @@ enum ServiceCmd {
         /// acp: holes per connection, 1-64 (default 8).
         #[arg(long)]
         max_holes: Option<u8>,
+        /// acp: members in each connection's active set, 1-8 (default 8), the policy picking
+        /// which.
+        #[arg(long)]
+        active_set: Option<u8>,
     },
     Delete {
         name: String,
@@ -169,7 +173,8 @@ enum MemberCmd {
         #[arg(value_name = "ADDR:PORT")]
         member: SocketAddrV4,
     },
-    /// Removes the member and its connections.
+    /// Removes the member and its connections (acp: it leaves each connection, which goes on
+    /// with the other members).
     Remove {
         service: String,
         #[arg(value_name = "ADDR:PORT")]
@@ -352,6 +357,7 @@ fn run(cli: Cli) -> Result<(), String> {
             slots,
             frame_window,
             max_holes,
+            active_set,
         }) => act(
             socket,
             Request::ServiceAdd {
@@ -365,6 +371,7 @@ fn run(cli: Cli) -> Result<(), String> {
                 slots,
                 frame_window,
                 max_holes,
+                active_set,
             },
         ),
         Command::Service(ServiceCmd::Delete { name }) => {

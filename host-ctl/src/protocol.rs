@@ -35,6 +35,9 @@ pub enum Request {
         /// An acp service's holes per connection.
         #[serde(default)]
         max_holes: Option<u8>,
+        /// An acp service's members per connection's active set.
+        #[serde(default)]
+        active_set: Option<u8>,
     },
     ServiceDelete {
         name: String,

@@ -54,13 +54,14 @@ pub fn render(c: &Config) -> String {
 fn acp_service(o: &mut String, s: &AcpServiceEntry) {
     writeln!(
         o,
-        "\n[[service]]\nname = \"{}\"\nvip = \"{}\"\nport = {}\nproto = \"acp\"\npolicy = \"{}\"\nframe_window = {}\nmax_holes = {}",
+        "\n[[service]]\nname = \"{}\"\nvip = \"{}\"\nport = {}\nproto = \"acp\"\npolicy = \"{}\"\nframe_window = {}\nmax_holes = {}\nactive_set = {}",
         s.name,
         s.vip,
         s.port,
         frame_policy_name(s.policy),
         s.frame_window,
-        s.max_holes
+        s.max_holes,
+        s.active_set
     )
     .unwrap();
     if let FramePolicy::KeyHash { offset, len } = s.policy {

@@ -21,7 +21,7 @@ use crate::hash::{key_hash, HashKey};
 pub use flow::Phase;
 use flow::{Emit, Flow, FlowState, Limits, To};
 pub use kinds::{Counters, Kind};
-pub use redirect::{FrameAlrm, LegView, Policy, MAX_ACTIVE};
+pub use redirect::{FrameAlrm, LegView, MemberLoad, Policy, MAX_ACTIVE};
 
 /// The frame ring size of the Anypoint paper.
 pub const DEFAULT_W: usize = 384;
@@ -45,6 +45,9 @@ pub struct Config {
     pub w: usize,
     /// Holes open at once per flow (a frame that would open one more is dropped).
     pub max_holes: usize,
+    /// Members in a new connection's active set (1 to [`MAX_ACTIVE`]), the ALRM's `add_conn`
+    /// picking which.
+    pub active_set: usize,
     /// Key of the key-hash policy and of the switch's ISNs.
     pub key: HashKey,
 }
@@ -56,6 +59,7 @@ impl Config {
             policy,
             w: DEFAULT_W,
             max_holes: DEFAULT_MAX_HOLES,
+            active_set: MAX_ACTIVE,
             key,
         }
     }
@@ -82,6 +86,8 @@ pub fn state_bytes(w: usize, max_holes: usize) -> usize {
 struct Member {
     addr: SocketAddrV4,
     live: bool,
+    /// Connections holding it in their active set (it has not left them).
+    conns: u32,
 }
 
 /// The frame switch of one service.
@@ -89,8 +95,8 @@ pub struct FrameSwitch {
     cfg: Config,
     members: Vec<Member>,
     flows: HashMap<SocketAddrV4, Flow>,
-    /// Rotates the start of each new connection's active set over the members.
-    next_set: usize,
+    /// Connections opened: the ALRM's `add_conn` turn.
+    opened: usize,
     counters: Counters,
 }
 
@@ -100,14 +106,18 @@ impl FrameSwitch {
             cfg,
             members: Vec::new(),
             flows: HashMap::new(),
-            next_set: 0,
+            opened: 0,
             counters: Counters::default(),
         }
     }
 
     /// A member for new connections' active sets; returns its id.
     pub fn add_member(&mut self, addr: SocketAddrV4) -> u16 {
-        self.members.push(Member { addr, live: true });
+        self.members.push(Member {
+            addr,
+            live: true,
+            conns: 0,
+        });
         (self.members.len() - 1) as u16
     }
 
@@ -117,6 +127,7 @@ impl FrameSwitch {
             return Vec::new();
         };
         m.live = false;
+        m.conns = 0;
         let mut out = Vec::new();
         let mut gone = Vec::new();
         let mut packets = Vec::new();
@@ -132,9 +143,19 @@ impl FrameSwitch {
             packets.extend(encode(&self.cfg, &self.members, *peer, flow, out.drain(..)));
         }
         for peer in gone {
-            self.flows.remove(&peer);
+            self.drop_flow(peer);
         }
         packets
+    }
+
+    /// Removes the connection with `peer`, which its members no longer hold.
+    fn drop_flow(&mut self, peer: SocketAddrV4) -> Option<Flow> {
+        let flow = self.flows.remove(&peer)?;
+        for l in flow.legs.iter().filter(|l| l.live) {
+            let m = &mut self.members[l.member as usize];
+            m.conns = m.conns.saturating_sub(1);
+        }
+        Some(flow)
     }
 
     /// Whether the switch holds a connection with `peer`.
@@ -144,10 +165,9 @@ impl FrameSwitch {
 
     /// Connections whose active set has member `id` and that it has not left.
     pub fn flows_with(&self, id: u16) -> usize {
-        self.flows
-            .values()
-            .filter(|f| f.legs.iter().any(|l| l.member == id && l.live))
-            .count()
+        self.members
+            .get(usize::from(id))
+            .map_or(0, |m| m.conns as usize)
     }
 
     pub fn counters(&self) -> &Counters {
@@ -182,13 +202,13 @@ impl FrameSwitch {
     /// Forgets the connection with `peer` and sends nothing: its state was lost (section 10, a
     /// device's power cycle), so resets would carry numbers its ends no longer accept.
     pub fn forget(&mut self, peer: SocketAddrV4) {
-        self.flows.remove(&peer);
+        self.drop_flow(peer);
     }
 
     /// Forgets the connection with `peer` (the host's ageing, section 3): one not closed is reset
     /// at both ends first, with the segments returned.
     pub fn expire(&mut self, peer: SocketAddrV4) -> Vec<Packet> {
-        let Some(mut flow) = self.flows.remove(&peer) else {
+        let Some(mut flow) = self.drop_flow(peer) else {
             return Vec::new();
         };
         let mut out = Vec::new();
@@ -258,8 +278,8 @@ impl FrameSwitch {
                     Some(flow) => encode(&self.cfg, &self.members, peer, flow, out.drain(..)),
                     None => Vec::new(),
                 };
-                if kind == Kind::Close && self.flows.get(&peer).is_some_and(|_| is_rst(pkt)) {
-                    self.flows.remove(&peer);
+                if kind == Kind::Close && is_rst(pkt) {
+                    self.drop_flow(peer);
                 }
                 packets
             }
@@ -331,24 +351,29 @@ impl FrameSwitch {
         (kind, Some(peer))
     }
 
-    /// The peer's SYN: the active set is chosen and SYNs go to its members.
+    /// The peer's SYN: the ALRM's `add_conn` chooses the active set and SYNs go to its members.
     fn open_flow(
         &mut self,
         peer: SocketAddrV4,
         syn: &Header,
         out: &mut Vec<Emit>,
     ) -> (Kind, Option<SocketAddrV4>) {
-        let live: Vec<u16> = (0..self.members.len() as u16)
+        let live: Vec<MemberLoad> = (0..self.members.len() as u16)
             .filter(|&i| self.members[i as usize].live)
+            .map(|id| MemberLoad {
+                id,
+                conns: self.members[id as usize].conns,
+            })
             .collect();
-        if live.is_empty() {
+        let mut alrm = self.cfg.policy.alrm(self.cfg.key);
+        let set = alrm.add_conn(&live, self.cfg.active_set, self.opened);
+        if set.is_empty() {
             return no_flow(syn, 0, out);
         }
-        let start = self.next_set % live.len();
-        self.next_set = self.next_set.wrapping_add(1);
-        let set: Vec<u16> = (0..live.len().min(MAX_ACTIVE))
-            .map(|k| live[(start + k) % live.len()])
-            .collect();
+        self.opened = self.opened.wrapping_add(1);
+        for &id in &set {
+            self.members[id as usize].conns += 1;
+        }
         let mut id = [0u8; 10];
         id[..4].copy_from_slice(&peer.ip().octets());
         id[4..6].copy_from_slice(&peer.port().to_be_bytes());
@@ -358,7 +383,6 @@ impl FrameSwitch {
             w: self.cfg.w,
             max_holes: self.cfg.max_holes,
         };
-        let alrm = self.cfg.policy.alrm(self.cfg.key);
         let flow = Flow::open(
             syn,
             &set,

@@ -17,6 +17,13 @@ pub struct LegView {
     pub open: u32,
 }
 
+/// What `add_conn` sees of a live member: its id and the connections the switch holds with it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MemberLoad {
+    pub id: u16,
+    pub conns: u32,
+}
+
 /// A service's per-frame policy (the config's `policy` of a `proto = "acp"` service).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Policy {
@@ -71,6 +78,27 @@ impl FrameAlrm {
 
     pub fn turn(&self) -> u32 {
         self.turn
+    }
+
+    /// The paper's `add_conn`: the active set of a new connection, `size` (1 to [`MAX_ACTIVE`]) of
+    /// the `live` members (in id order) or all of them when fewer, in leg order. `turn` counts the
+    /// connections opened before. Key hash takes the same set, in id order, for every connection
+    /// while all live members fit, so a key goes to the same member on every connection; more
+    /// members than fit, and round robin, take `size` in id order from a start that moves on by one
+    /// per connection; speed-sensitive takes those holding the fewest connections (ties from the
+    /// moving start), so a member added later catches up.
+    pub fn add_conn(&mut self, live: &[MemberLoad], size: usize, turn: usize) -> Vec<u16> {
+        let n = live.len();
+        let size = size.clamp(1, MAX_ACTIVE).min(n);
+        let start = match self.policy {
+            Policy::KeyHash { .. } if size == n => 0,
+            _ => turn % n.max(1),
+        };
+        let mut order: Vec<&MemberLoad> = (0..n).map(|k| &live[(start + k) % n]).collect();
+        if self.policy == Policy::SpeedSensitive {
+            order.sort_by_key(|m| m.conns);
+        }
+        order[..size].iter().map(|m| m.id).collect()
     }
 
     /// The leg (index into `legs`) for the first copy of a frame whose data is `data`; `None` when
@@ -146,6 +174,49 @@ mod tests {
                 assert_eq!(after, before, "a live member's key moved");
             }
         }
+    }
+
+    fn loads(conns: &[u32]) -> Vec<MemberLoad> {
+        conns
+            .iter()
+            .enumerate()
+            .map(|(i, &c)| MemberLoad {
+                id: 10 + i as u16,
+                conns: c,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn add_conn_picks_the_active_set_by_policy() {
+        let key = HashKey::default();
+        let kh = Policy::KeyHash { offset: 0, len: 4 };
+        // Key hash: one set, in id order, for every connection while the members fit.
+        for turn in 0..5 {
+            assert_eq!(
+                kh.alrm(key).add_conn(&loads(&[0; 3]), 8, turn),
+                [10, 11, 12]
+            );
+        }
+        // More than fit: a window moving by one member per connection.
+        assert_eq!(kh.alrm(key).add_conn(&loads(&[0; 4]), 2, 3), [13, 10]);
+        let rr = Policy::RoundRobin;
+        assert_eq!(rr.alrm(key).add_conn(&loads(&[0; 3]), 8, 4), [11, 12, 10]);
+        assert_eq!(rr.alrm(key).add_conn(&loads(&[0; 3]), 1, 2), [12]);
+        // Speed-sensitive: the fewest connections first, ties from the moving start.
+        let ss = Policy::SpeedSensitive;
+        assert_eq!(ss.alrm(key).add_conn(&loads(&[5, 0, 2, 0]), 2, 0), [11, 13]);
+        assert_eq!(
+            ss.alrm(key).add_conn(&loads(&[5, 0, 2, 0]), 3, 2),
+            [13, 11, 12]
+        );
+        // At least one member, at most MAX_ACTIVE, none without live members.
+        assert_eq!(rr.alrm(key).add_conn(&loads(&[0; 3]), 0, 0), [10]);
+        assert_eq!(
+            rr.alrm(key).add_conn(&loads(&[0; 12]), 99, 0).len(),
+            MAX_ACTIVE
+        );
+        assert!(ss.alrm(key).add_conn(&[], 8, 1).is_empty());
     }
 
     #[test]

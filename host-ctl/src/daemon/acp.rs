@@ -67,6 +67,7 @@ impl AcpService {
             frame_switch::Config::new(SocketAddrV4::new(entry.vip, entry.port), entry.policy, key);
         cfg.w = entry.frame_window;
         cfg.max_holes = entry.max_holes;
+        cfg.active_set = entry.active_set;
         let mut s = AcpService {
             switch: Offload::new(
                 FrameSwitch::new(cfg),

@@ -376,6 +376,7 @@ impl<B: Backend> Node<B> {
         for (field, value, (lo, hi)) in [
             ("frame_window", entry.frame_window, config::FRAME_WINDOW),
             ("max_holes", entry.max_holes, config::MAX_HOLES),
+            ("active_set", entry.active_set, config::ACTIVE_SET),
         ] {
             if !(lo..=hi).contains(&(value as i64)) {
                 return Err(format!("{field}: {value} is out of range {lo}-{hi}"));
@@ -553,6 +554,7 @@ impl<B: Backend> Node<B> {
                 slots,
                 frame_window,
                 max_holes,
+                active_set,
             } => {
                 config::check_name(&name).map_err(|why| format!("service name `{name}`: {why}"))?;
                 if self.acp.get(&name).is_some()
@@ -572,12 +574,15 @@ impl<B: Backend> Node<B> {
                             .map_err(|(field, why)| format!("{field}: {why}"))?,
                         frame_window: frame_window.map_or(frame_switch::DEFAULT_W, usize::from),
                         max_holes: max_holes.map_or(frame_switch::DEFAULT_MAX_HOLES, usize::from),
+                        active_set: active_set.map_or(frame_switch::MAX_ACTIVE, usize::from),
                         members: Vec::new(),
                     };
                     return self.add_acp_service(entry);
                 }
-                if frame_window.is_some() || max_holes.is_some() {
-                    return Err("frame_window and max_holes apply to acp services only".into());
+                if frame_window.is_some() || max_holes.is_some() || active_set.is_some() {
+                    return Err(
+                        "frame_window, max_holes and active_set apply to acp services only".into(),
+                    );
                 }
                 let proto = config::parse_proto(&proto)
                     .ok_or_else(|| format!("proto `{proto}` is not tcp, udp or acp"))?;
@@ -1226,6 +1231,7 @@ mod tests {
             slots: None,
             frame_window: None,
             max_holes: None,
+            active_set: None,
         };
         ask(&mut n, added).unwrap();
         n.receive(0, &who_has, t0);
@@ -1302,6 +1308,7 @@ mod tests {
             slots: None,
             frame_window: None,
             max_holes: None,
+            active_set: None,
         };
         ask(&mut n, rr).unwrap();
         for (i, mac) in [(21u8, "02:00:00:00:01:15"), (22, "02:00:00:00:01:16")] {
@@ -1722,7 +1729,14 @@ mod tests {
                 slots: None,
                 frame_window: window,
                 max_holes: None,
+                active_set: None,
             }
+        };
+        let sized = |mut req: Request, n: u8| {
+            if let Request::ServiceAdd { active_set, .. } = &mut req {
+                *active_set = Some(n);
+            }
+            req
         };
         let errors = [
             (add("frames", 7001, "round-robin", None, None), "exists"),
@@ -1759,8 +1773,13 @@ mod tests {
                     slots: Some(256),
                     frame_window: None,
                     max_holes: None,
+                    active_set: None,
                 },
                 "do not apply to an acp service",
+            ),
+            (
+                sized(add("more", 7001, "round-robin", None, None), 9),
+                "active_set: 9 is out of range 1-8",
             ),
         ];
         for (req, why) in errors {
@@ -1769,7 +1788,7 @@ mod tests {
         }
         ask(
             &mut n,
-            add("more", 7001, "key-hash", Some((0, 4)), Some(128)),
+            sized(add("more", 7001, "key-hash", Some((0, 4)), Some(128)), 3),
         )
         .unwrap();
         ask(
@@ -1818,7 +1837,7 @@ mod tests {
             .iter()
             .find(|a| a.name == "more")
             .unwrap();
-        assert_eq!((a.frame_window, a.members.len()), (128, 1));
+        assert_eq!((a.frame_window, a.active_set, a.members.len()), (128, 3, 1));
     }
 
     #[test]
@@ -2048,6 +2067,7 @@ mod tests {
                 slots: Some(256),
                 frame_window: None,
                 max_holes: None,
+                active_set: None,
             };
         let key = Some(KeySpec { offset: 0, len: 4 });
         assert_eq!(
