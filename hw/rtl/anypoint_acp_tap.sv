@@ -204,7 +204,6 @@ module anypoint_acp_tap #(
       .rd_en(last_pop)
   );
   // At most one answer per candidate record in the record FIFO: never full.
-  /* verilator lint_off PINCONNECTEMPTY */
   anypoint_fifo #(
       .WIDTH(1),
       .DEPTH_LOG2(REC_LOG2),
@@ -220,7 +219,6 @@ module anypoint_acp_tap #(
       .rd_data(vt),
       .rd_en(last_pop && kc)
   );
-  /* verilator lint_on PINCONNECTEMPTY */
 
   // ---------------------------------------------------------------------------------------------
   // Read side: a record goes once its kind, and for a candidate the engine's answer, is known.

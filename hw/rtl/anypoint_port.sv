@@ -136,7 +136,6 @@ module anypoint_port #(
 
   logic frame_valid, frame_pop;
   logic [FW-1:0] frame_rdata;
-  /* verilator lint_off PINCONNECTEMPTY */
   anypoint_fifo #(
       .WIDTH(FW),
       .DEPTH_LOG2(FRAME_FIFO_LOG2),
@@ -152,7 +151,6 @@ module anypoint_port #(
       .rd_data(frame_rdata),
       .rd_en(frame_pop)
   );
-  /* verilator lint_on PINCONNECTEMPTY */
 
   logic o_valid, o_record;
   logic [1:0] o_action;
@@ -228,7 +226,6 @@ module anypoint_port #(
 
   logic desc_valid;
   logic [DESC_W-1:0] desc;
-  /* verilator lint_off PINCONNECTEMPTY */
   anypoint_fifo #(
       .WIDTH(DESC_W),
       .DEPTH_LOG2(DESC_LOG2)
@@ -243,7 +240,6 @@ module anypoint_port #(
       .rd_data(desc),
       .rd_en(desc_pop)
   );
-  /* verilator lint_on PINCONNECTEMPTY */
 
   localparam int FWD_W = 3 + 1 + BYTES + DATA_WIDTH;
   localparam int HOST_W = 1 + BYTES + DATA_WIDTH;
@@ -271,7 +267,6 @@ module anypoint_port #(
       .host_data(host_wdata)
   );
 
-  /* verilator lint_off PINCONNECTEMPTY */
   anypoint_fifo #(
       .WIDTH(FWD_W),
       .DEPTH_LOG2(2)
@@ -300,7 +295,6 @@ module anypoint_port #(
       .rd_data(host_rdata),
       .rd_en(host_ready)
   );
-  /* verilator lint_on PINCONNECTEMPTY */
 
   assign busy = outstanding != '0 || fwd_cnt != '0 || host_cnt != '0;
   assign {fwd_port, fwd_tlast, fwd_tkeep, fwd_tdata} = fwd_rdata;

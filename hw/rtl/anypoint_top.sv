@@ -366,7 +366,6 @@ module anypoint_top #(
         .out_wr(wr),
         .out_data(wdata)
     );
-    /* verilator lint_off PINCONNECTEMPTY */
     anypoint_fifo #(
         .WIDTH(BW + 1),
         .DEPTH_LOG2(2)
@@ -381,7 +380,6 @@ module anypoint_top #(
         .rd_data(rdata),
         .rd_en(m_axis_eth_tready[p])
     );
-    /* verilator lint_on PINCONNECTEMPTY */
     assign {m_axis_eth_tlast[p], m_axis_eth_tkeep[p*BYTES+:BYTES],
             m_axis_eth_tdata[p*DATA_WIDTH+:DATA_WIDTH]} = rdata;
     assign m_axis_eth_tuser[3*p+:3] = 3'(p);
