@@ -62,6 +62,7 @@ struct ApIo {
     uint8_t rvalid;
     uint32_t rdata;
     uint8_t busy;
+    uint8_t eth_out_user[MAX_PORTS];
 };
 }
 
@@ -189,6 +190,7 @@ template <typename M> struct Sim : SimBase {
             io->eth_out_keep[p] = get(t.m_axis_eth_tkeep, p * bytes, bytes);
             io->eth_out_valid[p] = get(t.m_axis_eth_tvalid, p, 1);
             io->eth_out_last[p] = get(t.m_axis_eth_tlast, p, 1);
+            io->eth_out_user[p] = get(t.m_axis_eth_tuser, 3 * p, 3);
         }
         io->inj_ready = t.s_axis_inj_tready;
         get_bytes(t.m_axis_host_tdata, 0, io->host_data, bytes);

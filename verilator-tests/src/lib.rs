@@ -6,6 +6,7 @@ pub mod acp_out;
 pub mod frames;
 pub mod golden;
 pub mod host;
+pub mod linerate;
 pub mod prng;
 pub mod recorder;
 pub mod rtl;

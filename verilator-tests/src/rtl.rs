@@ -52,6 +52,7 @@ struct ApIo {
     rvalid: u8,
     rdata: u32,
     busy: u8,
+    eth_out_user: [u8; MAX_PORTS],
 }
 
 extern "C" {
@@ -125,6 +126,7 @@ pub struct Stress {
 
 #[derive(Default)]
 struct InQueue {
+    /// Frames with the idle cycles to leave before each one's first beat.
     frames: VecDeque<(Vec<u8>, u64)>,
     /// Byte offset of the next beat in the head frame.
     off: usize,
@@ -141,6 +143,75 @@ pub struct Stats {
     pub latency_max: u64,
     pub frames_in: u64,
     pub frames_out: u64,
+}
+
+/// An output beat offered and not taken (`tvalid && !tready`), which AXI-Stream says must be offered
+/// again, unchanged, in the next cycle.
+#[derive(Clone, PartialEq, Eq, Debug)]
+struct HeldBeat {
+    data: [u8; MAX_BYTES],
+    keep: u64,
+    last: u8,
+    user: u8,
+}
+
+/// The AXI-Stream hold rule on the egress ports and the host queue: while `tvalid && !tready`,
+/// `tvalid` stays high and `tdata`/`tkeep`/`tlast`/`tuser` do not change in the next cycle. Checked
+/// on every clock ([`RtlSwitch::hold_violation`]); all `DATA_WIDTH` bits of `tdata` are compared,
+/// null bytes included, as the rule says. (The inputs are this wrapper's to drive: a random ingress
+/// gap may drop `tvalid` on a beat the pipeline has not taken, which the pipeline tolerates.)
+struct HoldCheck {
+    /// Per egress port, then the host queue: the beat offered and not taken in the last cycle.
+    held: Vec<Option<HeldBeat>>,
+    violation: Option<String>,
+}
+
+impl HoldCheck {
+    /// `stream`: the egress port, or `held.len() - 1` for the host queue. `valid`/`ready`/`beat`:
+    /// this cycle's.
+    fn check(
+        &mut self,
+        cycle: u64,
+        stream: usize,
+        valid: bool,
+        ready: bool,
+        beat: HeldBeat,
+        bytes: usize,
+    ) {
+        if let Some(prev) = self.held[stream].take() {
+            if self.violation.is_none() {
+                let name = if stream + 1 == self.held.len() {
+                    "host queue".to_string()
+                } else {
+                    format!("egress port {stream}")
+                };
+                let hex = |b: &HeldBeat| {
+                    let d: String = b.data[..bytes].iter().map(|x| format!("{x:02x}")).collect();
+                    format!(
+                        "tdata {d} tkeep {:#x} tlast {} tuser {}",
+                        b.keep, b.last, b.user
+                    )
+                };
+                if !valid {
+                    self.violation = Some(format!(
+                        "AXI-Stream hold rule broken on {name} at cycle {cycle}: tvalid fell before \
+                         the handshake of {}",
+                        hex(&prev)
+                    ));
+                } else if prev != beat {
+                    self.violation = Some(format!(
+                        "AXI-Stream hold rule broken on {name} at cycle {cycle}: a beat not taken \
+                         changed\n  was {}\n  now {}",
+                        hex(&prev),
+                        hex(&beat)
+                    ));
+                }
+            }
+        }
+        if valid && !ready {
+            self.held[stream] = Some(beat);
+        }
+    }
 }
 
 /// The Verilated pipeline. Not `Send`: a Verilated model belongs to the thread that made it.
@@ -167,6 +238,7 @@ pub struct RtlSwitch {
     pub record_times: bool,
     /// Holds the host queue's `ready` low in [`RtlSwitch::cycle`] (a host that stopped reading).
     pub host_blocked: bool,
+    hold: HoldCheck,
     _not_send: PhantomData<*mut ()>,
 }
 
@@ -219,6 +291,10 @@ impl RtlSwitch {
             first_out: vec![Vec::new(); ports],
             record_times: false,
             host_blocked: false,
+            hold: HoldCheck {
+                held: vec![None; ports + 1],
+                violation: None,
+            },
             _not_send: PhantomData,
         };
         // Reset is held longer than the decision pipeline is deep.
@@ -256,13 +332,67 @@ impl RtlSwitch {
         // SAFETY: valid handle; io is a live, exclusively borrowed ApIo.
         unsafe { ap_cycle(self.h, &mut *self.io) };
         self.stats.cycles += 1;
+        self.check_hold();
+    }
+
+    /// The AXI-Stream hold rule on every output stream, for this cycle's outputs and readies.
+    fn check_hold(&mut self) {
+        let io = &*self.io;
+        let hold = &mut self.hold;
+        if io.rst != 0 {
+            hold.held.iter_mut().for_each(|h| *h = None);
+            return;
+        }
+        let bytes = self.width.bytes();
+        let cycle = self.stats.cycles;
+        for p in 0..self.ports {
+            let (valid, ready) = (io.eth_out_valid[p] != 0, io.eth_out_ready[p] != 0);
+            if hold.held[p].is_some() || (valid && !ready) {
+                let beat = HeldBeat {
+                    data: io.eth_out_data[p],
+                    keep: io.eth_out_keep[p],
+                    last: io.eth_out_last[p],
+                    user: io.eth_out_user[p],
+                };
+                hold.check(cycle, p, valid, ready, beat, bytes);
+            }
+        }
+        let (valid, ready) = (io.host_valid != 0, io.host_ready != 0);
+        if hold.held[self.ports].is_some() || (valid && !ready) {
+            // The host queue has no tuser.
+            let beat = HeldBeat {
+                data: io.host_data,
+                keep: io.host_keep,
+                last: io.host_last,
+                user: 0,
+            };
+            hold.check(cycle, self.ports, valid, ready, beat, bytes);
+        }
+    }
+
+    /// The first break of the AXI-Stream hold rule on an egress port or the host queue seen so far
+    /// (a beat offered with `tvalid` and not taken must be offered unchanged in the next cycle: same
+    /// `tdata`, `tkeep`, `tlast` and `tuser`, `tvalid` still high).
+    pub fn hold_violation(&self) -> Option<&str> {
+        self.hold.violation.as_deref()
     }
 
     /// Queues a frame on Ethernet port `port` (sent by later clocks).
     pub fn send(&mut self, port: u8, frame: &[u8]) {
+        self.send_after(port, frame, 0);
+    }
+
+    /// Queues a frame on Ethernet port `port` to start no earlier than `idle` cycles after the
+    /// previous frame's last beat was taken (an inter-frame gap; random gaps come on top).
+    pub fn send_after(&mut self, port: u8, frame: &[u8], idle: u64) {
         self.inq[usize::from(port)]
             .frames
-            .push_back((frame.to_vec(), 0));
+            .push_back((frame.to_vec(), idle));
+    }
+
+    /// Host inject records queued and not yet taken whole by the pipeline.
+    pub fn inject_pending(&self) -> usize {
+        self.injq.frames.len()
     }
 
     /// Queues a host inject record.
@@ -276,9 +406,13 @@ impl RtlSwitch {
         data: &mut [u8; MAX_BYTES],
         keep: &mut u64,
     ) -> (u8, u8) {
-        let Some((f, _)) = q.frames.front() else {
+        let Some((f, idle)) = q.frames.front_mut() else {
             return (0, 0);
         };
+        if q.off == 0 && *idle > 0 {
+            *idle -= 1;
+            return (0, 0);
+        }
         if q.gap {
             return (0, 0);
         }

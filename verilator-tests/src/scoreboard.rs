@@ -5,10 +5,16 @@
 //! indirection slots, connection entries placed in their cuckoo buckets, full buckets included) and
 //! changed between batches of frames. Frames are valid TCP/UDP with random VLAN tags, TTLs, flags and
 //! sizes, or carry one defect of every kind the parser checks (every reason code is reached). The RTL
-//! runs each batch with random ingress gaps and egress backpressure: a batch from one ingress source
-//! must come out in exactly the model's order; a batch spread over every port at once must come out
-//! as the same frames per egress port and host queue (ports interleave at an egress). Counters and the
-//! activity bitmap are compared every few batches and at the end.
+//! runs each batch with random ingress gaps and egress backpressure. Order: each ingress source (an
+//! Ethernet port or host inject) has its own pipeline, whose forwarded frames and host records leave
+//! in its arrival order, and the round-robin arbiters of every egress port and of the host queue only
+//! interleave whole frames of different sources; so on every egress port and on the host queue the
+//! frames of each source must come out exactly in the model's order, and the stream must be an
+//! interleaving of those per-source sequences and nothing else ([`check_stream`]). A batch from one
+//! port or from inject is therefore compared in exact order. The AXI-Stream hold rule is checked on
+//! every output under backpressure (`RtlSwitch::hold_violation`). Counters and the activity bitmap are
+//! compared every few batches and at the end; the per-reason counters add up into
+//! [`Summary::reason_counts`].
 
 use crate::rtl::{RtlSwitch, Stress, Width, GEOMETRY};
 use anypoint_model::hash::tuple_hash;
@@ -353,7 +359,8 @@ fn be16(b: &mut [u8], at: usize, v: u16) {
     b[at..at + 2].copy_from_slice(&v.to_be_bytes());
 }
 
-fn ip_checksum(h: &[u8]) -> u16 {
+/// The IPv4 header checksum of `h` (its checksum field as it stands counts: zero it first).
+pub fn ip_checksum(h: &[u8]) -> u16 {
     let mut s: u32 = h
         .chunks(2)
         .map(|w| u32::from(u16::from_be_bytes([w[0], w[1]])))
@@ -541,13 +548,160 @@ pub fn env_packets(default: u64) -> u64 {
         .unwrap_or(default)
 }
 
+/// Where a frame entered the pipeline: an Ethernet ingress port, or the host inject stream. Each has
+/// its own pipeline in `anypoint_top`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Source {
+    Port(u8),
+    Inject,
+}
+
+/// Checks one output stream (an egress port or the host queue): `got`, the RTL's frames in the order
+/// they left, must be an interleaving of the per-source sequences of `exp`, the model's frames for
+/// this stream with their sources, in the model's order. That is exactly what the RTL guarantees:
+/// each source's pipeline emits in arrival order, and an arbiter interleaves whole frames of different
+/// sources in an order that depends on timing. Missing, extra, duplicated or reordered frames of one
+/// source all fail. (Identical frames of two sources make the split ambiguous: every split is tried.)
+pub fn check_stream(exp: &[(Source, &[u8])], got: &[&[u8]]) -> Result<(), String> {
+    let mut sources: Vec<Source> = exp.iter().map(|e| e.0).collect();
+    sources.sort_unstable();
+    sources.dedup();
+    let queues: Vec<Vec<&[u8]>> = sources
+        .iter()
+        .map(|s| exp.iter().filter(|e| e.0 == *s).map(|e| e.1).collect())
+        .collect();
+    let mut budget = 1_000_000u64;
+    let mut furthest = 0;
+    let mut heads = vec![0usize; queues.len()];
+    if interleaves(&queues, &mut heads, got, 0, &mut budget, &mut furthest) {
+        return Ok(());
+    }
+    let mut msg = format!(
+        "{} frames from the RTL, {} from the model; the RTL's frames fit the model's per-source order \
+         only up to output {furthest}",
+        got.len(),
+        exp.len()
+    );
+    match got.get(furthest) {
+        Some(f) => {
+            let _ = write!(msg, ", whose frame is {}", hex(f));
+        }
+        None => msg.push_str(", after which the RTL sent nothing more"),
+    }
+    msg.push_str("; model frames per source:");
+    for (s, q) in sources.iter().zip(&queues) {
+        let _ = write!(msg, "\n    {s:?}: {} frames", q.len());
+    }
+    if budget == 0 {
+        msg.push_str(" (search budget exhausted)");
+    }
+    Err(msg)
+}
+
+/// [`check_stream`] on every egress port below `ports` and on the host queue: the model's frames
+/// with their sources (`exp_egress` with their egress port) against the RTL's. One line per stream
+/// that does not fit.
+pub fn check_outputs(
+    ports: u8,
+    exp_egress: &[(u8, Source, Vec<u8>)],
+    exp_host: &[(Source, Vec<u8>)],
+    got_egress: &[(u8, Vec<u8>)],
+    got_host: &[Vec<u8>],
+) -> Vec<String> {
+    let mut problems = Vec::new();
+    for p in 0..ports {
+        let exp: Vec<(Source, &[u8])> = exp_egress
+            .iter()
+            .filter(|e| e.0 == p)
+            .map(|e| (e.1, &e.2[..]))
+            .collect();
+        let got: Vec<&[u8]> = got_egress
+            .iter()
+            .filter(|g| g.0 == p)
+            .map(|g| &g.1[..])
+            .collect();
+        if let Err(e) = check_stream(&exp, &got) {
+            problems.push(format!("egress port {p}: {e}"));
+        }
+    }
+    let exp: Vec<(Source, &[u8])> = exp_host.iter().map(|h| (h.0, &h.1[..])).collect();
+    let got: Vec<&[u8]> = got_host.iter().map(|h| &h[..]).collect();
+    if let Err(e) = check_stream(&exp, &got) {
+        problems.push(format!("host queue: {e}"));
+    }
+    if got_egress.iter().any(|g| g.0 >= ports) {
+        problems.push("a frame on an egress port the switch does not have".into());
+    }
+    problems
+}
+
+/// True when `got[at..]` interleaves the rest of `queues` (from `heads`).
+fn interleaves(
+    queues: &[Vec<&[u8]>],
+    heads: &mut [usize],
+    got: &[&[u8]],
+    mut at: usize,
+    budget: &mut u64,
+    furthest: &mut usize,
+) -> bool {
+    loop {
+        *furthest = (*furthest).max(at);
+        if at == got.len() {
+            return heads.iter().zip(queues).all(|(h, q)| *h == q.len());
+        }
+        let mut cands = (0..queues.len())
+            .filter(|&s| heads[s] < queues[s].len() && queues[s][heads[s]] == got[at]);
+        let Some(first) = cands.next() else {
+            return false;
+        };
+        let rest: Vec<usize> = cands.collect();
+        if rest.is_empty() {
+            heads[first] += 1;
+            at += 1;
+            continue;
+        }
+        for s in std::iter::once(first).chain(rest) {
+            if *budget == 0 {
+                return false;
+            }
+            *budget -= 1;
+            let mut h = heads.to_vec();
+            h[s] += 1;
+            if interleaves(queues, &mut h, got, at + 1, budget, furthest) {
+                return true;
+            }
+        }
+        return false;
+    }
+}
+
+/// How to rerun a scoreboard with an FST waveform: tracing is compiled in only by a build with
+/// `ANYPOINT_TRACE=1` (build.rs, csrc/shim.cpp), kept in a target directory of its own so that it does
+/// not replace the normal build. `packets`: stop after the batch that failed.
+fn fst_hint(test: &str, seed: u64, packets: u64, width: Width) -> String {
+    format!(
+        "  to dump an FST waveform of this run up to here, from the repository root (a separate build \
+         with tracing compiled in; ANYPOINT_FST alone only works in such a build):\n    \
+         ANYPOINT_TRACE=1 CARGO_TARGET_DIR=target/trace ANYPOINT_SEED={seed:#x} \
+         ANYPOINT_PACKETS={packets} ANYPOINT_FST=/tmp/anypoint-{}-{seed:x}.fst \
+         cargo test --release -p verilator-tests {test}\n",
+        width.bits()
+    )
+}
+
 /// Outcome of a scoreboard run.
 #[derive(Clone, Debug, Default)]
 pub struct Summary {
     pub frames: u64,
     pub egress: u64,
     pub host: u64,
+    /// Reason codes named by the model's host records (bit per code).
     pub reasons_seen: u32,
+    /// Per reason code: the model's host records (punts, learn and state records) naming it.
+    pub host_reason_counts: [u64; 32],
+    /// Per reason code: the model's per-reason counter (punts, drops, learn and state records) summed
+    /// over the run. Each value was compared equal with the RTL's counter before any `CTR_CLEAR`.
+    pub reason_counts: [u64; 32],
     pub cycles: u64,
     /// Highest service and member that exist named by a host record.
     pub max_service: u16,
@@ -557,7 +711,11 @@ pub struct Summary {
 /// Runs `packets` random frames (plus injects) at `width` with random stalls from `seed`, on the
 /// test geometry. `fst`: write a waveform of the RTL run there.
 pub fn run(width: Width, seed: u64, packets: u64, fst: Option<&str>) -> Result<Summary, String> {
-    run_on(RtlSwitch::new(width), GEOMETRY, seed, packets, fst)
+    let test = format!(
+        "--test rtl_random -- --exact random_scoreboard_{}",
+        width.bits()
+    );
+    run_on(RtlSwitch::new(width), GEOMETRY, seed, packets, fst, &test)
 }
 
 /// [`run`] on the 64-bit build of the model's default geometry (`Geometry::default()`: 64 services,
@@ -572,6 +730,8 @@ pub fn run_default_geometry(seed: u64, packets: u64, fst: Option<&str>) -> Resul
         seed,
         packets,
         fst,
+        "--features replay-geometry --test rtl_default_geometry -- --exact \
+         default_geometry_random_scoreboard",
     )
 }
 
@@ -581,6 +741,7 @@ fn run_on(
     seed: u64,
     packets: u64,
     fst: Option<&str>,
+    test: &str,
 ) -> Result<Summary, String> {
     assert_eq!(rtl.geometry(), geometry);
     let width = rtl.width();
@@ -618,6 +779,7 @@ fn run_on(
 
     let mut summary = Summary::default();
     let mut reasons = 0u32;
+    let mut tally = ReasonTally::default();
     let (mut max_service, mut max_member) = (0u16, 0u16);
     let mut batch_no = 0u64;
     while summary.frames < packets {
@@ -629,11 +791,11 @@ fn run_on(
         let port0 = rng.below(u64::from(d.ports)) as u8;
         let max_payload = if rng.chance(5) { 9100 } else { 1400 };
         let mut sent: Vec<(Option<u8>, Vec<u8>)> = Vec::new();
-        let mut exp_egress: Vec<(u8, Vec<u8>)> = Vec::new();
-        let mut exp_host: Vec<Vec<u8>> = Vec::new();
+        let mut exp_egress: Vec<(u8, Source, Vec<u8>)> = Vec::new();
+        let mut exp_host: Vec<(Source, Vec<u8>)> = Vec::new();
         for _ in 0..n {
             let frame = random_frame(&mut rng, &pools, max_payload);
-            if inject {
+            let src = if inject {
                 let mode = if rng.chance(30) { 1 } else { 0 };
                 let port = if rng.chance(3) {
                     rng.below(8) as u8
@@ -645,6 +807,7 @@ fn run_on(
                 let _ = model.inject(&rec);
                 rtl.send_inject(&rec);
                 sent.push((None, rec));
+                Source::Inject
             } else {
                 let port = if single {
                     port0
@@ -654,13 +817,15 @@ fn run_on(
                 model.receive(port, &frame);
                 rtl.send(port, &frame);
                 sent.push((Some(port), frame));
-            }
-            while let Some(e) = model.pop_egress() {
-                exp_egress.push(e);
+                Source::Port(port)
+            };
+            while let Some((p, f)) = model.pop_egress() {
+                exp_egress.push((p, src, f));
             }
             while let Some(h) = model.pop_host() {
                 if h.len() >= 3 {
                     reasons |= 1 << (h[2] & 31);
+                    summary.host_reason_counts[usize::from(h[2] & 31)] += 1;
                 }
                 if h.len() >= 8 {
                     for (at, n, max) in [
@@ -673,31 +838,27 @@ fn run_on(
                         }
                     }
                 }
-                exp_host.push(h);
+                exp_host.push((src, h));
             }
         }
         rtl.run_until_idle();
-        let mut got_egress = rtl.take_egress();
-        let mut got_host = rtl.take_host();
+        let got_egress = rtl.take_egress();
+        let got_host = rtl.take_host();
         summary.frames += n;
         summary.egress += exp_egress.len() as u64;
         summary.host += exp_host.len() as u64;
-        let ordered = single || inject;
-        if !ordered {
-            exp_egress.sort();
-            got_egress.sort();
-            exp_host.sort();
-            got_host.sort();
+        // Every egress port and the host queue, each source's frames in the model's order.
+        let mut problems = check_outputs(
+            d.ports as u8,
+            &exp_egress,
+            &exp_host,
+            &got_egress,
+            &got_host,
+        );
+        if let Some(v) = rtl.hold_violation() {
+            problems.push(v.to_string());
         }
-        let mut exp_by_port: Vec<Vec<&Vec<u8>>> = vec![Vec::new(); d.ports as usize];
-        let mut got_by_port: Vec<Vec<&Vec<u8>>> = vec![Vec::new(); d.ports as usize];
-        for (p, f) in &exp_egress {
-            exp_by_port[usize::from(*p)].push(f);
-        }
-        for (p, f) in &got_egress {
-            got_by_port[usize::from(*p)].push(f);
-        }
-        if exp_by_port != got_by_port || exp_host != got_host {
+        if !problems.is_empty() {
             let mut msg = format!(
                 "scoreboard mismatch: DATA_WIDTH={} seed={seed:#x} batch {batch_no} ({} frames, {}):\n",
                 width.bits(),
@@ -710,22 +871,25 @@ fn run_on(
                     "all ports"
                 }
             );
+            for p in &problems {
+                let _ = writeln!(msg, "  {p}");
+            }
             for (p, f) in &sent {
                 let _ = writeln!(msg, "  in {:?}: {}", p, hex(f));
             }
-            for (p, f) in &exp_egress {
-                let _ = writeln!(msg, "  model egress {p}: {}", hex(f));
+            for (p, src, f) in &exp_egress {
+                let _ = writeln!(msg, "  model egress {p} (from {src:?}): {}", hex(f));
             }
             for (p, f) in &got_egress {
                 let _ = writeln!(msg, "  rtl   egress {p}: {}", hex(f));
             }
-            for h in &exp_host {
-                let _ = writeln!(msg, "  model host: {}", hex(h));
+            for (src, h) in &exp_host {
+                let _ = writeln!(msg, "  model host (from {src:?}): {}", hex(h));
             }
             for h in &got_host {
                 let _ = writeln!(msg, "  rtl   host: {}", hex(h));
             }
-            msg.push_str("  (set ANYPOINT_FST=path.fst to dump a waveform of the RTL run)\n");
+            msg.push_str(&fst_hint(test, seed, summary.frames, width));
             return Err(msg);
         }
         // Table updates between batches.
@@ -734,24 +898,41 @@ fn run_on(
         }
         apply(&mut ops, &mut model, &mut rtl);
         if batch_no.is_multiple_of(200) || summary.frames >= packets {
-            compare_state(&mut model, &mut rtl, &mut rng, &d, seed, width)?;
+            compare_state(&mut model, &mut rtl, &mut rng, &d, &mut tally).map_err(|e| {
+                format!(
+                    "{e} (DATA_WIDTH={} seed={seed:#x}, after {} frames)\n{}",
+                    width.bits(),
+                    summary.frames,
+                    fst_hint(test, seed, summary.frames, width)
+                )
+            })?;
         }
     }
     summary.reasons_seen = reasons;
+    summary.reason_counts = tally.total;
     summary.max_service = max_service;
     summary.max_member = max_member;
     summary.cycles = rtl.stats.cycles;
     Ok(summary)
 }
 
-/// Compares every counter and the activity bitmap, then clears some activity bits on both.
+/// The per-reason counters summed over a run in which `CTR_CLEAR` zeroes them now and then.
+#[derive(Default)]
+struct ReasonTally {
+    total: [u64; 32],
+    /// The values read last, since the last clear.
+    last: [u64; 32],
+}
+
+/// Compares every counter and the activity bitmap, adds what the per-reason counters counted since
+/// the last comparison to `tally`, then clears some activity bits on both (and sometimes every
+/// counter).
 fn compare_state(
     model: &mut Switch,
     rtl: &mut RtlSwitch,
     rng: &mut Rng,
     d: &Dims,
-    seed: u64,
-    width: Width,
+    tally: &mut ReasonTally,
 ) -> Result<(), String> {
     let mut offsets = Vec::new();
     for p in 0..8u32 {
@@ -775,15 +956,21 @@ fn compare_state(
         }
     }
     for o in offsets {
+        let mut value = 0u64;
         for half in [0u32, 4] {
             let a = region::CTR + o + half;
             let (m, r) = (model.read32(a), rtl.read32(a));
             if m != r {
                 return Err(format!(
-                    "counter mismatch: DATA_WIDTH={} seed={seed:#x} at {a:#x}: model {m:#x} rtl {r:#x}",
-                    width.bits()
+                    "counter mismatch at {a:#x}: model {m:#x} rtl {r:#x}"
                 ));
             }
+            value |= u64::from(m) << (8 * half);
+        }
+        let r = (o.wrapping_sub(ctr::reason::OFFSET) / ctr::reason::STRIDE) as usize;
+        if o >= ctr::reason::OFFSET && r < ctr::reason::COUNT {
+            tally.total[r] += value - tally.last[r];
+            tally.last[r] = value;
         }
     }
     for w in 0..(d.conn_entries / 32 + 1) {
@@ -791,8 +978,7 @@ fn compare_state(
         let (m, r) = (model.read32(a), rtl.read32(a));
         if m != r {
             return Err(format!(
-                "activity mismatch: DATA_WIDTH={} seed={seed:#x} word {w}: model {m:#x} rtl {r:#x}",
-                width.bits()
+                "activity mismatch: word {w}: model {m:#x} rtl {r:#x}"
             ));
         }
         let clear = rng.next_u64() as u32;
@@ -802,6 +988,7 @@ fn compare_state(
     if rng.chance(30) {
         model.write32(reg::CTR_CLEAR, 1);
         rtl.write32(reg::CTR_CLEAR, 1);
+        tally.last = [0; 32];
     }
     Ok(())
 }

@@ -6,6 +6,7 @@ use anypoint_model::hash::tuple_hash;
 use anypoint_model::regs::reg;
 use anypoint_model::{FiveTuple, HashKey, Switch};
 use verilator_tests::rtl::{RtlSwitch, Width, GEOMETRY};
+use verilator_tests::scoreboard::ip_checksum;
 
 const KEY: HashKey = HashKey([0x1111_2222, 0x3333_4444, 0x5555_6666, 0x7777_8888]);
 
@@ -87,14 +88,8 @@ fn frame(seq: u32) -> Vec<u8> {
     f[23] = 6;
     f[26..30].copy_from_slice(&t.src_ip.to_be_bytes());
     f[30..34].copy_from_slice(&t.dst_ip.to_be_bytes());
-    let mut s: u32 = f[14..34]
-        .chunks(2)
-        .map(|w| u32::from(u16::from_be_bytes([w[0], w[1]])))
-        .sum();
-    while s > 0xffff {
-        s = (s & 0xffff) + (s >> 16);
-    }
-    f[24..26].copy_from_slice(&(!(s as u16)).to_be_bytes());
+    let sum = ip_checksum(&f[14..34]);
+    f[24..26].copy_from_slice(&sum.to_be_bytes());
     f[34..36].copy_from_slice(&t.src_port.to_be_bytes());
     f[36..38].copy_from_slice(&t.dst_port.to_be_bytes());
     f[38..42].copy_from_slice(&seq.to_be_bytes());

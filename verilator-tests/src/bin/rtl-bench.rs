@@ -2,7 +2,8 @@
 //!
 //! Every ingress port (by default) receives back-to-back TCP frames of established connections, so
 //! every frame does a connection-table hit and an inbound rewrite; port p forwards to port p+1, so
-//! no egress is oversubscribed. Egress is always ready. Prints JSON:
+//! no egress is oversubscribed (the tables and frames of `verilator_tests::linerate`, which
+//! tests/rtl_line_rate.rs also runs). Egress is always ready. Prints JSON:
 //! `packets`, `cycles`, `ingress_stall_cycles`, `egress_idle_cycles`, `latency_cycles_min/max`
 //! (first beat in to first beat out), `sim_cycles_per_second`, and more.
 //!
@@ -12,10 +13,8 @@
 //! `--frame-size` takes a size (60-9018), a range `MIN-MAX` (uniform) or `imix`; `--ports N` limits
 //! the traffic to ports 0..N; `--gap-pct P` inserts random idle cycles between input beats.
 
-use anypoint_model::hash::tuple_hash;
-use anypoint_model::regs::{reg, region};
-use anypoint_model::{FiveTuple, HashKey};
 use std::time::Instant;
+use verilator_tests::linerate::{self, frame};
 use verilator_tests::rtl::{RtlSwitch, Stress, Width, GEOMETRY};
 use verilator_tests::scoreboard::Rng;
 
@@ -118,107 +117,14 @@ fn parse_args() -> Args {
     a
 }
 
-fn tbl(rtl: &mut RtlSwitch, table: u32, index: u32, words: &[u32]) {
-    for (i, w) in words.iter().enumerate() {
-        rtl.write32(reg::TBL_WDATA + 4 * i as u32, *w);
-    }
-    rtl.write32(reg::TBL_CMD, 1 << 30 | table << 24 | index);
-}
-
-/// A TCP ACK of `size` bytes (Ethernet header included, no FCS) for `t`.
-fn frame(t: &FiveTuple, size: usize, dst_mac: u8) -> Vec<u8> {
-    let mut f = vec![0u8; size];
-    f[0..6].copy_from_slice(&[2, 0, 0, 0, 0, dst_mac]);
-    f[6..12].copy_from_slice(&[2, 0, 0, 0, 0, 0xee]);
-    f[12..14].copy_from_slice(&[0x08, 0x00]);
-    let total = (size - 14) as u16;
-    let ip = &mut f[14..34];
-    ip[0] = 0x45;
-    ip[2..4].copy_from_slice(&total.to_be_bytes());
-    ip[8] = 64;
-    ip[9] = 6;
-    ip[12..16].copy_from_slice(&t.src_ip.to_be_bytes());
-    ip[16..20].copy_from_slice(&t.dst_ip.to_be_bytes());
-    let mut s: u32 = ip
-        .chunks(2)
-        .map(|w| u32::from(u16::from_be_bytes([w[0], w[1]])))
-        .sum();
-    while s > 0xffff {
-        s = (s & 0xffff) + (s >> 16);
-    }
-    ip[10..12].copy_from_slice(&(!(s as u16)).to_be_bytes());
-    let l4 = &mut f[34..54];
-    l4[0..2].copy_from_slice(&t.src_port.to_be_bytes());
-    l4[2..4].copy_from_slice(&t.dst_port.to_be_bytes());
-    l4[12] = 0x50;
-    l4[13] = 0x10;
-    f
-}
-
 fn main() {
     let args = parse_args();
     let mut rtl = RtlSwitch::new(args.width);
-    let key = HashKey([0x0123_4567, 0x89ab_cdef, 0x0f1e_2d3c, 0x4b5a_6978]);
-    for (i, w) in key.0.iter().enumerate() {
-        rtl.write32(reg::HASH_KEY + 4 * i as u32, *w);
+    let tables = linerate::tables(&GEOMETRY);
+    for &(a, v) in &tables.writes {
+        rtl.write32(a, v);
     }
-    let ports = u32::from(GEOMETRY.ports);
-    for p in 0..ports {
-        tbl(
-            &mut rtl,
-            0,
-            p,
-            &[0x0000_0010 + p, 0x0002 | 1 << 16, 0x1, 0x0002 | 1 << 16],
-        );
-    }
-    // Member m is reached through port m + 1.
-    for m in 0..ports {
-        let w1 = 8080 | ((m + 1) % ports) << 16 | 1 << 20;
-        tbl(
-            &mut rtl,
-            2,
-            m,
-            &[0x0a01_0000 + m, w1, 0x0000_0020 + m, 0x0002 | 1 << 16],
-        );
-    }
-    let vip = 0x0a00_0064;
-    let b = u32::from(GEOMETRY.conn_buckets_log2);
-    let mask = (1u32 << b) - 1;
-    let mut used = vec![false; 8 << b];
-    let mut flows: Vec<Vec<FiveTuple>> = vec![Vec::new(); usize::from(GEOMETRY.ports)];
-    for p in 0..ports {
-        let mut sport = 1000u16;
-        while flows[p as usize].len() < 12 && sport < 2000 {
-            let t = FiveTuple {
-                src_ip: 0xc633_6400 + p,
-                dst_ip: vip,
-                src_port: sport,
-                dst_port: 80,
-                proto: 6,
-            };
-            sport += 1;
-            let h = tuple_hash(&key, &t);
-            let cands = [h as u32 & mask, (h >> 32) as u32 & mask];
-            let slot = (0..2u32)
-                .flat_map(|bank| (0..4u32).map(move |w| (bank, w)))
-                .find_map(|(bank, w)| {
-                    let i = (bank << (b + 2) | cands[bank as usize] << 2 | w) as usize;
-                    (!used[i]).then_some(i)
-                });
-            let Some(i) = slot else { continue };
-            used[i] = true;
-            let words = [
-                t.src_ip,
-                t.dst_ip,
-                u32::from(t.src_port) << 16 | u32::from(t.dst_port),
-                6 | 1 << 31,
-                p,
-            ];
-            tbl(&mut rtl, 3, i as u32, &words);
-            flows[p as usize].push(t);
-        }
-    }
-    let _ = region::CTR;
+    let flows = tables.flows;
 
     let mut rng = Rng::new(args.seed);
     let mut bytes_in = 0u64;
@@ -249,7 +155,7 @@ fn main() {
     let mut lat_sum = 0u64;
     let mut n = 0u64;
     for p in 0..usize::from(args.ports) {
-        let q = (p + 1) % usize::from(GEOMETRY.ports);
+        let q = usize::from(linerate::egress_of(&GEOMETRY, p as u8));
         for (i, o) in rtl.first_in[p].iter().zip(rtl.first_out[q].iter()) {
             let l = o - i;
             lat_min = lat_min.min(l);
