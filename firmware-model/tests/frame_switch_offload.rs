@@ -60,6 +60,20 @@ fn one_frame_per_segment_through_a_lossy_link() {
     assert!(taken.in_rtx > 0 && taken.out_rtx > 0, "{taken:?}");
 }
 
+/// A small ring (`w` 32) the device runs round several times while it holds the flow: taken back,
+/// the frames it wrote and retired share ring slots with those still in flight.
+#[test]
+fn the_device_runs_round_a_small_ring_between_loads() {
+    for impair in [Impair::default(), Impair::lossy()] {
+        let mut setup = Setup::new(Policy::RoundRobin, 2000, impair, 5);
+        setup.pad = Some(1400);
+        setup.w = 32;
+        let (o, taken) = replay(setup);
+        check(&o, 2000, 32, 8).unwrap();
+        assert!(taken.in_data > 64, "{taken:?}");
+    }
+}
+
 #[test]
 fn small_frames_several_a_segment() {
     let (o, taken) = replay(Setup::new(Policy::RoundRobin, 3000, Impair::lossy(), 11));

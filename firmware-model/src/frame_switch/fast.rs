@@ -723,28 +723,9 @@ impl FrameSwitch {
             return;
         };
         let w = f.limits.w;
-        for e in &written.outbound {
-            f.out_ring[f.out_next_fseq as usize % w] = OutEntry {
-                used: true,
-                leg: e.leg,
-                member_seq: e.member_seq,
-                peer_seq: e.peer_seq,
-                len: e.len,
-            };
-            f.out_next_fseq = f.out_next_fseq.wrapping_add(1);
-        }
-        for e in &written.inbound {
-            f.in_ring[f.in_next_fseq as usize % w] = InEntry {
-                slot: InSlot::Assigned,
-                leg: e.leg,
-                member_seq: e.member_seq,
-                peer_seq: e.peer_seq,
-                len: e.len,
-            };
-            f.in_next_fseq = f.in_next_fseq.wrapping_add(1);
-        }
-        debug_assert_eq!(f.out_next_fseq, rec.out_next_fseq);
-        debug_assert_eq!(f.in_next_fseq, rec.in_next_fseq);
+        // Retired frames first: the device may have gone round the ring since the load, so an
+        // entry it wrote can sit in the slot of a frame retired since. Written entries of frames
+        // already retired are skipped (the device's ring no longer holds them either).
         while f.in_left != rec.in_left {
             f.in_ring[f.in_left as usize % w].slot = InSlot::Free;
             f.in_left = f.in_left.wrapping_add(1);
@@ -753,6 +734,32 @@ impl FrameSwitch {
             f.out_ring[f.out_left as usize % w].used = false;
             f.out_left = f.out_left.wrapping_add(1);
         }
+        for e in &written.outbound {
+            if !seq_lt(f.out_next_fseq, f.out_left) {
+                f.out_ring[f.out_next_fseq as usize % w] = OutEntry {
+                    used: true,
+                    leg: e.leg,
+                    member_seq: e.member_seq,
+                    peer_seq: e.peer_seq,
+                    len: e.len,
+                };
+            }
+            f.out_next_fseq = f.out_next_fseq.wrapping_add(1);
+        }
+        for e in &written.inbound {
+            if !seq_lt(f.in_next_fseq, f.in_left) {
+                f.in_ring[f.in_next_fseq as usize % w] = InEntry {
+                    slot: InSlot::Assigned,
+                    leg: e.leg,
+                    member_seq: e.member_seq,
+                    peer_seq: e.peer_seq,
+                    len: e.len,
+                };
+            }
+            f.in_next_fseq = f.in_next_fseq.wrapping_add(1);
+        }
+        debug_assert_eq!(f.out_next_fseq, rec.out_next_fseq);
+        debug_assert_eq!(f.in_next_fseq, rec.in_next_fseq);
         f.out_next = rec.out_next;
         f.min_out_frame = rec.min_out_frame;
         f.out_ack = rec.out_ack;
