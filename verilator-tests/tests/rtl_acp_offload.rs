@@ -111,6 +111,17 @@ fn one_frame_per_segment_through_a_lossy_link() {
     assert!(taken.in_rtx > 0 && taken.out_rtx > 0, "{taken:?} taken");
 }
 
+/// A 32-entry ring the engine goes round several times while it holds the flow: the host takes
+/// back only the entries of frames still in flight, some in slots of frames retired since.
+#[test]
+fn the_engine_runs_round_a_small_ring_between_loads() {
+    let mut setup = Setup::new(Policy::RoundRobin, 2000, Impair::lossy(), 5);
+    setup.pad = Some(1400);
+    setup.w = 32;
+    let taken = replay(setup, 2000, 0);
+    assert!(taken.in_data > 64, "{taken:?} taken");
+}
+
 #[test]
 fn speed_sensitive_small_frames_with_egress_backpressure() {
     let setup = Setup::new(Policy::SpeedSensitive, 1500, Impair::lossy(), 11);

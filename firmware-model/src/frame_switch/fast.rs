@@ -717,7 +717,8 @@ impl FrameSwitch {
     }
 
     /// Takes back what the device did with the flow of `rec` since it was loaded: `written` are
-    /// the ring entries it wrote, oldest first, and `taken` the segments it took.
+    /// the last ring entries it wrote (up to `rec`'s next frame numbers), oldest first, at least
+    /// those of the frames still in flight, and `taken` the segments it took.
     pub fn absorb(&mut self, rec: &FlowRecord, written: &Entries, taken: TakenCount) {
         let Some(f) = self.flows.get_mut(&rec.peer) else {
             return;
@@ -725,7 +726,7 @@ impl FrameSwitch {
         let w = f.limits.w;
         // Retired frames first: the device may have gone round the ring since the load, so an
         // entry it wrote can sit in the slot of a frame retired since. Written entries of frames
-        // already retired are skipped (the device's ring no longer holds them either).
+        // already retired are skipped.
         while f.in_left != rec.in_left {
             f.in_ring[f.in_left as usize % w].slot = InSlot::Free;
             f.in_left = f.in_left.wrapping_add(1);
@@ -734,9 +735,13 @@ impl FrameSwitch {
             f.out_ring[f.out_left as usize % w].used = false;
             f.out_left = f.out_left.wrapping_add(1);
         }
-        for e in &written.outbound {
-            if !seq_lt(f.out_next_fseq, f.out_left) {
-                f.out_ring[f.out_next_fseq as usize % w] = OutEntry {
+        let first = |next: u32, n: usize| next.wrapping_sub(n as u32);
+        let from = first(rec.out_next_fseq, written.outbound.len());
+        debug_assert!(!seq_lt(f.out_next_fseq, from) || !seq_lt(f.out_left, from));
+        for (k, e) in written.outbound.iter().enumerate() {
+            let fseq = from.wrapping_add(k as u32);
+            if !seq_lt(fseq, f.out_left) {
+                f.out_ring[fseq as usize % w] = OutEntry {
                     used: true,
                     leg: e.leg,
                     member_seq: e.member_seq,
@@ -744,11 +749,13 @@ impl FrameSwitch {
                     len: e.len,
                 };
             }
-            f.out_next_fseq = f.out_next_fseq.wrapping_add(1);
         }
-        for e in &written.inbound {
-            if !seq_lt(f.in_next_fseq, f.in_left) {
-                f.in_ring[f.in_next_fseq as usize % w] = InEntry {
+        let from = first(rec.in_next_fseq, written.inbound.len());
+        debug_assert!(!seq_lt(f.in_next_fseq, from) || !seq_lt(f.in_left, from));
+        for (k, e) in written.inbound.iter().enumerate() {
+            let fseq = from.wrapping_add(k as u32);
+            if !seq_lt(fseq, f.in_left) {
+                f.in_ring[fseq as usize % w] = InEntry {
                     slot: InSlot::Assigned,
                     leg: e.leg,
                     member_seq: e.member_seq,
@@ -756,10 +763,9 @@ impl FrameSwitch {
                     len: e.len,
                 };
             }
-            f.in_next_fseq = f.in_next_fseq.wrapping_add(1);
         }
-        debug_assert_eq!(f.out_next_fseq, rec.out_next_fseq);
-        debug_assert_eq!(f.in_next_fseq, rec.in_next_fseq);
+        f.out_next_fseq = rec.out_next_fseq;
+        f.in_next_fseq = rec.in_next_fseq;
         f.out_next = rec.out_next;
         f.min_out_frame = rec.min_out_frame;
         f.out_ack = rec.out_ack;
@@ -1257,10 +1263,17 @@ impl<E: Engine> Offload<E> {
         if taken.total() != self.active_seen[slot] {
             self.device_active.push(loaded.peer);
         }
-        let mut written = |ring: Ring, from: u16, from_fseq: u32, to_fseq: u32| {
-            (0..to_fseq.wrapping_sub(from_fseq))
+        // The entries written since the load of the frames still in flight: the device may have
+        // gone round the ring, and retired frames need nothing.
+        let mut written = |ring: Ring, idx: u16, next: (u32, u32), left: u32| {
+            let skip = if seq_lt(next.0, left) {
+                left.wrapping_sub(next.0)
+            } else {
+                0
+            };
+            (skip..next.1.wrapping_sub(next.0))
                 .map(|k| {
-                    let idx = (u32::from(from) + k) % u32::from(loaded.w);
+                    let idx = (u32::from(idx) + k) % u32::from(loaded.w);
                     self.engine.ring(slot, ring, idx as u16)
                 })
                 .collect()
@@ -1269,14 +1282,14 @@ impl<E: Engine> Offload<E> {
             inbound: written(
                 Ring::In,
                 loaded.in_next_idx,
-                loaded.in_next_fseq,
-                now.in_next_fseq,
+                (loaded.in_next_fseq, now.in_next_fseq),
+                now.in_left,
             ),
             outbound: written(
                 Ring::Out,
                 loaded.out_idx,
-                loaded.out_next_fseq,
-                now.out_next_fseq,
+                (loaded.out_next_fseq, now.out_next_fseq),
+                now.out_left,
             ),
         };
         self.device.add(&taken);
