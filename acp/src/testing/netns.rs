@@ -53,10 +53,16 @@ impl Netns {
     pub fn new(tag: &str) -> Netns {
         static N: AtomicU32 = AtomicU32::new(0);
         let name = format!(
-            "acp{}{}{tag}",
+            "acp{}-{}{tag}",
             std::process::id(),
             N.fetch_add(1, Ordering::Relaxed)
         );
+        // One of this name can only be left by a killed process that had this pid: take its place.
+        let _ = Command::new("ip")
+            .args(["netns", "del", &name])
+            .stdin(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
         ip(&["netns", "add", &name]);
         let ns = Netns { name };
         ns.ip(&["link", "set", "lo", "up"]);
