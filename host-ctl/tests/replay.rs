@@ -339,25 +339,14 @@ fn rtl_backend_replays_byte_identical_to_the_model() {
     }
 }
 
-/// A little-endian microsecond pcap of `frames`, the n-th stamped n microseconds in, so that replay
+/// A pcap of `frames` (replay's writer), the n-th stamped n microseconds in, so that replay
 /// merges the files of several ports back into the order given.
 fn write_pcap(path: &Path, frames: &[(u64, &[u8])]) {
-    let mut b = Vec::new();
-    for w in [0xa1b2_c3d4u32, 0x0004_0002, 0, 0, 65535, 1] {
-        b.extend_from_slice(&w.to_le_bytes());
-    }
+    let mut w = anypoint_ctl::pcap_io::Writer::create(path, pcap_file::DataLink::ETHERNET).unwrap();
     for (n, f) in frames {
-        for w in [
-            (n / 1_000_000) as u32,
-            (n % 1_000_000) as u32,
-            f.len() as u32,
-            f.len() as u32,
-        ] {
-            b.extend_from_slice(&w.to_le_bytes());
-        }
-        b.extend_from_slice(f);
+        w.write(std::time::Duration::from_micros(*n), f).unwrap();
     }
-    std::fs::write(path, b).unwrap();
+    w.finish().unwrap();
 }
 
 /// The frames of every golden vector (verilator-tests/golden: reason codes, VLAN padding, random

@@ -695,8 +695,6 @@ pub struct Summary {
     pub frames: u64,
     pub egress: u64,
     pub host: u64,
-    /// Reason codes named by the model's host records (bit per code).
-    pub reasons_seen: u32,
     /// Per reason code: the model's host records (punts, learn and state records) naming it.
     pub host_reason_counts: [u64; 32],
     /// Per reason code: the model's per-reason counter (punts, drops, learn and state records) summed
@@ -706,6 +704,15 @@ pub struct Summary {
     /// Highest service and member that exist named by a host record.
     pub max_service: u16,
     pub max_member: u16,
+}
+
+impl Summary {
+    /// Reason codes named by the model's host records (bit per code).
+    pub fn reasons_seen(&self) -> u32 {
+        (0..32)
+            .filter(|&c| self.host_reason_counts[c] > 0)
+            .fold(0, |m, c| m | 1 << c)
+    }
 }
 
 /// Runs `packets` random frames (plus injects) at `width` with random stalls from `seed`, on the
@@ -778,7 +785,6 @@ fn run_on(
     apply(&mut ops, &mut model, &mut rtl);
 
     let mut summary = Summary::default();
-    let mut reasons = 0u32;
     let mut tally = ReasonTally::default();
     let (mut max_service, mut max_member) = (0u16, 0u16);
     let mut batch_no = 0u64;
@@ -824,7 +830,6 @@ fn run_on(
             }
             while let Some(h) = model.pop_host() {
                 if h.len() >= 3 {
-                    reasons |= 1 << (h[2] & 31);
                     summary.host_reason_counts[usize::from(h[2] & 31)] += 1;
                 }
                 if h.len() >= 8 {
@@ -908,7 +913,6 @@ fn run_on(
             })?;
         }
     }
-    summary.reasons_seen = reasons;
     summary.reason_counts = tally.total;
     summary.max_service = max_service;
     summary.max_member = max_member;

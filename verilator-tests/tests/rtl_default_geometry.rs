@@ -61,7 +61,7 @@ fn default_geometry_random_scoreboard() {
             eprintln!(
                 "default geometry: {} frames, {} egress, {} host records, {} cycles, reasons seen {:#x}, \
                  highest service {} and member {} in a host record",
-                s.frames, s.egress, s.host, s.cycles, s.reasons_seen, s.max_service, s.max_member
+                s.frames, s.egress, s.host, s.cycles, s.reasons_seen(), s.max_service, s.max_member
             );
             // The decisions reached the upper halves of the tables the test geometry lacks.
             assert!(
@@ -88,7 +88,7 @@ fn default_geometry_random_scoreboard() {
                 TCP_FIN,
             ] {
                 assert!(
-                    s.reasons_seen & (1 << code) != 0,
+                    s.reasons_seen() & (1 << code) != 0,
                     "reason {code} never seen"
                 );
             }

@@ -37,7 +37,7 @@ fn run(width: Width) {
                 s.egress,
                 s.host,
                 s.cycles,
-                s.reasons_seen
+                s.reasons_seen()
             );
             let counts: Vec<String> = reason::ALL
                 .iter()

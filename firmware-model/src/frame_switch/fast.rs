@@ -157,6 +157,49 @@ impl From<OutEntry> for RingEntry {
     }
 }
 
+impl From<RingEntry> for InEntry {
+    fn from(e: RingEntry) -> InEntry {
+        InEntry {
+            slot: InSlot::Assigned,
+            leg: e.leg,
+            member_seq: e.member_seq,
+            peer_seq: e.peer_seq,
+            len: e.len,
+        }
+    }
+}
+
+impl From<RingEntry> for OutEntry {
+    fn from(e: RingEntry) -> OutEntry {
+        OutEntry {
+            used: true,
+            leg: e.leg,
+            member_seq: e.member_seq,
+            peer_seq: e.peer_seq,
+            len: e.len,
+        }
+    }
+}
+
+/// Puts `written`, the entries of the frames up to `next` (oldest first), into `ring`, skipping
+/// those of frames below `left` (retired). `had`: the host's next frame before, which the entries
+/// must reach back to unless `left` is past it.
+fn put_written<T: From<RingEntry>>(
+    ring: &mut [T],
+    written: &[RingEntry],
+    (had, next, left): (u32, u32, u32),
+) {
+    let from = next.wrapping_sub(written.len() as u32);
+    debug_assert!(!seq_lt(had, from) || !seq_lt(left, from));
+    for (k, e) in written.iter().enumerate() {
+        let fseq = from.wrapping_add(k as u32);
+        if !seq_lt(fseq, left) {
+            let w = ring.len();
+            ring[fseq as usize % w] = (*e).into();
+        }
+    }
+}
+
 /// What the device did with a segment it took.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Taken {
@@ -735,35 +778,10 @@ impl FrameSwitch {
             f.out_ring[f.out_left as usize % w].used = false;
             f.out_left = f.out_left.wrapping_add(1);
         }
-        let first = |next: u32, n: usize| next.wrapping_sub(n as u32);
-        let from = first(rec.out_next_fseq, written.outbound.len());
-        debug_assert!(!seq_lt(f.out_next_fseq, from) || !seq_lt(f.out_left, from));
-        for (k, e) in written.outbound.iter().enumerate() {
-            let fseq = from.wrapping_add(k as u32);
-            if !seq_lt(fseq, f.out_left) {
-                f.out_ring[fseq as usize % w] = OutEntry {
-                    used: true,
-                    leg: e.leg,
-                    member_seq: e.member_seq,
-                    peer_seq: e.peer_seq,
-                    len: e.len,
-                };
-            }
-        }
-        let from = first(rec.in_next_fseq, written.inbound.len());
-        debug_assert!(!seq_lt(f.in_next_fseq, from) || !seq_lt(f.in_left, from));
-        for (k, e) in written.inbound.iter().enumerate() {
-            let fseq = from.wrapping_add(k as u32);
-            if !seq_lt(fseq, f.in_left) {
-                f.in_ring[fseq as usize % w] = InEntry {
-                    slot: InSlot::Assigned,
-                    leg: e.leg,
-                    member_seq: e.member_seq,
-                    peer_seq: e.peer_seq,
-                    len: e.len,
-                };
-            }
-        }
+        let out = (f.out_next_fseq, rec.out_next_fseq, f.out_left);
+        put_written(&mut f.out_ring, &written.outbound, out);
+        let inb = (f.in_next_fseq, rec.in_next_fseq, f.in_left);
+        put_written(&mut f.in_ring, &written.inbound, inb);
         f.out_next_fseq = rec.out_next_fseq;
         f.in_next_fseq = rec.in_next_fseq;
         f.out_next = rec.out_next;
